@@ -1,0 +1,145 @@
+"""Sites: who may send us hits and consents, and from which page origins.
+
+A site is configured in the TOML file as a ``[[sites]]`` table. Origins are compiled once into
+matchers, so the request path only compares a few strings. Later issues add banner texts and
+consent categories to the site; they belong here too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_RETENTION_DAYS = 3650
+DEFAULT_RETENTION_DAYS = 395  # 13 months: Matomo's and the CNIL's usual ceiling for analytics data
+
+
+class SiteError(ValueError):
+    """A site definition is invalid; the message names the offending key."""
+
+
+@dataclass(frozen=True, slots=True)
+class OriginPattern:
+    """One allowed page origin: exact, ``https://*.example.com`` or ``http://localhost:*``."""
+
+    text: str
+    scheme: str
+    host: str  # lower case; for a wildcard, the suffix after "*." (sub-domains only, not the apex)
+    wildcard_host: bool
+    port: int | None  # None: any port
+
+    @classmethod
+    def parse(cls, text: str) -> OriginPattern:
+        match = re.fullmatch(r"(https?)://(\*\.)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d+|\*))?/?", text)
+        if match is None:
+            raise SiteError(f"{text!r} is not an origin like https://example.com, https://*.example.com "
+                            "or http://localhost:*")
+        scheme, star, host, port = match.groups()
+        if port == "*":
+            parsed_port = None
+        elif port is None:
+            parsed_port = DEFAULT_PORTS[scheme]
+        else:
+            parsed_port = int(port)
+        return cls(text=text, scheme=scheme, host=host.lower(), wildcard_host=star is not None,
+                   port=parsed_port)
+
+    def matches(self, scheme: str, host: str, port: int) -> bool:
+        if scheme != self.scheme or (self.port is not None and port != self.port):
+            return False
+        if self.wildcard_host:
+            return host.endswith("." + self.host)
+        return host == self.host
+
+
+def split_origin(origin: str) -> tuple[str, str, int] | None:
+    """An Origin header value as (scheme, host, port), or None when it is not a web origin."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/"):
+        return None
+    return parts.scheme, parts.hostname.lower(), port or DEFAULT_PORTS[parts.scheme]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: int
+    name: str
+    origins: tuple[OriginPattern, ...]
+    timezone: str = "UTC"
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    policy_version: str = "1"
+    token: str = field(default="", repr=False)  # site API token for server-side use; "" disables it
+
+    def allows_origin(self, origin: str) -> bool:
+        parts = split_origin(origin)
+        return parts is not None and any(p.matches(*parts) for p in self.origins)
+
+
+SITE_KEYS = {
+    "id": "integer, unique, > 0",
+    "name": "display name",
+    "origins": "list of allowed page origins: exact, https://*.example.com, or http://host:*",
+    "timezone": "IANA time zone for dashboards, e.g. Europe/Berlin",
+    "retention_days": f"days events are kept, 1..{MAX_RETENTION_DAYS}",
+    "policy_version": "privacy-policy version; bumping it makes earlier consents stale",
+    "token": "site API token (at least 24 characters) for server-side calls; secret",
+}
+
+
+def site_from_table(table: dict[str, object], where: str) -> Site:
+    """Build a Site from one ``[[sites]]`` table; errors name ``where.key``."""
+    unknown = sorted(set(table) - set(SITE_KEYS))
+    if unknown:
+        raise SiteError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(SITE_KEYS)})")
+
+    def need(key: str, kind: type, default: object = None) -> object:
+        value = table.get(key, default)
+        if value is None:
+            raise SiteError(f"{where}.{key}: required")
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise SiteError(f"{where}.{key}: must be {kind.__name__}, got {value!r}")
+        return value
+
+    site_id = need("id", int)
+    assert isinstance(site_id, int)
+    if not 0 < site_id < 2**32:
+        raise SiteError(f"{where}.id: must be between 1 and 4294967295, got {site_id}")
+    raw_origins = need("origins", list)
+    assert isinstance(raw_origins, list)
+    if not raw_origins or not all(isinstance(o, str) for o in raw_origins):
+        raise SiteError(f"{where}.origins: must be a non-empty list of strings")
+    try:
+        origins = tuple(OriginPattern.parse(o) for o in raw_origins)
+    except SiteError as exc:
+        raise SiteError(f"{where}.origins: {exc}") from None
+    timezone = str(need("timezone", str, "UTC"))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SiteError(f"{where}.timezone: unknown time zone {timezone!r}") from None
+    retention = need("retention_days", int, DEFAULT_RETENTION_DAYS)
+    assert isinstance(retention, int)
+    if not 1 <= retention <= MAX_RETENTION_DAYS:
+        raise SiteError(f"{where}.retention_days: must be 1..{MAX_RETENTION_DAYS}, got {retention}")
+    policy = str(need("policy_version", str, "1"))
+    if not policy or len(policy) > 64:
+        raise SiteError(f"{where}.policy_version: must be 1..64 characters")
+    token = str(need("token", str, ""))
+    if token and len(token) < 24:
+        raise SiteError(f"{where}.token: must be at least 24 characters (use a random value)")
+    return Site(id=site_id, name=str(need("name", str, f"Site {site_id}")), origins=origins,
+                timezone=timezone, retention_days=retention, policy_version=policy, token=token)
+
+
+DEMO_SITE = Site(
+    id=1,
+    name="Demo site",
+    origins=(OriginPattern.parse("http://localhost:*"), OriginPattern.parse("http://127.0.0.1:*")),
+)
