@@ -1,0 +1,166 @@
+"""The ClickHouse schema, as numbered migrations.
+
+Migrations are data: each is a version, a name and the statements to run. They are applied in
+order by ``gateway.storage.migrations`` and also emitted as SQL files under
+``deploy/clickhouse/`` (``consent-gateway migrate --emit-sql``), so the two never drift apart.
+Applied migrations are never edited; a change is a new migration.
+
+Privacy by construction: no column holds an IP address (a test inspects the live schema), and
+geography stops at the city.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+EVENT_TYPES = ("pageview", "event", "site_search", "outlink", "download", "ping", "goal", "content")
+REFERRER_TYPES = ("direct", "search", "social", "campaign", "website")
+CONSENT_ACTIONS = ("grant", "refuse", "update", "withdraw")
+CONSENT_SOURCES = ("banner", "gpc", "api")
+
+
+def _enum(values: tuple[str, ...], start: int = 1) -> str:
+    return "Enum8(" + ", ".join(f"'{v}' = {i}" for i, v in enumerate(values, start)) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """A table as the writer sees it: its name and the columns an insert supplies."""
+
+    name: str
+    columns: tuple[str, ...]
+
+    @classmethod
+    def from_ddl(cls, ddl: str) -> TableSpec:
+        """The columns of a CREATE TABLE, less those filled by a DEFAULT, in declaration order."""
+        name = re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", ddl)
+        assert name is not None, "DDL must start with CREATE TABLE IF NOT EXISTS name"
+        body = ddl[ddl.index("(") + 1:ddl.rindex(")")]
+        columns = [m.group(1) for m in re.finditer(r"^\s{4}(\w+)\s+(?!TYPE)(.*?),?$", body, re.M)
+                   if m.group(1) != "INDEX" and " DEFAULT " not in f" {m.group(2)} "]
+        return cls(name.group(1), tuple(columns))
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+# Why these choices:
+# - ORDER BY (site_id, toDate(ts), visitor_id, ts): every dashboard query filters one site and a
+#   date range; visitor_id next keeps one visitor's hits together for visit/bounce computation.
+# - retention_days is stored per row from the site's setting, so one TTL serves per-site retention
+#   without a table per site. Shortening a site's retention applies to new rows; older rows keep
+#   the value they were written with (an ALTER ... DELETE can trim them).
+# - non_replicated_deduplication_window: the writer tags every batch with a deduplication token,
+#   so a retried insert whose first attempt did land is not stored twice.
+# - Enum8 for closed sets rejects a corrupt value at insert time instead of storing it.
+EVENTS = f"""
+CREATE TABLE IF NOT EXISTS events
+(
+    site_id             UInt32,
+    ts                  DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    visitor_id          UInt64,
+    visit_id            UInt64,
+    event_type          {_enum(EVENT_TYPES)},
+    pageview_id         String,
+    url_host            LowCardinality(String),
+    url_path            String,
+    url_query           String,
+    title               String,
+    link_url            String,
+    referrer_type       {_enum(REFERRER_TYPES)},
+    referrer_host       LowCardinality(String),
+    referrer_path       String,
+    referrer_name       LowCardinality(String),
+    referrer_keyword    String,
+    campaign_source     LowCardinality(String),
+    campaign_medium     LowCardinality(String),
+    campaign_name       LowCardinality(String),
+    campaign_term       String,
+    campaign_content    String,
+    country_code        LowCardinality(String),
+    subdivision_code    LowCardinality(String),
+    subdivision_name    LowCardinality(String),
+    city_name           LowCardinality(String),
+    city_name_local     LowCardinality(String),
+    isp                 LowCardinality(String),
+    browser_name        LowCardinality(String),
+    browser_version     LowCardinality(String),
+    os_name             LowCardinality(String),
+    os_version          LowCardinality(String),
+    device_type         LowCardinality(String),
+    device_brand        LowCardinality(String),
+    device_model        LowCardinality(String),
+    screen_width        UInt16,
+    screen_height       UInt16,
+    language            LowCardinality(String),
+    event_category      LowCardinality(String),
+    event_action        LowCardinality(String),
+    event_name          String,
+    event_value         Nullable(Float64),
+    search_keyword      String,
+    search_category     LowCardinality(String),
+    search_count        Nullable(UInt32),
+    goal_id             UInt32,
+    revenue             Float64,
+    dimensions          Map(LowCardinality(String), String),
+    consent_id          UUID,
+    ingested_at         DateTime64(3, 'UTC') DEFAULT now64(3),
+    retention_days      UInt16
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (site_id, toDate(ts), visitor_id, ts)
+TTL toDateTime(ts) + toIntervalDay(retention_days)
+SETTINGS non_replicated_deduplication_window = 1000, ttl_only_drop_parts = 0
+"""
+
+# The consent log is proof for the site owner, so it has no TTL: keep it as long as the consent it
+# proves may be relied on. Lookups by consent id are served by a bloom-filter skip index; counts
+# per site and day by the sort key.
+CONSENT_LOG = f"""
+CREATE TABLE IF NOT EXISTS consent_log
+(
+    consent_id          UUID,
+    site_id             UInt32,
+    ts                  DateTime64(3, 'UTC'),
+    action              {_enum(CONSENT_ACTIONS)},
+    categories          Array(LowCardinality(String)),
+    policy_version      LowCardinality(String),
+    banner_version      LowCardinality(String),
+    language            LowCardinality(String),
+    source              {_enum(CONSENT_SOURCES)},
+    country_code        LowCardinality(String),
+    browser_family      LowCardinality(String),
+    gateway_instance    LowCardinality(String),
+    ingested_at         DateTime64(3, 'UTC') DEFAULT now64(3),
+    INDEX consent_id_bloom consent_id TYPE bloom_filter(0.001) GRANULARITY 4
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (site_id, toDate(ts), consent_id, ts)
+SETTINGS non_replicated_deduplication_window = 1000
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "events and consent log", (EVENTS.strip(), CONSENT_LOG.strip())),
+)
+
+MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version     UInt32,
+    name        String,
+    checksum    String,
+    applied_at  DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY version
+""".strip()
+
+EVENTS_TABLE = TableSpec.from_ddl(EVENTS)
+CONSENT_LOG_TABLE = TableSpec.from_ddl(CONSENT_LOG)

@@ -1,0 +1,109 @@
+"""The batching writer against the real engine: flush triggers, durability, retries, back-pressure."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.storage.clickhouse import Database
+from gateway.storage.schema import TableSpec
+from gateway.storage.writer import BatchWriter, NotDurable, Overloaded, WriterClosed
+
+HITS = TableSpec("hits", ("n", "s"))
+CREATE_HITS = ("CREATE TABLE hits (n UInt32, s String) ENGINE = MergeTree ORDER BY n "
+               "SETTINGS non_replicated_deduplication_window = 100")
+
+
+def count(db: Database) -> int:
+    return int(db.query("SELECT count() FROM hits")[0][0])
+
+
+async def test_a_full_batch_is_written_at_once(db: Database) -> None:
+    db.command(CREATE_HITS)
+    writer = BatchWriter(db, batch_size=10, flush_interval=60)
+    await writer.start()
+    accepted = [writer.submit(HITS, [(i, "x")]) for i in range(10)]
+    await asyncio.wait_for(asyncio.gather(*accepted), timeout=5)
+    assert count(db) == 10
+    assert (writer.stats.rows_written, writer.stats.batches_written, writer.stats.pending_rows) == (10, 1, 0)
+    await writer.close()
+
+
+async def test_a_partial_batch_is_written_on_the_timer(db: Database) -> None:
+    db.command(CREATE_HITS)
+    writer = BatchWriter(db, batch_size=1000, flush_interval=0.05)
+    await writer.start()
+    accepted = writer.submit(HITS, [(1, "a"), (2, "b")])
+    assert not accepted.done()
+    await asyncio.wait_for(accepted, timeout=5)
+    assert count(db) == 2
+    await writer.close()
+
+
+async def test_close_writes_what_is_buffered_and_refuses_more(db: Database) -> None:
+    db.command(CREATE_HITS)
+    writer = BatchWriter(db, batch_size=1000, flush_interval=60)
+    await writer.start()
+    accepted = writer.submit(HITS, [(i, "z") for i in range(123)])
+    assert await writer.close() == 0
+    assert accepted.done() and accepted.exception() is None
+    assert count(db) == 123
+    with pytest.raises(WriterClosed):
+        writer.submit(HITS, [(1, "late")])
+
+
+async def test_a_failed_insert_is_retried_until_clickhouse_takes_it_exactly_once(db: Database) -> None:
+    # The table does not exist yet: a real refusal from the engine, as when ClickHouse is down.
+    writer = BatchWriter(db, batch_size=1000, flush_interval=0.02, max_backoff=0.1)
+    await writer.start()
+    accepted = writer.submit(HITS, [(i, "r") for i in range(50)])
+    while writer.stats.insert_failures < 2:
+        await asyncio.sleep(0.02)
+    assert not accepted.done()
+    assert "hits" in writer.stats.last_error
+    db.command(CREATE_HITS)
+    await asyncio.wait_for(accepted, timeout=5)
+    assert count(db) == 50
+    await writer.close()
+
+
+async def test_a_retried_batch_that_had_landed_is_not_stored_twice(db: Database) -> None:
+    db.command(CREATE_HITS)
+    writer = BatchWriter(db, batch_size=1000, flush_interval=60)
+    rows = [(i, "d") for i in range(20)]
+    # The same batch and deduplication token, sent twice, as after a timeout whose insert did land.
+    db.insert("hits", rows, HITS.columns, {"insert_deduplication_token": "batch-1"})
+    db.insert("hits", rows, HITS.columns, {"insert_deduplication_token": "batch-1"})
+    assert count(db) == 20
+    await writer.close()
+
+
+async def test_back_pressure_refuses_rows_instead_of_dropping_them(db: Database) -> None:
+    writer = BatchWriter(db, batch_size=10_000, flush_interval=60, max_pending=100)
+    await writer.start()
+    writer.submit(HITS, [(i, "p") for i in range(100)])
+    with pytest.raises(Overloaded):
+        writer.submit(HITS, [(101, "one too many")])
+    lost = await writer.close(timeout=0.2)  # table never created: nothing can be written
+    assert lost == 100
+
+
+async def test_rows_that_could_not_be_written_at_close_are_reported_not_durable(db: Database) -> None:
+    writer = BatchWriter(db, batch_size=1000, flush_interval=60)
+    await writer.start()
+    accepted = writer.submit(HITS, [(1, "never")])
+    assert await writer.close(timeout=0.2) == 1
+    with pytest.raises(NotDurable):
+        await accepted
+
+
+async def test_flush_raises_the_engines_error(db: Database) -> None:
+    writer = BatchWriter(db, batch_size=1000, flush_interval=60)
+    writer.submit(HITS, [(1, "x")])
+    with pytest.raises(Exception, match="hits"):
+        await writer.flush()
+    db.command(CREATE_HITS)
+    await writer.flush()
+    assert count(db) == 1
+    await writer.close()
