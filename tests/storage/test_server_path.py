@@ -1,0 +1,81 @@
+"""The storage layer over HTTP, against the chDB-backed stand-in for clickhouse-server.
+
+The stand-in (tests/support/clickhouse_standin.py) runs the real engine in a subprocess, so these
+tests cover clickhouse-connect's HTTP client path, migrations and the writer across an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.storage.clickhouse import Database, connect
+from gateway.storage.migrations import migrate
+from gateway.storage.schema import CONSENT_LOG_TABLE
+from gateway.storage.writer import BatchWriter
+from tests.support.clickhouse_standin import StandIn, running_standin
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
+    with running_standin(tmp_path_factory.mktemp("standin")) as server:
+        yield server
+
+
+@pytest.fixture
+def server_db(standin: StandIn) -> Iterator[Database]:
+    url = f"http://default:@{standin.host}:{standin.port}/srv_{uuid.uuid4().hex[:10]}"
+    database = connect(url, connect_timeout=2, send_receive_timeout=5)
+    yield database
+    database.close()
+
+
+def consent_row(n: int) -> tuple[object, ...]:
+    ts = dt.datetime(2026, 11, 21, 12, 0, n % 60, tzinfo=dt.UTC)
+    return (uuid.uuid4(), 1, ts, "grant", ["necessary", "analytics"], "1", "b1", "en", "banner", "DE",
+            "Firefox", "test")
+
+
+def test_the_server_path_creates_the_database_and_migrates_idempotently(server_db: Database) -> None:
+    assert not server_db.target.embedded
+    assert migrate(server_db).applied
+    assert migrate(server_db).applied == ()
+    assert server_db.query("SELECT currentDatabase()") == [(server_db.name,)]
+
+
+def test_rows_round_trip_with_utc_timestamps(server_db: Database) -> None:
+    migrate(server_db)
+    row = consent_row(7)
+    server_db.insert(CONSENT_LOG_TABLE.name, [row], CONSENT_LOG_TABLE.columns)
+    [(stored_ts, categories)] = server_db.query("SELECT toString(ts), categories FROM consent_log")
+    assert stored_ts == "2026-11-21 12:00:07.000"
+    assert categories == ["necessary", "analytics"]
+
+
+async def test_writer_rides_out_a_clickhouse_outage_without_loss_or_duplicates(
+        standin: StandIn, server_db: Database) -> None:
+    migrate(server_db)
+    writer = BatchWriter(server_db, batch_size=50, flush_interval=0.05, max_backoff=0.2)
+    await writer.start()
+    before = writer.submit(CONSENT_LOG_TABLE, [consent_row(i) for i in range(50)])
+    await asyncio.wait_for(before, timeout=10)
+
+    standin.kill()
+    during = writer.submit(CONSENT_LOG_TABLE, [consent_row(i) for i in range(120)])
+    while writer.stats.insert_failures == 0:
+        await asyncio.sleep(0.05)
+    assert not during.done()
+    standin.restart()
+    await asyncio.wait_for(during, timeout=20)
+    await writer.close()
+    assert server_db.query("SELECT count() FROM consent_log") == [(170,)]
+
+
+def test_unreachable_server_fails_with_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match=r"127\.0\.0\.1|connect|Connection"):
+        connect("http://default:@127.0.0.1:9/gw", connect_timeout=0.5)
