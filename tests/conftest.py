@@ -1,0 +1,76 @@
+"""Shared fixtures: settings, a real embedded ClickHouse, the tiny GeoIP database, an app client.
+
+chDB runs one engine path per process, so the whole test session shares one engine folder and
+each test gets a database of its own on it, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.settings import Settings, load_settings
+from gateway.storage.clickhouse import Database, connect
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def clickhouse_url(chdb_path: Path) -> Iterator[str]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield f"chdb://{chdb_path}?database={name}"
+    cleanup = connect(f"chdb://{chdb_path}?database=default", create_database=False)
+    cleanup.command(f"DROP DATABASE IF EXISTS `{name}`")
+    cleanup.close()
+
+
+@pytest.fixture
+def db(clickhouse_url: str) -> Iterator[Database]:
+    database = connect(clickhouse_url)
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def city_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.geoip_fixture import build_city_db
+
+    return build_city_db(tmp_path_factory.mktemp("geoip") / "city.mmdb")
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> SettingsFactory:
+    """Settings as the gateway would load them: ``make_settings(env={...}, toml="...")``."""
+
+    def make(env: dict[str, str] | None = None, toml: str | None = None) -> Settings:
+        environ = {"GATEWAY_DATA_DIR": str(tmp_path / "data")}
+        if toml is not None:
+            config = tmp_path / "gateway.toml"
+            config.write_text(toml, encoding="utf-8")
+            environ["GATEWAY_CONFIG"] = str(config)
+        environ.update(env or {})
+        return load_settings(environ)
+
+    return make
+
+
+@pytest.fixture
+def app_settings(make_settings: SettingsFactory, clickhouse_url: str, city_db: Path) -> Settings:
+    return make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city_db),
+                          "GATEWAY_WRITER_FLUSH_INTERVAL": "0.05"})
+
+
+@pytest.fixture
+def client(app_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(app_settings)) as test_client:
+        yield test_client

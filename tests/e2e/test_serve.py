@@ -1,0 +1,71 @@
+"""Story: an operator starts the gateway with no configuration and checks that it is healthy.
+
+Runs the real ``consent-gateway serve`` (uvicorn, embedded ClickHouse, the tiny GeoIP database),
+then checks that the logs never name the client, even when a forwarded address is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_on_embedded_defaults_is_healthy_and_logs_no_client_address(tmp_path: Path,
+                                                                          city_db: Path) -> None:
+    port = free_port()
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env |= {"GATEWAY_DATA_DIR": str(data), "GATEWAY_GEOIP_CITY_DB": str(city_db)}
+    log_file = tmp_path / "serve.log"
+    with log_file.open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)], env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"{base}/-/health", timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, log_file.read_text()
+                assert time.monotonic() < deadline, "gateway did not start in 60 s"
+                time.sleep(0.2)
+        assert health.status_code == 200, health.text
+        body = health.json()
+        assert body["status"] == "ok"
+        assert body["checks"]["clickhouse"]["mode"] == "embedded"
+        assert body["checks"]["geoip"]["status"] == "ok"
+        assert (data / "clickhouse").is_dir() and (data / "secret_key").is_file()
+        assert httpx.get(f"{base}/-/version").json()["name"] == "consent-gateway"
+        forwarded = httpx.get(f"{base}/-/health?email=jane.doe@example.com",
+                              headers={"X-Forwarded-For": "81.2.69.160", "Forwarded": "for=2.125.160.216"})
+        assert forwarded.status_code == 200
+        assert httpx.get(f"{base}/no-such-page").status_code == 404
+    finally:
+        server.send_signal(signal.SIGTERM)
+        exit_code = server.wait(timeout=30)
+    output = log_file.read_text()
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so supervisors see how it ended.
+    assert exit_code in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete." in output
+    assert "GET /-/health 200" in output and "GET /no-such-page 404" in output
+    assert "Production must set GATEWAY_SECRET_KEYS" in output
+    for secret in ("81.2.69.160", "2.125.160.216", "jane.doe@example.com"):
+        assert secret not in output
+    # The only address in the log is the one the server listens on, never a client's.
+    client_lines = [line for line in output.splitlines() if "127.0.0.1" in line and "running on" not in line]
+    assert client_lines == []

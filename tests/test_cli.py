@@ -1,0 +1,77 @@
+"""The ``consent-gateway`` command as an operator runs it (real subprocesses, embedded ClickHouse)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    return subprocess.run([sys.executable, "-m", "gateway", *args], env={**clean, **env}, text=True,
+                          capture_output=True, timeout=timeout, check=False)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"GATEWAY_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_check_config_prints_effective_settings_with_secrets_redacted(env: dict[str, str]) -> None:
+    env |= {"GATEWAY_SECRET_KEYS": "k" * 40, "GATEWAY_CLICKHOUSE_URL": "http://gw:hunter2@ch:8123/gw"}
+    result = run(["check-config"], env)
+    assert result.returncode == 0, result.stderr
+    assert "GATEWAY_CLICKHOUSE_URL=http://gw:<redacted>@ch:8123/gw" in result.stdout
+    assert "GATEWAY_SECRET_KEYS=<redacted>" in result.stdout
+    assert "hunter2" not in result.stdout and "k" * 40 not in result.stdout
+    assert "site 1 'Demo site': origins http://localhost:*, http://127.0.0.1:*" in result.stdout
+
+
+@pytest.mark.parametrize(("extra", "key"), [
+    ({"GATEWAY_WRITER_BATCH_SIZE": "0"}, "GATEWAY_WRITER_BATCH_SIZE"),
+    ({"GATEWAY_TRUSTED_PROXY": "10.0.0.0/8"}, "GATEWAY_TRUSTED_PROXY"),
+    ({"GATEWAY_CLICKHOUSE_URL": "mysql://db"}, "GATEWAY_CLICKHOUSE_URL"),
+])
+def test_invalid_configuration_exits_2_naming_the_key(env: dict[str, str], extra: dict[str, str],
+                                                      key: str) -> None:
+    for command in (["check-config"], ["serve"], ["migrate"]):
+        result = run(command, env | extra)
+        assert result.returncode == 2
+        assert f"configuration error: {key}" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_migrate_twice_is_a_no_op_the_second_time(env: dict[str, str]) -> None:
+    first = run(["migrate"], env)
+    assert first.returncode == 0, first.stderr
+    assert "Applied 1 migration(s): 0001 events and consent log." in first.stdout
+    second = run(["migrate"], env)
+    assert second.returncode == 0, second.stderr
+    assert "Schema is up to date (1 migrations applied earlier); nothing to do." in second.stdout
+
+
+def test_migrate_emit_sql_writes_the_deploy_files(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["migrate", "--emit-sql", str(tmp_path / "sql")], env)
+    assert result.returncode == 0
+    assert [p.name for p in (tmp_path / "sql").iterdir()] == ["0001_events_and_consent_log.sql"]
+
+
+def test_embedded_clickhouse_refuses_several_workers(env: dict[str, str]) -> None:
+    result = run(["serve", "--workers", "2"], env)
+    assert result.returncode == 2
+    assert "needs a ClickHouse server" in result.stderr
+
+
+def test_geoip_install_if_missing_keeps_an_installed_database(env: dict[str, str], city_db: Path) -> None:
+    target = Path(env["GATEWAY_DATA_DIR"]) / "geoip" / "city.mmdb"
+    target.parent.mkdir(parents=True)
+    shutil.copy(city_db, target)
+    result = run(["geoip", "install", "--if-missing"], env)
+    assert result.returncode == 0, result.stderr
+    assert f"GeoIP city database ready: {target}" in result.stdout
+    assert target.read_bytes() == city_db.read_bytes()

@@ -1,0 +1,46 @@
+"""``/-/health`` and ``/-/version`` as a load balancer and an operator see them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from gateway import __version__
+from gateway.app import create_app
+from gateway.settings import Settings
+
+
+def test_health_is_ok_with_clickhouse_and_geoip(client: TestClient) -> None:
+    response = client.get("/-/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["clickhouse"]["status"] == "ok"
+    assert body["checks"]["clickhouse"]["mode"] == "embedded"
+    assert body["checks"]["geoip"]["status"] == "ok"
+    assert "City" in body["checks"]["geoip"]["database_type"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_health_is_degraded_but_serving_without_geoip(app_settings: Settings, tmp_path: Path) -> None:
+    settings = replace(app_settings, geoip_city_db=tmp_path / "missing.mmdb")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/-/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "degraded"
+    assert response.json()["checks"]["geoip"]["status"] == "missing"
+
+
+def test_health_is_503_when_clickhouse_does_not_answer(client: TestClient) -> None:
+    client.app.state.resources.db.close()  # type: ignore[attr-defined]
+    response = client.get("/-/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["clickhouse"]["status"] == "down"
+
+
+def test_version(client: TestClient) -> None:
+    assert client.get("/-/version").json()["version"] == __version__
