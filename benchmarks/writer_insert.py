@@ -37,8 +37,9 @@ def synthetic_rows(count: int, seed: int = 7) -> list[tuple[Any, ...]]:
     for i in range(count):
         country, subdivision, subdivision_name, city = rnd.choice(CITIES)
         browser, browser_version, os_name, os_version, device = rnd.choice(BROWSERS)
-        row = dict(defaults, site_id=1, ts=start + dt.timedelta(seconds=i * 25.9), visitor_id=rnd.getrandbits(63),
-                   visit_id=rnd.getrandbits(63), event_type="pageview", pageview_id=f"{i:06x}"[-6:],
+        row = dict(defaults, site_id=1, ts=start + dt.timedelta(seconds=i * 25.9),
+                   visitor_id=rnd.getrandbits(63), visit_id=rnd.getrandbits(63), event_type="pageview",
+                   pageview_id=f"{i:06x}"[-6:],
                    url_host="www.example.com", url_path=rnd.choice(PATHS), title="Catalogue",
                    referrer_type="search", referrer_host="www.google.com", referrer_name="Google",
                    country_code=country, subdivision_code=subdivision, subdivision_name=subdivision_name,
@@ -77,7 +78,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = connect(f"chdb://{Path(tmp) / 'embedded'}?database=bench")
         migrate(db)
-        report(f"embedded (chDB), batch {args.batch}", len(rows), asyncio.run(through_writer(db, rows, args.batch)))
+        report(f"embedded (chDB), batch {args.batch}", len(rows),
+               asyncio.run(through_writer(db, rows, args.batch)))
         db.close()
         with running_standin(Path(tmp) / "standin") as server:
             db = connect(f"http://default:@{server.host}:{server.port}/bench")

@@ -39,12 +39,12 @@ def _as_str(value: object) -> str:
 
 
 def _as_path(value: object) -> Path:
-    return Path(_as_str(value)).expanduser()
+    # Made absolute once, at start-up: later code (subprocesses, chDB) may run elsewhere.
+    return Path(_as_str(value)).expanduser().absolute()
 
 
 def _as_optional_path(value: object) -> Path | None:
-    text = _as_str(value)
-    return Path(text).expanduser() if text else None
+    return _as_path(value) if _as_str(value) else None
 
 
 def _as_list(value: object) -> tuple[str, ...]:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 
-def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], env: dict[str, str], timeout: float = 120,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     return subprocess.run([sys.executable, "-m", "gateway", *args], env={**clean, **env}, text=True,
-                          capture_output=True, timeout=timeout, check=False)
+                          capture_output=True, timeout=timeout, check=False, cwd=cwd)
 
 
 @pytest.fixture
@@ -75,3 +76,17 @@ def test_geoip_install_if_missing_keeps_an_installed_database(env: dict[str, str
     assert result.returncode == 0, result.stderr
     assert f"GeoIP city database ready: {target}" in result.stdout
     assert target.read_bytes() == city_db.read_bytes()
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("source", ["geolite2", "dbip"])
+def test_geoip_install_fetches_a_real_database_into_the_default_relative_data_dir(tmp_path: Path,
+                                                                                  source: str) -> None:
+    # As scripts/serve runs it: no configuration, so the data folder is the relative ./data.
+    result = run(["geoip", "install", "--source", source], {}, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    installed = tmp_path / "data" / "geoip" / "city.mmdb"
+    assert f"GeoIP city database ready: {installed}" in result.stdout
+    assert "attribution required:" in result.stdout
+    again = run(["geoip", "install", "--if-missing"], {}, cwd=tmp_path)
+    assert again.returncode == 0 and "ready" in again.stdout

