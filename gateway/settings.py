@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import socket
 import tomllib
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.sites import DEMO_SITE, SITE_KEYS, Site, SiteError, site_from_table
+from gateway.storage.clickhouse import ClickHouseUrlError, Target
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ def _as_list(value: object) -> tuple[str, ...]:
 
 def _as_secret_keys(value: object) -> tuple[str, ...]:
     keys = _as_list(value)
-    short = [i for i, k in enumerate(keys) if len(k) < 32]
+    short = [i for i, k in enumerate(keys) if len(k) < 32]  # the index only: never the key
     if short:
         raise ValueError(f"key #{short[0] + 1} is shorter than 32 characters; use e.g. "
                          "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
@@ -223,6 +225,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[spec.name] = spec.parse(raw)
         except ValueError as exc:
+            reason = str(exc)
+            if spec.secret:  # the message must not print what may be a real secret
+                reason = re.sub(r",? got .*$", " (value not shown: secret)", reason)
+            raise ConfigError(f"{where}: {reason}") from None
+    url = values["clickhouse_url"]
+    if url:
+        try:
+            Target.parse(url)
+        except ClickHouseUrlError as exc:
+            where = FIELDS_BY_NAME["clickhouse_url"].env if FIELDS_BY_NAME["clickhouse_url"].env in env \
+                else f"{config_file}: clickhouse_url"
             raise ConfigError(f"{where}: {exc}") from None
     if not values["instance_name"]:
         values["instance_name"] = socket.gethostname()

@@ -104,7 +104,8 @@ def site_from_table(table: dict[str, object], where: str) -> Site:
         if value is None:
             raise SiteError(f"{where}.{key}: required")
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise SiteError(f"{where}.{key}: must be {kind.__name__}, got {value!r}")
+            shown = "(not shown: secret)" if key == "token" else repr(value)
+            raise SiteError(f"{where}.{key}: must be {kind.__name__}, got {shown}")
         return value
 
     site_id = need("id", int)

@@ -2,7 +2,7 @@
 # Re-installs only when pyproject.toml changed, so the second run starts at once.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${GATEWAY_VENV:-$ROOT/.venv}"
+VENV="${CONSENT_GATEWAY_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
 
 ensure_venv() {  # $1: pip extras, e.g. "test" or ""

@@ -56,6 +56,14 @@ def test_migrate_twice_is_a_no_op_the_second_time(env: dict[str, str]) -> None:
     assert "Schema is up to date (1 migrations applied earlier); nothing to do." in second.stdout
 
 
+def test_migrate_against_an_unreachable_server_says_so_in_one_line(env: dict[str, str]) -> None:
+    result = run(["migrate"], env | {"GATEWAY_CLICKHOUSE_URL": "http://default:@127.0.0.1:9/gw"})
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("consent-gateway: cannot reach ClickHouse at http://default@127.0.0.1:9/gw")
+    assert "Traceback" not in result.stderr
+
+
 def test_migrate_emit_sql_writes_the_deploy_files(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["migrate", "--emit-sql", str(tmp_path / "sql")], env)
     assert result.returncode == 0
@@ -66,6 +74,13 @@ def test_embedded_clickhouse_refuses_several_workers(env: dict[str, str]) -> Non
     result = run(["serve", "--workers", "2"], env)
     assert result.returncode == 2
     assert "needs a ClickHouse server" in result.stderr
+
+
+def test_geoip_install_if_missing_respects_a_configured_database(env: dict[str, str], city_db: Path) -> None:
+    result = run(["geoip", "install", "--if-missing"], env | {"GATEWAY_GEOIP_CITY_DB": str(city_db)})
+    assert result.returncode == 0, result.stderr
+    assert "configured" in result.stdout and "nothing to install" in result.stdout
+    assert not (Path(env["GATEWAY_DATA_DIR"]) / "geoip").exists()
 
 
 def test_geoip_install_if_missing_keeps_an_installed_database(env: dict[str, str], city_db: Path) -> None:

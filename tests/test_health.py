@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from gateway import __version__
 from gateway.app import create_app
 from gateway.settings import Settings
+from gateway.storage.migrations import MigrationError
 
 
 def test_health_is_ok_with_clickhouse_and_geoip(client: TestClient) -> None:
@@ -40,6 +42,18 @@ def test_health_is_503_when_clickhouse_does_not_answer(client: TestClient) -> No
     body = response.json()
     assert body["status"] == "degraded"
     assert body["checks"]["clickhouse"]["status"] == "down"
+
+
+def test_start_refuses_pending_migrations_when_told_not_to_migrate(app_settings: Settings) -> None:
+    settings = replace(app_settings, migrate_on_start=False)
+    with pytest.raises(MigrationError, match="consent-gateway migrate"), TestClient(create_app(settings)):
+        pass
+
+
+def test_writer_status_is_part_of_health(client: TestClient) -> None:
+    writer = client.get("/-/health").json()["checks"]["writer"]
+    assert writer == {"status": "ok", "pending_rows": 0, "rows_written": 0, "insert_failures": 0,
+                      "rows_rejected": 0}
 
 
 def test_version(client: TestClient) -> None:

@@ -125,3 +125,12 @@ def test_the_readme_documents_every_setting_as_declared() -> None:
     regenerate = "python -c 'import gateway.settings as s; print(s.reference_markdown())'"
     assert section == reference_markdown(), f"README.md's settings reference is stale: paste `{regenerate}`"
     assert all(f.help for f in FIELDS)
+
+
+def test_configuration_errors_never_print_a_secret(make_settings: SettingsFactory) -> None:
+    leaked = "THIS-IS-MY-REAL-SECRET-KEY-0123456789"
+    for toml in (f'secret_keys = ["{leaked}", 5]', SITE.replace('"t0ken-that-is-long-enough-1234"', "12345")):
+        with pytest.raises(ConfigError) as caught:
+            make_settings(toml=toml)
+        assert leaked not in str(caught.value) and "12345" not in str(caught.value)
+        assert "not shown" in str(caught.value)

@@ -54,7 +54,10 @@ CREATE TABLE IF NOT EXISTS events
     dimensions          Map(LowCardinality(String), String),
     consent_id          UUID,
     ingested_at         DateTime64(3, 'UTC') DEFAULT now64(3),
-    retention_days      UInt16
+    retention_days      UInt16,
+    CONSTRAINT event_type_known CHECK CAST(event_type, 'Int8') != 0,
+    CONSTRAINT referrer_type_known CHECK CAST(referrer_type, 'Int8') != 0,
+    CONSTRAINT retention_set CHECK retention_days > 0
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(ts)
@@ -77,7 +80,9 @@ CREATE TABLE IF NOT EXISTS consent_log
     browser_family      LowCardinality(String),
     gateway_instance    LowCardinality(String),
     ingested_at         DateTime64(3, 'UTC') DEFAULT now64(3),
-    INDEX consent_id_bloom consent_id TYPE bloom_filter(0.001) GRANULARITY 4
+    INDEX consent_id_bloom consent_id TYPE bloom_filter(0.001) GRANULARITY 4,
+    CONSTRAINT action_known CHECK CAST(action, 'Int8') != 0,
+    CONSTRAINT source_known CHECK CAST(source, 'Int8') != 0
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(ts)

@@ -130,12 +130,12 @@ def connect(url: str, *, create_database: bool = True, connect_timeout: float = 
         assert target.path is not None
         target.path.mkdir(parents=True, exist_ok=True)
         # The engine starts in the "default" database: create ours before selecting it.
-        bootstrap = clickhouse_connect.get_client(interface="chdb", path=str(target.path))
-        try:
-            if create_database:
-                bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{target.database}`")
-        finally:
-            bootstrap.close()
+        if create_database:
+            bootstrap = clickhouse_connect.get_client(interface="chdb", path=str(target.path))
+            try:
+                _create_database(bootstrap, target.database)
+            finally:
+                bootstrap.close()
         client = clickhouse_connect.get_client(interface="chdb", path=str(target.path),
                                                database=target.database)
         return Database(target, client)
@@ -150,10 +150,19 @@ def connect(url: str, *, create_database: bool = True, connect_timeout: float = 
     if create_database:
         bootstrap = clickhouse_connect.get_client(**common)
         try:
-            bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{target.database}`")
+            _create_database(bootstrap, target.database)
         finally:
             bootstrap.close()
     return Database(target, clickhouse_connect.get_client(database=target.database, **common))
+
+
+def _create_database(client: Client, name: str) -> None:
+    # Asked first: CREATE DATABASE IF NOT EXISTS needs the CREATE DATABASE grant even when the
+    # database exists, and a production user usually lacks it.
+    exists = client.query("SELECT count() FROM system.databases WHERE name = {name:String}",
+                          parameters={"name": name}).result_rows[0][0]
+    if not exists:
+        client.command(f"CREATE DATABASE IF NOT EXISTS `{name}`")
 
 
 __all__ = ["ClickHouseError", "ClickHouseUrlError", "Database", "Target", "connect"]

@@ -38,7 +38,7 @@ class TableSpec:
         assert name is not None, "DDL must start with CREATE TABLE IF NOT EXISTS name"
         body = ddl[ddl.index("(") + 1:ddl.rindex(")")]
         columns = [m.group(1) for m in re.finditer(r"^\s{4}(\w+)\s+(?!TYPE)(.*?),?$", body, re.M)
-                   if m.group(1) != "INDEX" and " DEFAULT " not in f" {m.group(2)} "]
+                   if m.group(1) not in ("INDEX", "CONSTRAINT") and " DEFAULT " not in f" {m.group(2)} "]
         return cls(name.group(1), tuple(columns))
 
 
@@ -57,7 +57,8 @@ class Migration:
 #   the value they were written with (an ALTER ... DELETE can trim them).
 # - non_replicated_deduplication_window: the writer tags every batch with a deduplication token,
 #   so a retried insert whose first attempt did land is not stored twice.
-# - Enum8 for closed sets rejects a corrupt value at insert time instead of storing it.
+# - Enum8 for closed sets, with a CHECK: clickhouse-connect encodes an unknown name as 0 instead of
+#   failing, and 0 is no member, so without the constraint a bad value would be stored as garbage.
 EVENTS = f"""
 CREATE TABLE IF NOT EXISTS events
 (
@@ -110,7 +111,10 @@ CREATE TABLE IF NOT EXISTS events
     dimensions          Map(LowCardinality(String), String),
     consent_id          UUID,
     ingested_at         DateTime64(3, 'UTC') DEFAULT now64(3),
-    retention_days      UInt16
+    retention_days      UInt16,
+    CONSTRAINT event_type_known CHECK CAST(event_type, 'Int8') != 0,
+    CONSTRAINT referrer_type_known CHECK CAST(referrer_type, 'Int8') != 0,
+    CONSTRAINT retention_set CHECK retention_days > 0
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(ts)
@@ -138,7 +142,9 @@ CREATE TABLE IF NOT EXISTS consent_log
     browser_family      LowCardinality(String),
     gateway_instance    LowCardinality(String),
     ingested_at         DateTime64(3, 'UTC') DEFAULT now64(3),
-    INDEX consent_id_bloom consent_id TYPE bloom_filter(0.001) GRANULARITY 4
+    INDEX consent_id_bloom consent_id TYPE bloom_filter(0.001) GRANULARITY 4,
+    CONSTRAINT action_known CHECK CAST(action, 'Int8') != 0,
+    CONSTRAINT source_known CHECK CAST(source, 'Int8') != 0
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(ts)

@@ -6,10 +6,15 @@ they acknowledge (invariant 4) await that future before answering 2xx; a write-a
 later resolve it earlier without changing this interface.
 
 Buffers flush when a table reaches ``batch_size`` rows, every ``flush_interval`` seconds, and at
-shutdown. A failed insert is retried with back-off under the same deduplication token, so a retry
-of an insert that did land is not stored twice. While ClickHouse is unreachable rows wait in
-memory up to ``max_pending``; past that ``submit`` raises ``Overloaded`` so the caller can answer
-503 instead of dropping data silently.
+shutdown; no insert carries more than ``batch_size`` rows (beyond one oversized submission).
+Failures are of two kinds:
+- transient (ClickHouse down, network, timeouts, a missing table during a deploy): the batch is
+  retried with back-off under the same deduplication token, so a retry of an insert that did land
+  is not stored twice. Meanwhile rows wait in memory up to ``max_pending``; past that ``submit``
+  raises ``Overloaded`` so the caller can answer 503 instead of dropping data silently.
+- permanent (a value the column cannot hold): the batch is split into its submissions, the good
+  ones are written and only the bad one fails, with ``Rejected``. One bad row never blocks others.
+Inserts run on the writer's own thread, so slow health checks cannot starve it.
 """
 
 from __future__ import annotations
@@ -17,17 +22,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 
 from gateway.storage.clickhouse import Database
 from gateway.storage.schema import TableSpec
 
 log = logging.getLogger(__name__)
+
+# ClickHouse error codes that mean "this data can never be inserted", not "try again later".
+PERMANENT_CODES = frozenset({
+    6,    # CANNOT_PARSE_TEXT
+    27,   # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+    36,   # BAD_ARGUMENTS
+    38,   # CANNOT_PARSE_DATE
+    41,   # CANNOT_PARSE_DATETIME
+    53,   # TYPE_MISMATCH
+    69,   # ARGUMENT_OUT_OF_BOUND
+    70,   # CANNOT_CONVERT_TYPE
+    72,   # CANNOT_PARSE_NUMBER
+    117,  # INCORRECT_DATA
+    349,  # CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+    469,  # VIOLATED_CONSTRAINT
+    691,  # UNKNOWN_ELEMENT_OF_ENUM
+})
 
 
 class Overloaded(RuntimeError):
@@ -42,13 +68,35 @@ class NotDurable(RuntimeError):
     """The writer stopped before these rows could be written."""
 
 
+class Rejected(ValueError):
+    """ClickHouse can never store these rows (a value does not fit its column)."""
+
+
+def is_permanent(exc: BaseException) -> bool:
+    if isinstance(exc, DataError | ValueError | TypeError | OverflowError | struct.error):
+        return True
+    return isinstance(exc, DatabaseError) and getattr(exc, "code", None) in PERMANENT_CODES
+
+
+@dataclass(slots=True)
+class _Submission:
+    rows: Sequence[Sequence[Any]]
+    future: asyncio.Future[None]
+
+
 @dataclass(slots=True)
 class _Batch:
     table: TableSpec
-    rows: list[Sequence[Any]] = field(default_factory=list)
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
-    token: str = ""
-    attempts: int = 0
+    submissions: list[_Submission]
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def rows(self) -> list[Sequence[Any]]:
+        return [row for submission in self.submissions for row in submission.rows]
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(s.rows) for s in self.submissions)
 
 
 @dataclass(slots=True)
@@ -56,51 +104,63 @@ class WriterStats:
     rows_written: int = 0
     batches_written: int = 0
     insert_failures: int = 0
+    consecutive_failures: int = 0
     pending_rows: int = 0
+    rows_rejected: Counter[str] = field(default_factory=Counter)  # by table
     last_error: str = ""
-    last_flush_seconds: float = 0.0
+    last_insert_seconds: float = 0.0
 
 
 class BatchWriter:
     def __init__(self, db: Database, *, batch_size: int = 5000, flush_interval: float = 1.0,
-                 max_pending: int = 200_000, max_backoff: float = 30.0) -> None:
+                 max_pending: int = 200_000, max_backoff: float = 5.0) -> None:
         self._db = db
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._max_pending = max_pending
         self._max_backoff = max_backoff
-        self._buffers: dict[str, _Batch] = {}
+        self._buffers: dict[str, tuple[TableSpec, list[_Submission], list[int]]] = {}
         self._retry: deque[_Batch] = deque()
-        self._wake = asyncio.Event()  # a buffer is full
+        self._wake = asyncio.Event()  # a buffer is full, or the writer is closing
         self._stop = asyncio.Event()
         self._flush_lock = asyncio.Lock()  # one flush at a time: the timer's, flush()'s or close()'s
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.stats = WriterStats()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def submit(self, table: TableSpec, rows: Sequence[Sequence[Any]]) -> asyncio.Future[None]:
         """Buffer ``rows`` for ``table``; the future resolves when they are durable."""
         if self._closing:
             raise WriterClosed("the writer is shutting down")
+        width = len(table.columns)
+        if any(len(row) != width for row in rows):
+            raise ValueError(f"every row for {table.name} must have {width} values")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not rows:
+            future.set_result(None)
+            return future
         if self.stats.pending_rows + len(rows) > self._max_pending:
             raise Overloaded(f"{self.stats.pending_rows} rows are waiting for ClickHouse")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        batch = self._buffers.get(table.name)
-        if batch is None:
-            batch = self._buffers[table.name] = _Batch(table)
-        batch.rows.extend(rows)
-        batch.waiters.append(future)
+        _, submissions, size = self._buffers.setdefault(table.name, (table, [], [0]))
+        submissions.append(_Submission(rows, future))
+        size[0] += len(rows)
         self.stats.pending_rows += len(rows)
-        if len(batch.rows) >= self._batch_size:
+        if size[0] >= self._batch_size:
             self._wake.set()
         return future
 
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="clickhouse-writer")
+            self._task.add_done_callback(_report_crash)
 
     async def flush(self) -> None:
-        """Write everything buffered now; raises the insert's error if ClickHouse refuses it."""
+        """Write everything buffered now; raises the insert's error if a transient failure stops it."""
         await self._flush_once(raise_errors=True)
 
     async def close(self, timeout: float = 10.0) -> int:
@@ -108,78 +168,126 @@ class BatchWriter:
         self._closing = True
         self._stop.set()
         self._wake.set()
-        if self._task is not None:
-            await self._task  # lets an insert under way finish rather than abandoning it mid-flight
-            self._task = None
         deadline = time.monotonic() + timeout
+        if self._task is not None:
+            # Let an insert under way finish rather than abandon it mid-flight, within the deadline.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout)
+            self._task = None
         while self._has_work() and time.monotonic() < deadline:
             if not await self._flush_once(raise_errors=False):
                 await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         lost = 0
-        for batch in [*self._retry, *self._buffers.values()]:
-            lost += len(batch.rows)
-            for waiter in batch.waiters:
-                if not waiter.done():
-                    waiter.set_exception(NotDurable("the writer stopped before ClickHouse took these rows"))
-                    waiter.exception()  # retrieved here, so nobody is warned about an unawaited future
+        for batch in self._pending_batches():
+            lost += batch.row_count
+            for submission in batch.submissions:
+                _fail(submission.future, NotDurable("the writer stopped before ClickHouse took these rows"))
         if lost:
             log.error("writer stopped with %d rows that ClickHouse did not take (last error: %s)",
                       lost, self.stats.last_error)
         self._retry.clear()
         self._buffers.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
         return lost
 
     def _has_work(self) -> bool:
-        return bool(self._retry) or any(b.rows for b in self._buffers.values())
+        return bool(self._retry) or bool(self._buffers)
+
+    def _pending_batches(self) -> list[_Batch]:
+        return [*self._retry, *(_Batch(t, subs) for t, subs, _ in self._buffers.values())]
 
     async def _run(self) -> None:
-        failures = 0
         while not self._closing:
-            if failures:
+            if self.stats.consecutive_failures:
                 # Back off while ClickHouse is failing; a full buffer does not cut this short.
-                await _wait(self._stop, min(self._max_backoff, 0.2 * 2 ** min(failures, 10)))
+                delay = min(self._max_backoff, 0.2 * 2 ** min(self.stats.consecutive_failures, 10))
+                await _wait(self._stop, delay)
             else:
                 await _wait(self._wake, self._flush_interval)
                 self._wake.clear()
             if self._closing:
                 return
-            failures = 0 if await self._flush_once(raise_errors=False) else failures + 1
+            await self._flush_once(raise_errors=False)
 
     async def _flush_once(self, *, raise_errors: bool) -> bool:
-        """Retry failed batches, then write buffered rows; False when an insert failed."""
+        """Retry failed batches, then write buffered rows; False when a transient failure stopped it."""
         async with self._flush_lock:
-            return await self._flush_locked(raise_errors=raise_errors)
+            self._cut_batches()
+            while self._retry:
+                if not await self._write_first(raise_errors=raise_errors):
+                    return False
+            return True
 
-    async def _flush_locked(self, *, raise_errors: bool) -> bool:
-        for batch in self._buffers.values():
-            if batch.rows:
-                batch.token = uuid.uuid4().hex
-                self._retry.append(batch)
+    def _cut_batches(self) -> None:
+        """Move buffered submissions into batches of at most ``batch_size`` rows."""
+        for table, submissions, _ in self._buffers.values():
+            batch = _Batch(table, [])
+            count = 0
+            for submission in submissions:
+                if batch.submissions and count + len(submission.rows) > self._batch_size:
+                    self._retry.append(batch)
+                    batch, count = _Batch(table, []), 0
+                batch.submissions.append(submission)
+                count += len(submission.rows)
+            self._retry.append(batch)
         self._buffers = {}
-        while self._retry:
-            batch = self._retry[0]
-            started = time.perf_counter()
-            try:
-                await asyncio.to_thread(self._db.insert, batch.table.name, batch.rows, batch.table.columns,
-                                        {"insert_deduplication_token": batch.token})
-            except Exception as exc:
-                batch.attempts += 1
-                self.stats.insert_failures += 1
-                self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
-                log.warning("insert of %d rows into %s failed (attempt %d): %s", len(batch.rows),
-                            batch.table.name, batch.attempts, self.stats.last_error)
-                if raise_errors:
-                    raise
-                return False
-            self._retry.popleft()
-            self.stats.last_flush_seconds = time.perf_counter() - started
-            self.stats.rows_written += len(batch.rows)
-            self.stats.batches_written += 1
-            self.stats.pending_rows -= len(batch.rows)
-            for waiter in batch.waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+
+    async def _write_first(self, *, raise_errors: bool) -> bool:
+        batch = self._retry[0]
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._db.insert, batch.table.name, batch.rows,
+                                       batch.table.columns, {"insert_deduplication_token": batch.token})
+        except Exception as exc:
+            self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            if is_permanent(exc):
+                self._isolate(batch, exc)
+                return True
+            self.stats.insert_failures += 1
+            self.stats.consecutive_failures += 1
+            log.warning("insert of %d rows into %s failed (%d in a row), will retry: %s", batch.row_count,
+                        batch.table.name, self.stats.consecutive_failures, self.stats.last_error)
+            if raise_errors:
+                raise
+            return False
+        self._retry.popleft()
+        self.stats.consecutive_failures = 0
+        self.stats.last_insert_seconds = time.perf_counter() - started
+        self.stats.rows_written += batch.row_count
+        self.stats.batches_written += 1
+        self.stats.pending_rows -= batch.row_count
+        for submission in batch.submissions:
+            if not submission.future.done():
+                submission.future.set_result(None)
         return True
+
+    def _isolate(self, batch: _Batch, exc: Exception) -> None:
+        """A permanent failure: retry each submission alone, or reject the one that is bad."""
+        self._retry.popleft()
+        if len(batch.submissions) > 1:
+            singles = [_Batch(batch.table, [one], f"{batch.token}-{i}")
+                       for i, one in enumerate(batch.submissions)]
+            self._retry.extendleft(reversed(singles))
+            return
+        [submission] = batch.submissions
+        self.stats.pending_rows -= len(submission.rows)
+        self.stats.rows_rejected[batch.table.name] += len(submission.rows)
+        log.warning("ClickHouse cannot store %d row(s) for %s: %s", len(submission.rows), batch.table.name,
+                    self.stats.last_error)
+        _fail(submission.future, Rejected(f"{batch.table.name}: {type(exc).__name__}"))
+
+
+def _fail(future: asyncio.Future[None], exc: Exception) -> None:
+    if not future.done():
+        future.set_exception(exc)
+        future.exception()  # marked as seen: a caller that stopped waiting is not warned about it
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the ClickHouse writer stopped unexpectedly; rows are no longer flushed",
+                  exc_info=task.exception())
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

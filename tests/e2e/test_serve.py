@@ -55,6 +55,11 @@ def test_serve_on_embedded_defaults_is_healthy_and_logs_no_client_address(tmp_pa
                               headers={"X-Forwarded-For": "81.2.69.160", "Forwarded": "for=2.125.160.216"})
         assert forwarded.status_code == 200
         assert httpx.get(f"{base}/no-such-page").status_code == 404
+        upgrade = httpx.get(f"{base}/track?email=jane.doe@example.com",
+                            headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                                     "Sec-WebSocket-Version": "13"})
+        assert upgrade.status_code == 404
     finally:
         server.send_signal(signal.SIGTERM)
         exit_code = server.wait(timeout=30)

@@ -29,6 +29,14 @@ def test_migrate_applies_everything_once_then_does_nothing(db: Database) -> None
     assert db.query("SELECT count() FROM schema_migrations") == [(len(MIGRATIONS),)]
 
 
+def test_every_statement_can_run_twice_so_concurrent_migrators_are_safe() -> None:
+    idempotent = re.compile(r"CREATE \w+ IF NOT EXISTS"
+                            r"|ALTER TABLE \w+ (ADD|DROP|MODIFY) \w+ IF (NOT )?EXISTS")
+    for migration in MIGRATIONS:
+        for statement in migration.statements:
+            assert idempotent.match(statement), statement[:80]
+
+
 def test_an_edited_applied_migration_is_refused(db: Database) -> None:
     migrate(db)
     edited = (replace(MIGRATIONS[0], statements=(*MIGRATIONS[0].statements, "SELECT 1")),)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
-import httpx
+import httpx2 as httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
