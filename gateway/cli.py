@@ -78,7 +78,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         print("consent-gateway: --workers > 1 needs a ClickHouse server (GATEWAY_CLICKHOUSE_URL): embedded "
               "ClickHouse lives in one process", file=sys.stderr)
         return EXIT_CONFIG
-    ensure_secret_keys(settings)  # created once here, before workers race to create it
+    ensure_secret_keys(settings, warn=False)  # created here, before workers race; each worker warns
     if settings.migrate_on_start:
         # Once, here, rather than in every worker; the workers then only check nothing is pending.
         status = run_migrate(settings, None)

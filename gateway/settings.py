@@ -264,7 +264,7 @@ def _load_sites(raw: object, config_file: Path | None) -> tuple[Site, ...]:
     return tuple(sites)
 
 
-def ensure_secret_keys(settings: Settings) -> Settings:
+def ensure_secret_keys(settings: Settings, *, warn: bool = True) -> Settings:
     """Settings with signing keys: the configured ones, or one generated once in the data folder."""
     if settings.secret_keys:
         return settings
@@ -289,8 +289,9 @@ def ensure_secret_keys(settings: Settings) -> Settings:
     key = path.read_text(encoding="utf-8").strip()
     if len(key) < 32:
         raise ConfigError(f"{path}: the generated secret key is damaged; delete the file to make a new one")
-    log.warning("GATEWAY_SECRET_KEYS is not set: using the key generated in %s. Production must set "
-                "GATEWAY_SECRET_KEYS so that every instance signs with the same key.", path)
+    if warn:
+        log.warning("GATEWAY_SECRET_KEYS is not set: using the key generated in %s. Production must set "
+                    "GATEWAY_SECRET_KEYS so that every instance signs with the same key.", path)
     return replace(settings, secret_keys=(key,))
 
 
