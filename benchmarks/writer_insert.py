@@ -1,7 +1,7 @@
 """Benchmark: 100,000 synthetic event rows through the BatchWriter, embedded and via the stand-in.
 
 Prints wall-clock seconds and rows/s for each path. Not a test: run it by hand on a quiet machine.
-    .venv/bin/python -m benchmarks.writer_insert [--rows 100000] [--batch 5000]
+    .venv/bin/python -m benchmarks.writer_insert [--rows 100000] [--batch 10000]
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def report(label: str, rows: int, seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=10_000)
     args = parser.parse_args()
     rows = synthetic_rows(args.rows)
     with tempfile.TemporaryDirectory() as tmp:

@@ -147,7 +147,7 @@ FIELDS: tuple[Field, ...] = (
     Field("trusted_proxies", "", "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For / "
           "Forwarded headers are believed. Empty: none; the socket peer is the client.", _as_networks),
     Field("migrate_on_start", "true", "Apply pending ClickHouse migrations when `serve` starts.", _as_bool),
-    Field("writer_batch_size", "5000", "Rows per ClickHouse insert: the writer flushes when a table's "
+    Field("writer_batch_size", "10000", "Rows per ClickHouse insert: the writer flushes when a table's "
           "buffer reaches this size.", _as_int(1, 1_000_000)),
     Field("writer_flush_interval", "1.0", "Seconds between timed flushes of buffered rows.", _as_seconds),
     Field("writer_max_pending", "200000", "Rows the writer may hold while ClickHouse is unreachable; "

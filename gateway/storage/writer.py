@@ -85,6 +85,13 @@ class _Submission:
 
 
 @dataclass(slots=True)
+class _Buffer:
+    table: TableSpec
+    submissions: list[_Submission] = field(default_factory=list)
+    rows: int = 0
+
+
+@dataclass(slots=True)
 class _Batch:
     table: TableSpec
     submissions: list[_Submission]
@@ -112,14 +119,14 @@ class WriterStats:
 
 
 class BatchWriter:
-    def __init__(self, db: Database, *, batch_size: int = 5000, flush_interval: float = 1.0,
+    def __init__(self, db: Database, *, batch_size: int = 10_000, flush_interval: float = 1.0,
                  max_pending: int = 200_000, max_backoff: float = 5.0) -> None:
         self._db = db
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._max_pending = max_pending
         self._max_backoff = max_backoff
-        self._buffers: dict[str, tuple[TableSpec, list[_Submission], list[int]]] = {}
+        self._buffers: dict[str, _Buffer] = {}
         self._retry: deque[_Batch] = deque()
         self._wake = asyncio.Event()  # a buffer is full, or the writer is closing
         self._stop = asyncio.Event()
@@ -135,22 +142,27 @@ class BatchWriter:
 
     def submit(self, table: TableSpec, rows: Sequence[Sequence[Any]]) -> asyncio.Future[None]:
         """Buffer ``rows`` for ``table``; the future resolves when they are durable."""
+        # On every hit's path: kept to plain operations, no allocation beyond the future.
         if self._closing:
             raise WriterClosed("the writer is shutting down")
         width = len(table.columns)
-        if any(len(row) != width for row in rows):
-            raise ValueError(f"every row for {table.name} must have {width} values")
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"every row for {table.name} must have {width} values")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if not rows:
+        count = len(rows)
+        if not count:
             future.set_result(None)
             return future
-        if self.stats.pending_rows + len(rows) > self._max_pending:
+        if self.stats.pending_rows + count > self._max_pending:
             raise Overloaded(f"{self.stats.pending_rows} rows are waiting for ClickHouse")
-        _, submissions, size = self._buffers.setdefault(table.name, (table, [], [0]))
-        submissions.append(_Submission(rows, future))
-        size[0] += len(rows)
-        self.stats.pending_rows += len(rows)
-        if size[0] >= self._batch_size:
+        buffer = self._buffers.get(table.name)
+        if buffer is None:
+            buffer = self._buffers[table.name] = _Buffer(table)
+        buffer.submissions.append(_Submission(rows, future))
+        buffer.rows += count
+        self.stats.pending_rows += count
+        if buffer.rows >= self._batch_size:
             self._wake.set()
         return future
 
@@ -194,7 +206,7 @@ class BatchWriter:
         return bool(self._retry) or bool(self._buffers)
 
     def _pending_batches(self) -> list[_Batch]:
-        return [*self._retry, *(_Batch(t, subs) for t, subs, _ in self._buffers.values())]
+        return [*self._retry, *(_Batch(b.table, b.submissions) for b in self._buffers.values())]
 
     async def _run(self) -> None:
         while not self._closing:
@@ -220,10 +232,11 @@ class BatchWriter:
 
     def _cut_batches(self) -> None:
         """Move buffered submissions into batches of at most ``batch_size`` rows."""
-        for table, submissions, _ in self._buffers.values():
+        for buffer in self._buffers.values():
+            table = buffer.table
             batch = _Batch(table, [])
             count = 0
-            for submission in submissions:
+            for submission in buffer.submissions:
                 if batch.submissions and count + len(submission.rows) > self._batch_size:
                     self._retry.append(batch)
                     batch, count = _Batch(table, []), 0
