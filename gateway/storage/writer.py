@@ -116,6 +116,7 @@ class WriterStats:
     rows_rejected: Counter[str] = field(default_factory=Counter)  # by table
     last_error: str = ""
     last_insert_seconds: float = 0.0
+    insert_seconds: float = 0.0  # total time spent in successful inserts
 
 
 class BatchWriter:
@@ -267,6 +268,7 @@ class BatchWriter:
         self._retry.popleft()
         self.stats.consecutive_failures = 0
         self.stats.last_insert_seconds = time.perf_counter() - started
+        self.stats.insert_seconds += self.stats.last_insert_seconds
         self.stats.rows_written += batch.row_count
         self.stats.batches_written += 1
         self.stats.pending_rows -= batch.row_count
