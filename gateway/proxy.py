@@ -1,0 +1,253 @@
+"""Who the client is and whether it used HTTPS, when the gateway sits behind reverse proxies.
+
+uvicorn runs with ``proxy_headers=False``, so ``scope["client"]`` is always the socket peer. The
+forwarding headers (X-Forwarded-For, RFC 7239 Forwarded, X-Forwarded-Proto) are believed only when
+that peer is in ``GATEWAY_TRUSTED_PROXIES``, and then only as far along the chain as each hop is
+itself a trusted proxy: every proxy appends on the right, so whatever lies left of the first
+untrusted hop was written by the client and proves nothing.
+
+Hot path: `TrustedProxies` is built once at start-up with the networks as (address, mask)
+integers; hops are parsed with ``socket.inet_pton`` and formatted without ``ipaddress``, no regex.
+
+Invariant 1: nothing here logs, and no header content can make these functions raise. The only
+addresses remembered between requests are those of trusted proxies; visitor addresses are never
+cached.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Network
+
+from starlette.types import Scope
+
+__all__ = ["TrustedProxies", "client_ip", "request_is_https"]
+
+_CACHE_SIZE = 256  # trusted proxy addresses remembered; a deployment has a handful
+_CACHE_KEY_MAX = 64  # longer hop strings (e.g. a long IPv6 zone id) are resolved but not cached
+_MAPPED = 0xFFFF  # bits 32..47 of an IPv4-mapped IPv6 address (::ffff:0:0/96)
+_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
+_ZERO_RUNS = tuple(":0" * n + ":" for n in range(8, 1, -1))
+
+_Parsed = tuple[str, int, bool]  # normalised text, integer value, is IPv4
+
+
+def _parse_ip(text: str) -> _Parsed | None:
+    """A bare address (no port, no brackets) normalised to ipaddress's str form, or None."""
+    if ":" not in text:
+        try:
+            packed = socket.inet_pton(socket.AF_INET, text)
+        except (OSError, ValueError):
+            return None
+        # Only the canonical dotted quad, as ipaddress does (some platforms accept leading zeros).
+        if socket.inet_ntoa(packed) != text:
+            return None
+        return text, int.from_bytes(packed), True
+    try:
+        # A zone id ("%eth0") means nothing beyond the host that saw it.
+        packed = socket.inet_pton(socket.AF_INET6, text.partition("%")[0])
+    except (OSError, ValueError):
+        return None
+    if packed[:12] == _MAPPED_PREFIX:
+        return socket.inet_ntoa(packed[12:]), int.from_bytes(packed[12:]), True
+    return _format_ipv6(packed), int.from_bytes(packed), False
+
+
+def _format_ipv6(packed: bytes) -> str:
+    """ipaddress's str form (RFC 5952), about three times as fast; inet_ntop differs across libcs."""
+    text = ":{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:".format(*struct.unpack("!8H", packed))
+    for run in _ZERO_RUNS:  # the longest run of two or more zero groups, the first on ties
+        start = text.find(run)
+        if start >= 0:
+            return text[1:start] + "::" + text[start + len(run):-1]  # empty slices at either edge
+    return text[1:-1]
+
+
+def _is_port(port: str) -> bool:
+    # Digits, or an RFC 7239 obfuscated port such as "_abc".
+    return port.isascii() and (port.isdigit() or (port[:1] == "_" and len(port) > 1))
+
+
+def _parse_node(node: str) -> _Parsed | None:
+    """One hop: ``1.2.3.4``, ``1.2.3.4:80``, ``2001:db8::1``, ``[2001:db8::1]`` or ``[2001:db8::1]:80``."""
+    if node[:1] == "[":
+        end = node.find("]")
+        rest = node[end + 1:]
+        if end < 0 or (rest and not (rest[0] == ":" and _is_port(rest[1:]))):
+            return None
+        host = node[1:end]
+        return _parse_ip(host) if ":" in host else None  # brackets are for IPv6 only
+    if node.count(":") == 1:
+        host, _, port = node.partition(":")
+        return _parse_ip(host) if _is_port(port) else None
+    return _parse_ip(node)
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].strip()
+    return value
+
+
+class TrustedProxies:
+    """The networks of reverse proxies whose forwarding headers are believed; built once at start-up."""
+
+    __slots__ = ("_cache", "_v4", "_v6", "networks")
+
+    def __init__(self, networks: Sequence[IPv4Network | IPv6Network]) -> None:
+        self.networks = tuple(networks)
+        v4: list[tuple[int, int]] = []
+        v6: list[tuple[int, int]] = []
+        for network in self.networks:
+            value, mask = int(network.network_address), int(network.netmask)
+            if isinstance(network, IPv4Network):
+                v4.append((value, mask))
+            elif network.prefixlen >= 96 and value >> 32 == _MAPPED:
+                # ::ffff:10.0.0.0/104 means 10.0.0.0/8: mapped hops are compared as IPv4.
+                v4.append((value & 0xFFFFFFFF, mask & 0xFFFFFFFF))
+            else:
+                v6.append((value, mask))
+        self._v4 = tuple(v4)
+        self._v6 = tuple(v6)
+        # hop string -> normalised address, for trusted hops only (proxies, never visitors).
+        self._cache: dict[str, str] = {}
+
+    def __contains__(self, ip: str) -> bool:
+        """Whether `ip` (an address, optionally with a port) is a trusted proxy; False when malformed."""
+        return self._resolve(ip.strip())[1]
+
+    def _resolve(self, node: str) -> tuple[str | None, bool]:
+        """(normalised address, or None when `node` is not one; whether it is a trusted proxy)."""
+        known = self._cache.get(node)
+        if known is not None:
+            return known, True
+        parsed = _parse_node(node)
+        if parsed is None:
+            return None, False
+        text, value, is_v4 = parsed
+        for network, mask in self._v4 if is_v4 else self._v6:
+            if value & mask == network:
+                if len(self._cache) < _CACHE_SIZE and len(node) <= _CACHE_KEY_MAX:
+                    self._cache[node] = text
+                return text, True
+        return text, False
+
+
+def _peer(scope: Scope) -> str | None:
+    client = scope.get("client")
+    if not client:
+        return None
+    host = client[0]
+    return host if isinstance(host, str) else None
+
+
+def _forwarding_headers(scope: Scope) -> tuple[list[str], list[str], list[str]]:
+    """Non-blank X-Forwarded-For, Forwarded and X-Forwarded-Proto values, in order of appearance."""
+    xff: list[str] = []
+    forwarded: list[str] = []
+    xfp: list[str] = []
+    for name, value in scope.get("headers") or ():
+        if name == b"x-forwarded-for":
+            target = xff
+        elif name == b"forwarded":
+            target = forwarded
+        elif name == b"x-forwarded-proto":
+            target = xfp
+        else:
+            continue
+        text = value.decode("latin-1")
+        if text.strip():
+            target.append(text)
+    return xff, forwarded, xfp
+
+
+def _forwarded_elements(values: list[str]) -> list[tuple[str, str]]:
+    """(for, proto) of each RFC 7239 element, left to right; "" where a parameter is absent.
+
+    Deliberately not quote-aware when splitting on commas: a client could otherwise open a quote
+    in its own part of the header and swallow the elements the proxies append after it.
+    """
+    elements: list[tuple[str, str]] = []
+    for element in ",".join(values).split(","):
+        node = proto = ""
+        for pair in element.split(";"):
+            key, _, value = pair.partition("=")
+            key = key.strip().lower()
+            if key == "for":
+                node = _unquote(value)
+            elif key == "proto":
+                proto = _unquote(value).lower()
+        elements.append((node, proto))
+    return elements
+
+
+def _walk(nodes: Sequence[str], address: str, trusted: TrustedProxies) -> tuple[str, int]:
+    """Walk the hops right to left from the trusted peer `address`.
+
+    Returns the client address and the index of the hop where the walk ended (-1 when there are
+    no hops): the first untrusted hop; else the first hop that is not an address, in which case
+    the address returned is the trusted one to its right; else the left-most hop.
+    """
+    for index in range(len(nodes) - 1, -1, -1):
+        hop, hop_trusted = trusted._resolve(nodes[index].strip())
+        if hop is None:
+            return address, index
+        address = hop
+        if not hop_trusted:
+            return address, index
+    return address, (0 if nodes else -1)
+
+
+def client_ip(scope: Scope, trusted: TrustedProxies) -> str | None:
+    """The client's address in ipaddress's str form, or None when the scope has no IP peer.
+
+    The socket peer, unless it is a trusted proxy: then the forwarding chain is walked from the
+    right (X-Forwarded-For, all occurrences in order; without any, the ``for=`` values of
+    Forwarded), skipping trusted proxies, and the first untrusted hop is the client. If every hop
+    is trusted, the left-most one is. A hop that is not an address (garbage, an empty element,
+    ``unknown``, an obfuscated ``_name``, a Forwarded element without ``for=``) ends the chain:
+    the trusted proxy that appended it could not vouch for it, so the last valid address to its
+    right (possibly the peer) is returned. Ports are dropped, IPv4-mapped IPv6 becomes IPv4, an
+    IPv6 zone id is dropped. A peer that is not an IP address (a test client name) gives None.
+    """
+    peer = _peer(scope)
+    if peer is None:
+        return None
+    address, is_trusted = trusted._resolve(peer)
+    if address is None or not is_trusted:
+        return address
+    xff, forwarded, _ = _forwarding_headers(scope)
+    if xff:
+        return _walk(",".join(xff).split(","), address, trusted)[0]
+    if forwarded:
+        return _walk([node for node, _ in _forwarded_elements(forwarded)], address, trusted)[0]
+    return address
+
+
+def request_is_https(scope: Scope, trusted: TrustedProxies) -> bool:
+    """Whether the client reached us (or the first trusted proxy) over TLS.
+
+    True when the scope's own scheme is https (or wss); otherwise only when the peer is a trusted
+    proxy and either the right-most X-Forwarded-Proto value is https, or, without X-Forwarded-Proto,
+    the Forwarded element where the `client_ip` walk ends says ``proto=https``. That element is the
+    left-most one a trusted proxy appended, so it describes the connection the client made.
+    """
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    peer = _peer(scope)
+    if peer is None:
+        return False
+    address, is_trusted = trusted._resolve(peer)
+    if address is None or not is_trusted:
+        return False
+    _, forwarded, xfp = _forwarding_headers(scope)
+    if xfp:
+        return xfp[-1].rpartition(",")[2].strip().lower() == "https"
+    if forwarded:
+        elements = _forwarded_elements(forwarded)
+        end = _walk([node for node, _ in elements], address, trusted)[1]
+        return end >= 0 and elements[end][1] == "https"
+    return False
