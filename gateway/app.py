@@ -19,10 +19,16 @@ from starlette.routing import Route
 
 from gateway import health
 from gateway.accesslog import AccessLogMiddleware, configure_logging
+from gateway.consent import ConsentCodec, ConsentGate
+from gateway.consent_api import consent_endpoint, consent_proof
+from gateway.consent_log import config_row
 from gateway.geoip import GeoDatabase, GeoDatabaseError
+from gateway.metrics import Metrics, metrics_view
+from gateway.proxy import TrustedProxies
 from gateway.settings import Settings, ensure_secret_keys, load_settings
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.migrations import MigrationError, migrate, pending
+from gateway.storage.schema import CONSENT_CONFIGS_TABLE
 from gateway.storage.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -66,6 +72,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
                              flush_interval=settings.writer_flush_interval,
                              max_pending=settings.writer_max_pending)
         await writer.start()
+        # What each site's banner shows, stored once per version so decisions can be proven later.
+        writer.submit(CONSENT_CONFIGS_TABLE, [config_row(site) for site in settings.sites], urgent=True)
         app.state.resources = Resources(settings=settings, db=db, writer=writer, geo=geo)
         log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
         try:
@@ -80,12 +88,19 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> Starlette:
     routes = [
+        Route("/consent", consent_endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
+        Route("/api/consents/{consent_id}", consent_proof, methods=["GET"]),
         Route("/-/health", health.health, methods=["GET"]),
         Route("/-/version", health.version, methods=["GET"]),
+        Route("/-/metrics", metrics_view, methods=["GET"]),
     ]
     middleware = [Middleware(AccessLogMiddleware)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    app.state.settings = ensure_secret_keys(settings)
+    settings = ensure_secret_keys(settings)
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
+    app.state.consent_gate = ConsentGate(ConsentCodec(settings.secret_keys), app.state.metrics)
     return app
 
 

@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("check-config", help="print the effective settings, secrets redacted")
 
+    consent = commands.add_parser("consent", help="consent log")
+    consent_commands = consent.add_subparsers(dest="consent_command", required=True, metavar="COMMAND")
+    show = consent_commands.add_parser("show", help="the full history of a consent id, as proof for the site "
+                                       "owner (same data as GET /api/consents/ID)")
+    show.add_argument("consent_id", help="the consent id from the visitor's receipt")
+    show.add_argument("--json", action="store_true", help="print the proof as JSON")
+
     geoip = commands.add_parser("geoip", help="GeoIP database management")
     geoip_commands = geoip.add_subparsers(dest="geoip_command", required=True, metavar="COMMAND")
     install = geoip_commands.add_parser("install", help="download and verify a free city database into "
@@ -68,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_migrate(settings, args.emit_sql)
     if args.command == "check-config":
         return check_config(settings)
+    if args.command == "consent":
+        return consent_show(settings, args.consent_id, args.json)
     return geoip_install(settings, args.source, args.if_missing, args.db_version)
 
 
@@ -134,6 +143,47 @@ def check_config(settings: Settings) -> int:
         token = "set" if site.token else "not set"
         print(f"# site {site.id} {site.name!r}: origins {origins}; timezone {site.timezone}; retention "
               f"{site.retention_days} days; policy {site.policy_version}; token {token}")
+    return 0
+
+
+def consent_show(settings: Settings, raw_id: str, as_json: bool) -> int:
+    import json
+    import uuid
+
+    from gateway.consent_api import proof
+    from gateway.consent_log import history
+    from gateway.storage.clickhouse import connect
+
+    try:
+        consent_id = uuid.UUID(raw_id)
+    except ValueError:
+        print(f"consent-gateway: {raw_id!r} is not a consent id", file=sys.stderr)
+        return 2
+    db = connect(settings.effective_clickhouse_url)
+    try:
+        site_ids = sorted({row["site_id"] for row in history(db, consent_id)})
+        proofs = [proof(db, site, consent_id) for site in settings.sites if site.id in site_ids]
+    finally:
+        db.close()
+    if not proofs:
+        print(f"consent-gateway: no decisions are logged under {consent_id}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(proofs[0] if len(proofs) == 1 else proofs, indent=2, ensure_ascii=False))
+        return 0
+    for found in proofs:
+        print(f"consent {found['consent_id']}, site {found['site']} (current policy "
+              f"{found['current_policy_version']})")
+        for d in found["decisions"]:
+            policy = d["policy_version"] + ("" if d["policy_current"] else " (superseded)")
+            print(f"  {d['time']}  {d['action']:<8}  {','.join(d['categories']):<32}  policy {policy}  "
+                  f"source {d['source']}  shown {d['banner_version']}  language {d['language'] or '-'}  "
+                  f"country {d['country_code'] or '-'}  browser {d['browser_family'] or '-'}  "
+                  f"via {d['gateway_instance']}")
+        for config_hash, shown in found["shown"].items():
+            languages = ", ".join(sorted(shown["config"]["texts"])) or "built-in texts"
+            print(f"  banner configuration {config_hash}, first served {shown['first_seen']}: texts in "
+                  f"{languages}; categories {', '.join(c['id'] for c in shown['config']['categories'])}")
     return 0
 
 

@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 ENV_PREFIX = "GATEWAY_"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Where analytics cookies need prior consent: the EU and EEA (GDPR, ePrivacy), the UK, Switzerland,
+# China (PIPL) and Brazil (LGPD). A site owner extends it with GATEWAY_OPT_IN_COUNTRIES.
+OPT_IN_COUNTRIES = (
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT",
+    "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",  # EU
+    "IS", "LI", "NO",  # EEA
+    "GB", "CH", "CN", "BR",
+)
 
 
 class ConfigError(ValueError):
@@ -99,6 +107,14 @@ def _as_seconds(value: object) -> float:
     return float(value)
 
 
+def _as_countries(value: object) -> frozenset[str]:
+    codes = _as_list(value)
+    bad = [c for c in codes if not re.fullmatch(r"[A-Z]{2}", c)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not an upper-case ISO 3166 country code")
+    return frozenset(codes)
+
+
 def _as_bool(value: object) -> bool:
     if isinstance(value, bool):
         return value
@@ -153,6 +169,10 @@ FIELDS: tuple[Field, ...] = (
     Field("writer_max_pending", "200000", "Rows the writer may hold while ClickHouse is unreachable; "
           "beyond it new rows are refused (the caller answers 503), never silently dropped.",
           _as_int(1000, 50_000_000)),
+    Field("opt_in_countries", ",".join(OPT_IN_COUNTRIES), "ISO country codes where consent is opt-in "
+          "(EU/EEA, UK, Switzerland, China, Brazil by default). Elsewhere a site with banner_scope = "
+          "opt-in-only grants its opt_out_defaults without a banner. Unknown locations count as opt-in.",
+          _as_countries),
     Field("instance_name", "", "Name of this gateway instance, recorded in the consent log. Empty: the "
           "host name.", _as_str),
     Field("log_level", "info", "debug, info, warning or error.", _as_log_level),
@@ -173,6 +193,7 @@ class Settings:
     writer_batch_size: int
     writer_flush_interval: float
     writer_max_pending: int
+    opt_in_countries: frozenset[str]
     instance_name: str
     log_level: str
     sites: tuple[Site, ...]
@@ -302,8 +323,9 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         value: object = getattr(settings, spec.name)
         if spec.secret and value:
             shown = "<redacted>" if spec.name != "clickhouse_url" else _redact_url(str(value))
-        elif isinstance(value, tuple):
-            shown = ",".join(str(v) for v in value)
+        elif isinstance(value, tuple | frozenset):
+            shown = ",".join(sorted(str(v) for v in value)) if isinstance(value, frozenset) else \
+                ",".join(str(v) for v in value)
         elif value is None:
             shown = ""
         else:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gateway.consent_config import CONSENT_KEYS, ConsentConfigError, ConsentPolicy, consent_policy_from_table
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_RETENTION_DAYS = 3650
 DEFAULT_RETENTION_DAYS = 395  # 13 months: Matomo's and the CNIL's usual ceiling for analytics data
@@ -76,6 +78,7 @@ class Site:
     retention_days: int = DEFAULT_RETENTION_DAYS
     policy_version: str = "1"
     token: str = field(default="", repr=False)  # site API token for server-side use; "" disables it
+    consent: ConsentPolicy = field(default_factory=ConsentPolicy)
 
     def allows_origin(self, origin: str) -> bool:
         parts = split_origin(origin)
@@ -90,6 +93,7 @@ SITE_KEYS = {
     "retention_days": f"days events are kept, 1..{MAX_RETENTION_DAYS}",
     "policy_version": "privacy-policy version; bumping it makes earlier consents stale",
     "token": "site API token (at least 24 characters) for server-side calls; secret",
+    **CONSENT_KEYS,
 }
 
 
@@ -135,8 +139,13 @@ def site_from_table(table: dict[str, object], where: str) -> Site:
     token = str(need("token", str, ""))
     if token and len(token) < 24:
         raise SiteError(f"{where}.token: must be at least 24 characters (use a random value)")
+    try:
+        consent = consent_policy_from_table({k: v for k, v in table.items() if k in CONSENT_KEYS}, where)
+    except ConsentConfigError as exc:
+        raise SiteError(str(exc)) from None
     return Site(id=site_id, name=str(need("name", str, f"Site {site_id}")), origins=origins,
-                timezone=timezone, retention_days=retention, policy_version=policy, token=token)
+                timezone=timezone, retention_days=retention, policy_version=policy, token=token,
+                consent=consent)
 
 
 DEMO_SITE = Site(

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 EVENT_TYPES = ("pageview", "event", "site_search", "outlink", "download", "ping", "goal", "content")
 REFERRER_TYPES = ("direct", "search", "social", "campaign", "website")
 CONSENT_ACTIONS = ("grant", "refuse", "update", "withdraw")
-CONSENT_SOURCES = ("banner", "gpc", "api")
+CONSENT_SOURCES_V1 = ("banner", "gpc", "api")  # frozen: migration 1 was written with these
+CONSENT_SOURCES = (*CONSENT_SOURCES_V1, "regime")
 
 
 def _enum(values: tuple[str, ...], start: int = 1) -> str:
@@ -137,7 +138,7 @@ CREATE TABLE IF NOT EXISTS consent_log
     policy_version      LowCardinality(String),
     banner_version      LowCardinality(String),
     language            LowCardinality(String),
-    source              {_enum(CONSENT_SOURCES)},
+    source              {_enum(CONSENT_SOURCES_V1)},
     country_code        LowCardinality(String),
     browser_family      LowCardinality(String),
     gateway_instance    LowCardinality(String),
@@ -152,8 +153,27 @@ ORDER BY (site_id, toDate(ts), consent_id, ts)
 SETTINGS non_replicated_deduplication_window = 1000
 """
 
+# What a visitor was shown: each distinct banner configuration (texts, categories, policy links) is
+# stored once under the hash the consent log records, so a decision can be proven with its wording.
+CONSENT_CONFIGS = """
+CREATE TABLE IF NOT EXISTS consent_configs
+(
+    site_id             UInt32,
+    config_hash         String,
+    policy_version      LowCardinality(String),
+    payload             String,
+    first_seen          DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (site_id, config_hash)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and consent log", (EVENTS.strip(), CONSENT_LOG.strip())),
+    Migration(2, "consent configs and regime source", (
+        CONSENT_CONFIGS.strip(),
+        f"ALTER TABLE consent_log MODIFY COLUMN IF EXISTS source {_enum(CONSENT_SOURCES)}",
+    )),
 )
 
 MIGRATIONS_TABLE = """
@@ -170,3 +190,4 @@ ORDER BY version
 
 EVENTS_TABLE = TableSpec.from_ddl(EVENTS)
 CONSENT_LOG_TABLE = TableSpec.from_ddl(CONSENT_LOG)
+CONSENT_CONFIGS_TABLE = TableSpec.from_ddl(CONSENT_CONFIGS)

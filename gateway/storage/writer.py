@@ -141,8 +141,13 @@ class BatchWriter:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def submit(self, table: TableSpec, rows: Sequence[Sequence[Any]]) -> asyncio.Future[None]:
-        """Buffer ``rows`` for ``table``; the future resolves when they are durable."""
+    def submit(self, table: TableSpec, rows: Sequence[Sequence[Any]], *,
+               urgent: bool = False) -> asyncio.Future[None]:
+        """Buffer ``rows`` for ``table``; the future resolves when they are durable.
+
+        ``urgent`` flushes now rather than at the next timer tick: for rare rows someone waits on,
+        such as a consent decision.
+        """
         # On every hit's path: kept to plain operations, no allocation beyond the future.
         if self._closing:
             raise WriterClosed("the writer is shutting down")
@@ -163,7 +168,7 @@ class BatchWriter:
         buffer.submissions.append(_Submission(rows, future))
         buffer.rows += count
         self.stats.pending_rows += count
-        if buffer.rows >= self._batch_size:
+        if urgent or buffer.rows >= self._batch_size:
             self._wake.set()
         return future
 

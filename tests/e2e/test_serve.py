@@ -6,44 +6,21 @@ then checks that the logs never name the client, even when a forwarded address i
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx2 as httpx
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.e2e.gateway_process import running_gateway
 
 
 def test_serve_on_embedded_defaults_is_healthy_and_logs_no_client_address(tmp_path: Path,
                                                                           city_db: Path) -> None:
-    port = free_port()
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env |= {"GATEWAY_DATA_DIR": str(data), "GATEWAY_GEOIP_CITY_DB": str(city_db)}
-    log_file = tmp_path / "serve.log"
-    with log_file.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)], env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                health = httpx.get(f"{base}/-/health", timeout=5)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, log_file.read_text()
-                assert time.monotonic() < deadline, "gateway did not start in 60 s"
-                time.sleep(0.2)
+    env = {"GATEWAY_DATA_DIR": str(data), "GATEWAY_GEOIP_CITY_DB": str(city_db)}
+    with running_gateway(env, tmp_path / "serve.log") as gateway:
+        base = gateway.base
+        health = httpx.get(f"{base}/-/health", timeout=5)
         assert health.status_code == 200, health.text
         body = health.json()
         assert body["status"] == "ok"
@@ -60,10 +37,8 @@ def test_serve_on_embedded_defaults_is_healthy_and_logs_no_client_address(tmp_pa
                                      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
                                      "Sec-WebSocket-Version": "13"})
         assert upgrade.status_code == 404
-    finally:
-        server.send_signal(signal.SIGTERM)
-        exit_code = server.wait(timeout=30)
-    output = log_file.read_text()
+    output = gateway.log
+    exit_code = gateway.exit_code
     # uvicorn shuts down gracefully, then re-raises SIGTERM so supervisors see how it ended.
     assert exit_code in (0, -signal.SIGTERM), output
     assert "Application shutdown complete." in output

@@ -39,7 +39,7 @@ def test_every_statement_can_run_twice_so_concurrent_migrators_are_safe() -> Non
 
 def test_an_edited_applied_migration_is_refused(db: Database) -> None:
     migrate(db)
-    edited = (replace(MIGRATIONS[0], statements=(*MIGRATIONS[0].statements, "SELECT 1")),)
+    edited = (replace(MIGRATIONS[0], statements=(*MIGRATIONS[0].statements, "SELECT 1")), *MIGRATIONS[1:])
     with pytest.raises(MigrationError, match="was changed after it was applied"):
         migrate(db, edited)
 

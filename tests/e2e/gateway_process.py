@@ -1,0 +1,67 @@
+"""Runs the real ``consent-gateway serve`` in a subprocess for end-to-end stories."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2 as httpx
+
+
+@dataclass
+class Gateway:
+    base: str
+    log_file: Path
+    exit_code: int | None = None
+
+    @property
+    def log(self) -> str:
+        return self.log_file.read_text()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def gateway_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    return env | extra
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway", *args], env=gateway_env(env), text=True,
+                          capture_output=True, timeout=120, check=False)
+
+
+@contextmanager
+def running_gateway(env: dict[str, str], log_file: Path) -> Iterator[Gateway]:
+    """Start ``serve`` on a free port, wait until it answers, stop it with SIGTERM afterwards."""
+    port = free_port()
+    with log_file.open("w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+                                  env=gateway_env(env), stdout=log, stderr=subprocess.STDOUT)
+    gateway = Gateway(f"http://127.0.0.1:{port}", log_file)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{gateway.base}/-/version", timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, log_file.read_text()
+                assert time.monotonic() < deadline, "gateway did not start in 60 s"
+                time.sleep(0.2)
+        yield gateway
+    finally:
+        server.send_signal(signal.SIGTERM)
+        gateway.exit_code = server.wait(timeout=30)
