@@ -21,7 +21,7 @@ from gateway import health
 from gateway.accesslog import AccessLogMiddleware, configure_logging
 from gateway.consent import ConsentCodec, ConsentGate
 from gateway.consent_api import consent_endpoint, consent_proof
-from gateway.consent_log import config_row
+from gateway.consent_log import missing_config_rows
 from gateway.geoip import GeoDatabase, GeoDatabaseError
 from gateway.metrics import Metrics, metrics_view
 from gateway.proxy import TrustedProxies
@@ -73,7 +73,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
                              max_pending=settings.writer_max_pending)
         await writer.start()
         # What each site's banner shows, stored once per version so decisions can be proven later.
-        writer.submit(CONSENT_CONFIGS_TABLE, [config_row(site) for site in settings.sites], urgent=True)
+        shown = {site.id: (site, app.state.banners[site.id]) for site in settings.sites}
+        new_configs = await asyncio.to_thread(missing_config_rows, db, shown)
+        writer.submit(CONSENT_CONFIGS_TABLE, new_configs, urgent=True)
         app.state.resources = Resources(settings=settings, db=db, writer=writer, geo=geo)
         log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
         try:
@@ -101,6 +103,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.metrics = Metrics()
     app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
     app.state.consent_gate = ConsentGate(ConsentCodec(settings.secret_keys), app.state.metrics)
+    app.state.banners = {site.id: site.consent.shown(site.policy_version) for site in settings.sites}
     return app
 
 

@@ -32,8 +32,8 @@ from gateway.sites import Site
 
 COOKIE_PREFIX = "cg_consent_"
 FORMAT = 1
-CACHE_SIZE = 65_536
-MAX_COOKIE = 1024  # ours are ~180 bytes; anything much longer is not ours
+CACHE_SIZE = 32_768
+MAX_COOKIE = 512  # ours are ~180 bytes; anything much longer is not ours (bounds the cache: ~16 MB)
 COOKIE_CHARS = re.compile(r"[A-Za-z0-9_.-]+")  # base64url and dots: anything else is not ours
 
 
@@ -50,6 +50,8 @@ class CookieProblem(StrEnum):
     OTHER_SITE = "other-site"
     EXPIRED = "expired"
     STALE_POLICY = "stale-policy"
+    REGIME_CHANGED = "regime-changed"  # granted by opt-out law, which no longer applies
+    GPC_REFUSAL = "gpc"  # granted by opt-out law, and the browser now sends Sec-GPC: 1 (an opt-out)
     NOT_GRANTED = "not-granted"  # a valid decision that does not include analytics
 
 
@@ -62,7 +64,7 @@ class Consent:
     decided_at: int  # Unix seconds
     expires_at: int
     visitor_id: int  # random 64-bit while analytics is granted; 0 otherwise
-    source: str  # banner, api, gpc, regime
+    source: str  # banner, api, gpc, dnt, regime
 
     @property
     def analytics(self) -> bool:
@@ -76,6 +78,8 @@ class Consent:
             return CookieProblem.EXPIRED
         if self.policy_version != site.policy_version:
             return CookieProblem.STALE_POLICY
+        if self.source == "regime" and site.consent.banner_scope != "opt-in-only":
+            return CookieProblem.REGIME_CHANGED  # the site now asks everyone
         return None
 
 
@@ -173,8 +177,14 @@ class ConsentGate:
         """The analytics consent this request carries for ``site``, or None (counted by reason)."""
         state = self.state(request, site, self.clock() if now is None else now)
         problem = state.problem
-        if problem is None and state.consent is not None and not state.consent.analytics:
-            problem = CookieProblem.NOT_GRANTED
+        consent = state.consent
+        if problem is None and consent is not None:
+            if not consent.analytics:
+                problem = CookieProblem.NOT_GRANTED
+            elif consent.source == "regime" and request.headers.get("sec-gpc") == "1":
+                # A default granted under opt-out law ends where the visitor opts out. (The tracking
+                # pipeline must also refuse a regime consent on a hit located where opt-in applies.)
+                problem = CookieProblem.GPC_REFUSAL
         if problem is not None:
             self.metrics.count("consent_cookie", problem)
             return None

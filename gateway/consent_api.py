@@ -2,11 +2,13 @@
 
 The banner reads the visitor's state and the site's banner configuration in one request, posts a
 decision (JSON, or JSON as ``text/plain`` so ``sendBeacon`` needs no preflight), and withdraws with
-DELETE. Every decision is written to the consent log and awaited until durable before the cookie is
-set, so a visitor never holds a consent the log cannot prove.
+DELETE. Every decision goes to the consent log. A grant is answered (and its cookie set) only once
+the log holds it: no visitor is tracked on a consent the log cannot prove. A refusal or withdrawal
+takes effect at once even when ClickHouse is down: its cookie is set and its row waits in the
+writer, and the answer says ``"logged": false``.
 
-Cross-site requests cannot decide for a visitor: a POST or DELETE whose Origin is not one of the
-site's is refused (403), whatever cookies it carries.
+Cross-site requests cannot decide for a visitor: a POST or DELETE from an origin that is not the
+site's is refused (403). HEAD reads like GET and never decides anything.
 """
 
 from __future__ import annotations
@@ -24,19 +26,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.consent import Consent, ConsentGate, CookieProblem, cookie_name, decide
-from gateway.consent_config import LANGUAGE, NECESSARY
+from gateway.consent_config import LANGUAGE, NECESSARY, ShownBanner
 from gateway.consent_log import action_for, config_hash_of, history, log_row, shown_configs
 from gateway.cors import cors_headers, foreign_origin, preflight_response
-from gateway.geoip import EMPTY_GEO
+from gateway.geoip import EMPTY_GEO, GeoDatabaseError
 from gateway.proxy import client_ip, request_is_https
 from gateway.sites import Site
 from gateway.storage.schema import CONSENT_LOG_TABLE
-from gateway.storage.writer import Overloaded, Rejected, WriterClosed
+from gateway.storage.writer import NotDurable, Overloaded, Rejected, WriterClosed
 from gateway.useragent import browser_family
 
 MAX_BODY = 4096
 DURABLE_TIMEOUT = 5.0
 BODY_SOURCES = ("banner", "api")
+DIGITS = re.compile(r"[0-9]{1,10}")
+REPROMPT = {CookieProblem.STALE_POLICY: "policy-changed", CookieProblem.EXPIRED: "expired",
+            CookieProblem.REGIME_CHANGED: "regime-changed"}
 
 
 class ApiError(Exception):
@@ -48,9 +53,10 @@ class ApiError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Visit:
-    """What the consent API derives from one request, the IP used and dropped inside ``read``."""
+    """What the consent API derives from one request; the IP is used inside ``read`` and dropped."""
 
     site: Site
+    banner: ShownBanner
     now: float
     consent: Consent | None  # the cookie's decision, even when no longer current
     problem: CookieProblem | None
@@ -67,11 +73,13 @@ class Visit:
         now = gate.clock()
         cookie = gate.state(request, site, now)
         resources = state.resources
-        ip = client_ip(request.scope, state.trusted_proxies)
-        geo = resources.geo.lookup(ip) if resources.geo is not None and ip else EMPTY_GEO
-        country = geo.country_code
+        country = _country(request)
         regime = "opt-in" if not country or country in resources.settings.opt_in_countries else "opt-out"
-        return cls(site=site, now=now, consent=cookie.consent, problem=cookie.problem,
+        problem = cookie.problem
+        granted_by_law = cookie.consent is not None and cookie.consent.source == "regime"
+        if problem is None and granted_by_law and regime == "opt-in":
+            problem = CookieProblem.REGIME_CHANGED  # a default of opt-out law, now seen where opt-in applies
+        return cls(site=site, banner=state.banners[site.id], now=now, consent=cookie.consent, problem=problem,
                    gpc=request.headers.get("sec-gpc") == "1", dnt=request.headers.get("dnt") == "1",
                    country_code=country, regime=regime,
                    https=request_is_https(request.scope, state.trusted_proxies))
@@ -81,9 +89,21 @@ class Visit:
         return self.consent if self.consent is not None and self.problem is None else None
 
 
+def _country(request: Request) -> str:
+    resources = request.app.state.resources
+    ip = client_ip(request.scope, request.app.state.trusted_proxies)
+    if resources.geo is None or not ip:
+        return ""
+    try:
+        return str(resources.geo.lookup(ip).country_code)
+    except GeoDatabaseError:  # a damaged database: no geography, which counts as opt-in
+        request.app.state.metrics.count("geoip", "lookup-failed")
+        return EMPTY_GEO.country_code
+
+
 def _site(request: Request) -> Site:
     raw = request.query_params.get("site", "")
-    if not raw.isdigit() or len(raw) > 10:
+    if not DIGITS.fullmatch(raw):
         raise ApiError(400, "the site parameter must be a site id")
     site: Site | None = request.app.state.resources.settings.site(int(raw))
     if site is None:
@@ -95,39 +115,46 @@ async def consent_endpoint(request: Request) -> Response:
     try:
         site = _site(request)
     except ApiError as exc:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        return JSONResponse({"error": exc.message}, status_code=exc.status,
+                            headers={"Cache-Control": "no-store"})
     if request.method == "OPTIONS":
         return preflight_response(request, site)
     headers = cors_headers(request, site) | {"Cache-Control": "no-store"}
     try:
-        if request.method != "GET" and foreign_origin(request, site):
+        if request.method in ("POST", "DELETE") and foreign_origin(request, site):
             raise ApiError(403, "this origin may not record consent for this site")
         visit = Visit.read(request, site)
-        if request.method == "GET":
-            return await _get(request, visit, headers)
+        if request.method in ("GET", "HEAD"):
+            return await _get(request, visit, headers, decide_signals=request.method == "GET")
         if request.method == "POST":
             return await _post(request, visit, headers)
-        return await _withdraw(request, visit, headers)
+        if request.method == "DELETE":
+            return await _record_and_answer(request, visit, headers, categories=[], source="banner",
+                                            withdraw=True)
+        raise ApiError(405, "use GET, POST or DELETE")
     except ApiError as exc:
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
 
 
-async def _get(request: Request, visit: Visit, headers: dict[str, str]) -> Response:
+async def _get(request: Request, visit: Visit, headers: dict[str, str], *, decide_signals: bool) -> Response:
     site, policy = visit.site, visit.site.consent
     decided: Consent | None = visit.current
     recorded = None
-    if decided is None:
-        # Signals and law that decide without asking: GPC (or DNT) as a refusal, and, for sites that
-        # ask only where opt-in applies, the site's opt-out defaults elsewhere. Both are logged.
-        if (visit.gpc and policy.gpc_is_refusal) or (visit.dnt and policy.honour_dnt):
+    regime_default = decided is not None and decided.source == "regime"
+    if decide_signals and (decided is None or regime_default):
+        # Signals and law that decide without asking, each logged: GPC (and DNT where the site
+        # honours it) as a refusal, also ending a default granted under opt-out law; and for sites
+        # that ask only where opt-in applies, the site's opt-out defaults elsewhere.
+        if visit.gpc and policy.gpc_is_refusal:
             recorded = await _record(request, visit, categories=[], source="gpc")
-        elif policy.banner_scope == "opt-in-only" and visit.regime == "opt-out":
+        elif visit.dnt and policy.honour_dnt:
+            recorded = await _record(request, visit, categories=[], source="dnt")
+        elif decided is None and policy.banner_scope == "opt-in-only" and visit.regime == "opt-out":
             recorded = await _record(request, visit, categories=policy.opt_out_defaults, source="regime")
-        decided = recorded
+        decided = recorded.consent if recorded is not None else decided
     reason = None
     if decided is None:
-        reason = {CookieProblem.STALE_POLICY: "policy-changed", CookieProblem.EXPIRED: "expired"}.get(
-            visit.problem or CookieProblem.MISSING, "no-decision")
+        reason = REPROMPT.get(visit.problem or CookieProblem.MISSING, "no-decision")
     body = {
         "site": site.id,
         "decided": decided is not None,
@@ -138,12 +165,11 @@ async def _get(request: Request, visit: Visit, headers: dict[str, str]) -> Respo
         "consent": _receipt(decided) if decided else None,
         "gpc": visit.gpc,
         "regime": visit.regime,
-        "banner": policy.payload(site.policy_version)
-        | {"config_hash": policy.config_hash(site.policy_version)},
+        "banner": visit.banner.payload | {"config_hash": visit.banner.config_hash},
     }
     response = JSONResponse(body, headers=headers)
     if recorded is not None:
-        _set_cookie(request, response, visit, recorded)
+        _set_cookie(request, response, visit, recorded.consent)
     return response
 
 
@@ -159,6 +185,8 @@ async def _post(request: Request, visit: Visit, headers: dict[str, str]) -> Resp
     if body.get("policy_version") != site.policy_version:
         raise ApiError(400, f"stale policy_version: the current policy is {site.policy_version!r}; "
                             "reload the banner")
+    if "config_hash" in body and body["config_hash"] != visit.banner.config_hash:
+        raise ApiError(400, "stale config_hash: the banner's texts or categories changed; reload the banner")
     source = body.get("source", "banner")
     if source not in BODY_SOURCES:
         raise ApiError(400, "source must be banner or api")
@@ -167,14 +195,8 @@ async def _post(request: Request, visit: Visit, headers: dict[str, str]) -> Resp
         raise ApiError(400, "language must be a language tag like en or zh-CN")
     if not isinstance(banner_version, str) or not re.fullmatch(r"[\w.+-]{0,64}", banner_version):
         raise ApiError(400, "banner_version must be up to 64 letters, digits or . + - _")
-    consent = await _record(request, visit, categories=categories, source=str(source), language=language,
-                            banner_version=banner_version)
-    return _answer(request, visit, consent, headers)
-
-
-async def _withdraw(request: Request, visit: Visit, headers: dict[str, str]) -> Response:
-    consent = await _record(request, visit, categories=[], source="banner", withdraw=True)
-    return _answer(request, visit, consent, headers)
+    return await _record_and_answer(request, visit, headers, categories=categories, source=str(source),
+                                    language=language, banner_version=banner_version)
 
 
 async def _read_body(request: Request) -> dict[str, Any]:
@@ -182,7 +204,7 @@ async def _read_body(request: Request) -> dict[str, Any]:
     if content_type not in ("application/json", "text/plain"):
         raise ApiError(415, "send the decision as application/json (or text/plain holding JSON)")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if DIGITS.fullmatch(declared) and int(declared) > MAX_BODY:
         raise ApiError(413, f"the body is larger than {MAX_BODY} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -192,41 +214,53 @@ async def _read_body(request: Request) -> dict[str, Any]:
         chunks.append(chunk)
     try:
         body = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
     return body
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    consent: Consent
+    logged: bool  # False: the row waits in the writer (ClickHouse was slow or down)
+
+
 async def _record(request: Request, visit: Visit, *, categories: Any, source: str, language: str = "",
-                  banner_version: str = "", withdraw: bool = False) -> Consent:
-    """Log a decision and wait until it is durable; the caller then hands out the cookie."""
+                  banner_version: str = "", withdraw: bool = False) -> Recorded:
+    """Log a decision and wait until it is durable. A grant that cannot be logged fails (503); a
+    refusal or withdrawal takes effect anyway, since honouring it must not depend on the log."""
     state = request.app.state
     site = visit.site
     consent = decide(site=site, categories=categories, source=source, now=visit.now, previous=visit.consent)
-    config_hash = site.consent.config_hash(site.policy_version)
-    row = log_row(consent, action_for(consent, visit.consent, withdraw=withdraw),
-                  banner_version=f"{banner_version}/{config_hash}" if banner_version else config_hash,
-                  language=language, country_code=visit.country_code,
+    action = action_for(consent, visit.current, withdraw=withdraw)
+    config_hash = visit.banner.config_hash
+    shown = f"{banner_version}/{config_hash}" if banner_version else config_hash
+    row = log_row(consent, action, banner_version=shown, language=language, country_code=visit.country_code,
                   browser_family=browser_family(request.headers.get("user-agent", "")),
                   instance=state.resources.settings.instance_name, now=visit.now)
+    restricts = consent.categories == {NECESSARY}
     try:
         accepted = state.resources.writer.submit(CONSENT_LOG_TABLE, [row], urgent=True)
         await asyncio.wait_for(asyncio.shield(accepted), DURABLE_TIMEOUT)
-    except (Overloaded, WriterClosed, TimeoutError):
-        state.metrics.count("consent_decision", "not-recorded")
+    except (Overloaded, WriterClosed, NotDurable, TimeoutError):
+        state.metrics.count("consent_decision", f"{action}-not-logged")
+        if restricts:
+            return Recorded(consent, logged=False)
         raise ApiError(503, "the decision could not be recorded right now; please try again") from None
     except Rejected:
         state.metrics.count("consent_decision", "rejected")
         raise ApiError(400, "the decision could not be stored") from None
-    state.metrics.count("consent_decision", row[3])
-    return consent
+    state.metrics.count("consent_decision", action)
+    return Recorded(consent, logged=True)
 
 
-def _answer(request: Request, visit: Visit, consent: Consent, headers: dict[str, str]) -> Response:
-    response = JSONResponse(_receipt(consent) | {"action": "recorded"}, headers=headers)
-    _set_cookie(request, response, visit, consent)
+async def _record_and_answer(request: Request, visit: Visit, headers: dict[str, str],
+                             **decision: Any) -> Response:
+    recorded = await _record(request, visit, **decision)
+    response = JSONResponse(_receipt(recorded.consent) | {"logged": recorded.logged}, headers=headers)
+    _set_cookie(request, response, visit, recorded.consent)
     return response
 
 
@@ -248,11 +282,20 @@ def _iso(seconds: int) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def _site_for_token(request: Request) -> Site | None:
+    presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    raw = presented.encode("utf-8", "surrogateescape")
+    sites: tuple[Site, ...] = request.app.state.resources.settings.sites
+    for site in sites:
+        # Bytes, not str: compare_digest refuses non-ASCII str, and a header may carry anything.
+        if site.token and hmac.compare_digest(site.token.encode(), raw):
+            return site
+    return None
+
+
 async def consent_proof(request: Request) -> Response:
     """``GET /api/consents/{id}``: a consent's full history for the site whose token is presented."""
-    settings = request.app.state.resources.settings
-    token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    site = next((s for s in settings.sites if s.token and hmac.compare_digest(s.token, token)), None)
+    site = _site_for_token(request)
     if site is None:
         return JSONResponse({"error": "a site token is required: Authorization: Bearer TOKEN"},
                             status_code=401, headers={"WWW-Authenticate": "Bearer"})

@@ -86,9 +86,20 @@ class ConsentPolicy:
                             "cookies": list(c.cookies)} for c in self.categories],
         }
 
-    def config_hash(self, policy_version: str) -> str:
-        canonical = json.dumps(self.payload(policy_version), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    def shown(self, policy_version: str) -> ShownBanner:
+        payload = self.payload(policy_version)
+        canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return ShownBanner(payload, hashlib.sha256(canonical.encode()).hexdigest()[:16], canonical)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownBanner:
+    """A site's banner configuration as served, computed once at start-up: what GET /consent
+    returns, its hash (logged with every decision) and the canonical JSON stored for proof."""
+
+    payload: dict[str, Any]
+    config_hash: str
+    canonical: str
 
 
 CONSENT_KEYS = {
@@ -117,8 +128,11 @@ def consent_policy_from_table(table: dict[str, Any], where: str) -> ConsentPolic
     categories = _categories(table.get("categories"), f"{where}.categories")
     ids = {c.id for c in categories}
     defaults = _str_list(table, "opt_out_defaults", [ANALYTICS], where)
-    if unknown := sorted(set(defaults) - ids):
-        raise ConsentConfigError(f"{where}.opt_out_defaults: unknown category {unknown[0]!r}")
+    if scope == "opt-in-only" or "opt_out_defaults" in table:
+        if unknown := sorted(set(defaults) - ids):
+            raise ConsentConfigError(f"{where}.opt_out_defaults: unknown category {unknown[0]!r}")
+    else:  # unused unless the site asks only where opt-in applies; custom categories need no edit
+        defaults = [d for d in defaults if d in ids]
     return ConsentPolicy(categories=categories, banner=_banner(table.get("banner", {}), f"{where}.banner"),
                          lifetime_days=lifetime, cookie_domain=domain,
                          gpc_is_refusal=_bool(table, "gpc_is_refusal", True, where),

@@ -13,17 +13,19 @@ import uuid
 from typing import Any
 
 from gateway.consent import Consent
-from gateway.consent_config import NECESSARY
+from gateway.consent_config import NECESSARY, ShownBanner
 from gateway.sites import Site
 from gateway.storage.clickhouse import Database
 
 ACTIONS = ("grant", "refuse", "update", "withdraw")
 
 
-def action_for(new: Consent, previous: Consent | None, *, withdraw: bool = False) -> str:
+def action_for(new: Consent, current: Consent | None, *, withdraw: bool = False) -> str:
+    """withdraw for DELETE; update when a current decision with some grant changes; otherwise
+    grant or refuse, so accepting after a refusal, a withdrawal or a lapse logs a grant."""
     if withdraw:
         return "withdraw"
-    if previous is not None:
+    if current is not None and current.categories - {NECESSARY}:
         return "update"
     return "grant" if new.categories - {NECESSARY} else "refuse"
 
@@ -36,10 +38,16 @@ def log_row(consent: Consent, action: str, *, banner_version: str, language: str
             country_code, browser_family, instance)
 
 
-def config_row(site: Site) -> tuple[Any, ...]:
+def config_row(site: Site, shown: ShownBanner) -> tuple[Any, ...]:
     """The banner configuration a site shows, in ``CONSENT_CONFIGS_TABLE.columns`` order."""
-    payload = json.dumps(site.consent.payload(site.policy_version), sort_keys=True, ensure_ascii=False)
-    return (site.id, site.consent.config_hash(site.policy_version), site.policy_version, payload)
+    return (site.id, shown.config_hash, site.policy_version, shown.canonical)
+
+
+def missing_config_rows(db: Database, sites: dict[int, tuple[Site, ShownBanner]]) -> list[tuple[Any, ...]]:
+    """Rows for the configurations not stored yet: each is stored once, at its first serving."""
+    stored = set(db.query("SELECT site_id, config_hash FROM consent_configs GROUP BY site_id, config_hash"))
+    return [config_row(site, shown) for site, shown in sites.values()
+            if (site.id, shown.config_hash) not in stored]
 
 
 def history(db: Database, consent_id: uuid.UUID, site_id: int | None = None) -> list[dict[str, Any]]:

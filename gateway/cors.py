@@ -22,9 +22,12 @@ def origin_allowed(request: Request, site: Site) -> bool:
 
 
 def foreign_origin(request: Request, site: Site) -> bool:
-    """An Origin header that this site did not configure ("null" included): a cross-site request."""
+    """A cross-site request: an Origin this site did not configure ("null" included), or no Origin
+    from a browser that says the request is cross-site (Sec-Fetch-Site)."""
     origin = request.headers.get("origin")
-    return origin is not None and not site.allows_origin(origin)
+    if origin is None:
+        return request.headers.get("sec-fetch-site") == "cross-site"
+    return not site.allows_origin(origin)
 
 
 def cors_headers(request: Request, site: Site) -> dict[str, str]:

@@ -12,9 +12,12 @@ from user_agents import parse
 MAX_UA = 512  # longer strings are cut before parsing: no browser needs more, and parsing is costly
 
 
-@lru_cache(maxsize=8192)
 def browser_family(user_agent: str) -> str:
-    if not user_agent:
-        return ""
-    family = str(parse(user_agent[:MAX_UA]).browser.family)
+    # Cut before the cache, so its keys are bounded too (8192 x 512 bytes at most).
+    return _browser_family(user_agent[:MAX_UA]) if user_agent else ""
+
+
+@lru_cache(maxsize=8192)
+def _browser_family(user_agent: str) -> str:
+    family = str(parse(user_agent).browser.family)
     return "" if family == "Other" else family[:64]

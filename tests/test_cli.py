@@ -50,7 +50,7 @@ def test_invalid_configuration_exits_2_naming_the_key(env: dict[str, str], extra
 def test_migrate_twice_is_a_no_op_the_second_time(env: dict[str, str]) -> None:
     first = run(["migrate"], env)
     assert first.returncode == 0, first.stderr
-    assert ("Applied 2 migration(s): 0001 events and consent log, 0002 consent configs and regime source."
+    assert ("Applied 2 migration(s): 0001 events and consent log, 0002 consent configs and sources."
             in first.stdout)
     second = run(["migrate"], env)
     assert second.returncode == 0, second.stderr
@@ -69,7 +69,7 @@ def test_migrate_emit_sql_writes_the_deploy_files(env: dict[str, str], tmp_path:
     result = run(["migrate", "--emit-sql", str(tmp_path / "sql")], env)
     assert result.returncode == 0
     assert sorted(p.name for p in (tmp_path / "sql").iterdir()) == [
-        "0001_events_and_consent_log.sql", "0002_consent_configs_and_regime_source.sql"]
+        "0001_events_and_consent_log.sql", "0002_consent_configs_and_sources.sql"]
 
 
 def test_embedded_clickhouse_refuses_several_workers(env: dict[str, str]) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from starlette.requests import Request
@@ -20,6 +22,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.consent import ConsentGate, cookie_name
 from gateway.settings import Settings
+from gateway.storage.writer import Overloaded
 from tests.conftest import SettingsFactory
 from tests.geoip_fixture import BERLIN, GOOGLE_DNS
 
@@ -265,10 +268,12 @@ def test_a_policy_bump_re_prompts_and_stale_consents_stop_counting(make_client: 
     )
     assert renewed.status_code == 200
     assert analytics_consent(bumped) is not None
+    # Accepting again after the lapse is a new grant, under the same consent id.
     assert [(r["action"], r["policy_version"]) for r in log_rows(bumped)] == [
         ("grant", "2026-11"),
-        ("update", "2027-01"),
+        ("grant", "2027-01"),
     ]
+    assert len({r["consent_id"] for r in log_rows(bumped)}) == 1
 
 
 def test_decisions_expire_and_the_banner_comes_back(client: TestClient) -> None:
@@ -304,7 +309,7 @@ def test_gpc_can_be_only_a_default_and_dnt_is_ignored_unless_asked(make_client: 
     assert (body["gpc"], body["show_banner"], body["categories"]) == (True, True, ["necessary"])
     assert log_rows(lenient) == []
     strict = make_client(extra="honour_dnt = true")
-    assert strict.get("/consent?site=3", headers={"DNT": "1"}).json()["consent"]["source"] == "gpc"
+    assert strict.get("/consent?site=3", headers={"DNT": "1"}).json()["consent"]["source"] == "dnt"
 
 
 def test_opt_in_only_sites_ask_only_where_opt_in_law_applies(make_client: ClientFactory) -> None:
@@ -312,12 +317,126 @@ def test_opt_in_only_sites_ask_only_where_opt_in_law_applies(make_client: Client
     body = american.get("/consent?site=3").json()
     assert (body["regime"], body["show_banner"], body["consent"]["source"]) == ("opt-out", False, "regime")
     assert analytics_consent(american) is not None
-    german = make_client(extra='banner_scope = "opt-in-only"')
-    body = german.get("/consent?site=3").json()
-    assert (body["regime"], body["show_banner"]) == ("opt-in", True)
-    assert [(r["action"], r["source"], r["country_code"]) for r in log_rows(german)] == [
+    assert [(r["action"], r["source"], r["country_code"]) for r in log_rows(american)] == [
         ("grant", "regime", "US")
     ]
+    german = make_client(extra='banner_scope = "opt-in-only"')  # same database as the American
+    body = german.get("/consent?site=3").json()
+    assert (body["regime"], body["show_banner"]) == ("opt-in", True)
+    assert len(log_rows(german)) == 1  # nothing logged for the German visitor
+
+
+def test_a_default_of_opt_out_law_ends_with_gpc_travel_or_a_site_change(make_client: ClientFactory) -> None:
+    american = make_client(extra='banner_scope = "opt-in-only"', peer=GOOGLE_DNS.sample_ip)
+    american.get("/consent?site=3")
+    cookie = american.cookies[cookie_name(3)]
+    # The same visitor, now where opt-in applies: asked, and not tracked on the default.
+    travelled = make_client(extra='banner_scope = "opt-in-only"')
+    travelled.cookies.set(cookie_name(3), cookie, domain="stats.example.com")
+    body = travelled.get("/consent?site=3").json()
+    assert (body["show_banner"], body["reason"]) == (True, "regime-changed")
+    # The site now asks everyone: the default no longer counts anywhere.
+    asks_all = make_client(peer=GOOGLE_DNS.sample_ip)
+    asks_all.cookies.set(cookie_name(3), cookie, domain="stats.example.com")
+    assert analytics_consent(asks_all) is None
+    assert asks_all.get("/consent?site=3").json()["reason"] == "regime-changed"
+    # Back home, the browser starts sending GPC: an opt-out, logged as such.
+    app: Any = american.app
+    with_gpc = Request({"type": "http", "headers": [(b"cookie", f"{cookie_name(3)}={cookie}".encode()),
+                                                    (b"sec-gpc", b"1")]})
+    assert app.state.consent_gate.consent_for(with_gpc, app.state.settings.site(3)) is None
+    body = american.get("/consent?site=3", headers={"Sec-GPC": "1"}).json()
+    assert (body["categories"], body["consent"]["source"]) == (["necessary"], "gpc")
+    assert analytics_consent(american) is None
+
+
+def test_head_reads_and_never_decides(client: TestClient) -> None:
+    decide(client, ["analytics"])
+    for headers in ({}, {"Origin": ORIGIN}, {"Sec-GPC": "1"}):
+        response = client.head("/consent?site=3", headers=headers)
+        assert response.status_code == 200
+        assert "set-cookie" not in response.headers
+    assert analytics_consent(client) is not None
+    assert [r["action"] for r in log_rows(client)] == ["grant"]
+
+
+def test_a_browser_saying_cross_site_cannot_decide_even_without_origin(client: TestClient) -> None:
+    form_like = {"Content-Type": "text/plain", "Sec-Fetch-Site": "cross-site"}
+    body = json.dumps({"categories": ["analytics"], "policy_version": "2026-11"})
+    assert client.post("/consent?site=3", content=body, headers=form_like).status_code == 403
+    assert client.delete("/consent?site=3", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert log_rows(client) == []
+    server_side = client.post("/consent?site=3", content=body, headers={"Content-Type": "text/plain"})
+    assert server_side.status_code == 200
+
+
+def test_a_stale_banner_configuration_is_refused(client: TestClient) -> None:
+    current = client.get("/consent?site=3").json()["banner"]["config_hash"]
+    body = {"categories": ["analytics"], "policy_version": "2026-11"}
+    stale = client.post("/consent?site=3", json=body | {"config_hash": "0" * 16}, headers={"Origin": ORIGIN})
+    assert stale.status_code == 400 and "stale config_hash" in stale.json()["error"]
+    fresh = client.post("/consent?site=3", json=body | {"config_hash": current}, headers={"Origin": ORIGIN})
+    assert fresh.status_code == 200
+
+
+def test_when_the_log_cannot_take_it_grants_fail_but_refusals_still_hold(client: TestClient) -> None:
+    decide(client, ["analytics"])
+    writer: Any = client.app.state.resources.writer  # type: ignore[attr-defined]
+
+    def overloaded(*args: Any, **kwargs: Any) -> Any:
+        raise Overloaded("ClickHouse is down")
+
+    writer.submit = overloaded
+    grant = client.post(
+        "/consent?site=3",
+        json={"categories": ["analytics", "marketing"], "policy_version": "2026-11"},
+        headers={"Origin": ORIGIN},
+    )
+    assert grant.status_code == 503 and "set-cookie" not in grant.headers
+    withdrawn = client.delete("/consent?site=3", headers={"Origin": ORIGIN})
+    assert withdrawn.status_code == 200
+    assert withdrawn.json()["logged"] is False
+    assert analytics_consent(client) is None  # the withdrawal is honoured at once
+    metrics: Any = client.app.state.metrics  # type: ignore[attr-defined]
+    assert metrics.get("consent_decision", "withdraw-not-logged") == 1
+
+
+def test_each_banner_configuration_is_stored_once(make_client: ClientFactory) -> None:
+    first = make_client()
+    make_client()  # a restart with the same configuration
+    changed = make_client(extra="consent_lifetime_days = 30")  # unchanged texts: same configuration
+    db: Any = changed.app.state.resources.db  # type: ignore[attr-defined]
+    assert db.query("SELECT count() FROM consent_configs") == [(1,)]
+    assert (
+        first.get("/consent?site=3").json()["banner"]["config_hash"]
+        == db.query("SELECT config_hash FROM consent_configs")[0][0]
+    )
+
+
+def test_crafted_input_never_causes_a_500(client: TestClient) -> None:
+    rnd = random.Random(7)
+    pieces = ["", "3", "²", "٣", "9" * 30, "-1", "\x00", "3&site=4", "é", "[" * 3000, "{", "null", "Bearer"]
+    decide(client, ["analytics"])
+    for _ in range(300):
+        method = rnd.choice(["GET", "POST", "DELETE", "OPTIONS", "HEAD", "PUT"])
+        site = quote(rnd.choice(pieces))
+        headers = {
+            b"origin": rnd.choice([ORIGIN, "null", "é", ""]).encode(),
+            b"content-type": rnd.choice([b"application/json", b"text/plain", b"x/y"]),
+            b"authorization": b"Bearer " + rnd.choice(pieces).encode(),
+        }
+        content = rnd.choice([*pieces, '{"categories": [], "policy_version": "2026-11"}'])
+        response = client.request(method, f"/consent?site={site}", content=content, headers=headers)
+        assert response.status_code < 500, (method, site, headers, content[:40])
+        proof = client.get(f"/api/consents/{quote(rnd.choice(pieces))}",
+                           headers={b"authorization": headers[b"authorization"]})
+        assert proof.status_code < 500
+
+
+def test_sites_with_their_own_categories_need_no_analytics_category(make_settings: SettingsFactory) -> None:
+    custom = '[[sites.categories]]\nid = "necessary"\n[[sites.categories]]\nid = "statistics"'
+    settings = make_settings(toml=SITE.replace("{extra}", custom))
+    assert [c.id for c in settings.sites[0].consent.categories] == ["necessary", "statistics"]
 
 
 def test_foreign_origins_get_no_cors_and_cannot_decide(client: TestClient) -> None:

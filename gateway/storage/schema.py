@@ -18,7 +18,7 @@ EVENT_TYPES = ("pageview", "event", "site_search", "outlink", "download", "ping"
 REFERRER_TYPES = ("direct", "search", "social", "campaign", "website")
 CONSENT_ACTIONS = ("grant", "refuse", "update", "withdraw")
 CONSENT_SOURCES_V1 = ("banner", "gpc", "api")  # frozen: migration 1 was written with these
-CONSENT_SOURCES = (*CONSENT_SOURCES_V1, "regime")
+CONSENT_SOURCES = (*CONSENT_SOURCES_V1, "regime", "dnt")
 
 
 def _enum(values: tuple[str, ...], start: int = 1) -> str:
@@ -154,7 +154,9 @@ SETTINGS non_replicated_deduplication_window = 1000
 """
 
 # What a visitor was shown: each distinct banner configuration (texts, categories, policy links) is
-# stored once under the hash the consent log records, so a decision can be proven with its wording.
+# stored under the hash the consent log records, so a decision can be proven with its wording. Plain
+# MergeTree: the gateway inserts a configuration only when its hash is missing, and the proof reads
+# min(first_seen), which no merge can move.
 CONSENT_CONFIGS = """
 CREATE TABLE IF NOT EXISTS consent_configs
 (
@@ -164,13 +166,13 @@ CREATE TABLE IF NOT EXISTS consent_configs
     payload             String,
     first_seen          DateTime64(3, 'UTC') DEFAULT now64(3)
 )
-ENGINE = ReplacingMergeTree
+ENGINE = MergeTree
 ORDER BY (site_id, config_hash)
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and consent log", (EVENTS.strip(), CONSENT_LOG.strip())),
-    Migration(2, "consent configs and regime source", (
+    Migration(2, "consent configs and sources", (
         CONSENT_CONFIGS.strip(),
         f"ALTER TABLE consent_log MODIFY COLUMN IF EXISTS source {_enum(CONSENT_SOURCES)}",
     )),
