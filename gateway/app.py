@@ -101,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
     settings = ensure_secret_keys(settings)
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.health_ping_lock = asyncio.Lock()
     app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
     app.state.consent_gate = ConsentGate(ConsentCodec(settings.secret_keys), app.state.metrics)
     app.state.banners = {site.id: site.consent.shown(site.policy_version) for site in settings.sites}

@@ -29,7 +29,7 @@ from gateway.consent import Consent, ConsentGate, CookieProblem, cookie_name, de
 from gateway.consent_config import LANGUAGE, NECESSARY, ShownBanner
 from gateway.consent_log import action_for, config_hash_of, history, log_row, shown_configs
 from gateway.cors import cors_headers, foreign_origin, preflight_response
-from gateway.geoip import EMPTY_GEO, GeoDatabaseError
+from gateway.geoip import GeoDatabaseError
 from gateway.proxy import client_ip, request_is_https
 from gateway.sites import Site
 from gateway.storage.schema import CONSENT_LOG_TABLE
@@ -98,7 +98,7 @@ def _country(request: Request) -> str:
         return str(resources.geo.lookup(ip).country_code)
     except GeoDatabaseError:  # a damaged database: no geography, which counts as opt-in
         request.app.state.metrics.count("geoip", "lookup-failed")
-        return EMPTY_GEO.country_code
+        return ""
 
 
 def _site(request: Request) -> Site:

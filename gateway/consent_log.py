@@ -17,8 +17,6 @@ from gateway.consent_config import NECESSARY, ShownBanner
 from gateway.sites import Site
 from gateway.storage.clickhouse import Database
 
-ACTIONS = ("grant", "refuse", "update", "withdraw")
-
 
 def action_for(new: Consent, current: Consent | None, *, withdraw: bool = False) -> str:
     """withdraw for DELETE; update when a current decision with some grant changes; otherwise

@@ -19,7 +19,7 @@ async def health(request: Request) -> JSONResponse:
     resources = request.app.state.resources
     checks: dict[str, dict[str, Any]] = {}
     try:
-        latency = await _ping(request.app.state, resources.db)
+        latency = await _ping(request.app.state.health_ping_lock, resources.db)
         checks["clickhouse"] = {"status": "ok", "mode": "embedded" if resources.db.target.embedded
                                 else "server", "latency_ms": round(latency * 1000, 2)}
     except Exception as exc:  # any failure to answer means down; the reason goes to the operator
@@ -32,9 +32,7 @@ async def health(request: Request) -> JSONResponse:
     writer = resources.writer
     stats = writer.stats
     writer_status = "stopped" if not writer.running else "retrying" if stats.consecutive_failures else "ok"
-    checks["writer"] = {"status": writer_status, "pending_rows": stats.pending_rows,
-                        "rows_written": stats.rows_written, "insert_failures": stats.insert_failures,
-                        "rows_rejected": sum(stats.rows_rejected.values())}
+    checks["writer"] = {"status": writer_status, **stats.snapshot()}
     required_down = checks["clickhouse"]["status"] != "ok"
     all_ok = all(c["status"] == "ok" for c in checks.values())
     # The contract is "ok" | "degraded"; the HTTP status tells a load balancer whether to send traffic.
@@ -43,12 +41,9 @@ async def health(request: Request) -> JSONResponse:
                         headers={"Cache-Control": "no-store"})
 
 
-async def _ping(state: Any, db: Any) -> float:
+async def _ping(lock: asyncio.Lock, db: Any) -> float:
     """One ping in flight at a time: during an outage, each probe would otherwise strand a thread
     waiting on ClickHouse; later probes wait for the running one (or time out) instead."""
-    lock = getattr(state, "health_ping_lock", None)
-    if lock is None:
-        lock = state.health_ping_lock = asyncio.Lock()
     async with asyncio.timeout(CLICKHOUSE_TIMEOUT):
         async with lock:
             result: float = await asyncio.to_thread(db.ping)

@@ -32,10 +32,5 @@ class Metrics:
 
 async def metrics_view(request: Request) -> JSONResponse:
     resources: Any = request.app.state.resources
-    stats = resources.writer.stats
-    body = {"counters": request.app.state.metrics.snapshot(),
-            "writer": {"pending_rows": stats.pending_rows, "rows_written": stats.rows_written,
-                       "batches_written": stats.batches_written, "insert_failures": stats.insert_failures,
-                       "rows_rejected": dict(stats.rows_rejected),
-                       "insert_seconds": round(stats.insert_seconds, 3)}}
+    body = {"counters": request.app.state.metrics.snapshot(), "writer": resources.writer.stats.snapshot()}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -136,12 +136,11 @@ class TrustedProxies:
         return text, False
 
 
-def _peer(scope: Scope) -> str | None:
+def _resolved_peer(scope: Scope, trusted: TrustedProxies) -> tuple[str | None, bool]:
+    """(the socket peer's normalised address, or None when it is not an IP; whether it is trusted)."""
     client = scope.get("client")
-    if not client:
-        return None
-    host = client[0]
-    return host if isinstance(host, str) else None
+    host = client[0] if client else None
+    return trusted._resolve(host) if isinstance(host, str) else (None, False)
 
 
 def _forwarding_headers(scope: Scope) -> tuple[list[str], list[str], list[str]]:
@@ -213,10 +212,7 @@ def client_ip(scope: Scope, trusted: TrustedProxies) -> str | None:
     right (possibly the peer) is returned. Ports are dropped, IPv4-mapped IPv6 becomes IPv4, an
     IPv6 zone id is dropped. A peer that is not an IP address (a test client name) gives None.
     """
-    peer = _peer(scope)
-    if peer is None:
-        return None
-    address, is_trusted = trusted._resolve(peer)
+    address, is_trusted = _resolved_peer(scope, trusted)
     if address is None or not is_trusted:
         return address
     xff, forwarded, _ = _forwarding_headers(scope)
@@ -237,10 +233,7 @@ def request_is_https(scope: Scope, trusted: TrustedProxies) -> bool:
     """
     if scope.get("scheme") in ("https", "wss"):
         return True
-    peer = _peer(scope)
-    if peer is None:
-        return False
-    address, is_trusted = trusted._resolve(peer)
+    address, is_trusted = _resolved_peer(scope, trusted)
     if address is None or not is_trusted:
         return False
     _, forwarded, xfp = _forwarding_headers(scope)

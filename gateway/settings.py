@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.sites import DEMO_SITE, SITE_KEYS, Site, SiteError, site_from_table
-from gateway.storage.clickhouse import ClickHouseUrlError, Target
+from gateway.storage.clickhouse import Target
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,13 @@ def _as_list(value: object) -> tuple[str, ...]:
     else:
         raise ValueError(f"must be a list of strings or a comma-separated string, got {value!r}")
     return tuple(v for v in items if v)
+
+
+def _as_clickhouse_url(value: object) -> str:
+    url = _as_str(value)
+    if url:
+        Target.parse(url)  # ClickHouseUrlError is a ValueError, reported under the setting's key
+    return url
 
 
 def _as_secret_keys(value: object) -> tuple[str, ...]:
@@ -151,7 +158,7 @@ FIELDS: tuple[Field, ...] = (
           "GeoIP database.", _as_path),
     Field("clickhouse_url", "", "`http(s)://user:pass@host:port/database` for a ClickHouse server; "
           "`chdb:///absolute/path` or `chdb://relative/path` for embedded (chDB). Empty: embedded under "
-          "DATA_DIR/clickhouse.", _as_str, secret=True),
+          "DATA_DIR/clickhouse.", _as_clickhouse_url, secret=True),
     Field("secret_keys", "", "Comma-separated signing keys (32+ characters each); the first signs, all "
           "verify, so keys can be rotated. Empty: one is generated in DATA_DIR/secret_key (not for "
           "production).", _as_secret_keys, secret=True),
@@ -250,14 +257,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if spec.secret:  # the message must not print what may be a real secret
                 reason = re.sub(r",? got .*$", " (value not shown: secret)", reason)
             raise ConfigError(f"{where}: {reason}") from None
-    url = values["clickhouse_url"]
-    if url:
-        try:
-            Target.parse(url)
-        except ClickHouseUrlError as exc:
-            where = FIELDS_BY_NAME["clickhouse_url"].env if FIELDS_BY_NAME["clickhouse_url"].env in env \
-                else f"{config_file}: clickhouse_url"
-            raise ConfigError(f"{where}: {exc}") from None
     if not values["instance_name"]:
         values["instance_name"] = socket.gethostname()
     values["sites"] = _load_sites(file_values.get("sites"), config_file)
@@ -323,9 +322,10 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         value: object = getattr(settings, spec.name)
         if spec.secret and value:
             shown = "<redacted>" if spec.name != "clickhouse_url" else _redact_url(str(value))
-        elif isinstance(value, tuple | frozenset):
-            shown = ",".join(sorted(str(v) for v in value)) if isinstance(value, frozenset) else \
-                ",".join(str(v) for v in value)
+        elif isinstance(value, frozenset):
+            shown = ",".join(sorted(value))
+        elif isinstance(value, tuple):
+            shown = ",".join(str(v) for v in value)
         elif value is None:
             shown = ""
         else:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def run(args: list[str], env: dict[str, str], timeout: float = 120,
-        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    return subprocess.run([sys.executable, "-m", "gateway", *args], env={**clean, **env}, text=True,
-                          capture_output=True, timeout=timeout, check=False, cwd=cwd)
+from tests.e2e.gateway_process import run_cli as run
 
 
 @pytest.fixture

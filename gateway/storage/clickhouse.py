@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,16 +111,8 @@ class Database:
         with self._locked():
             self._client.close()
 
-    def _locked(self) -> threading.Lock | _NoLock:
-        return self._lock if self._lock is not None else _NoLock()
-
-
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    def _locked(self) -> AbstractContextManager[Any]:
+        return self._lock if self._lock is not None else nullcontext()
 
 
 def connect(url: str, *, create_database: bool = True, connect_timeout: float = 5.0,

@@ -118,6 +118,12 @@ class WriterStats:
     last_insert_seconds: float = 0.0
     insert_seconds: float = 0.0  # total time spent in successful inserts
 
+    def snapshot(self) -> dict[str, Any]:
+        """The figures /-/health and /-/metrics show."""
+        return {"pending_rows": self.pending_rows, "rows_written": self.rows_written,
+                "batches_written": self.batches_written, "insert_failures": self.insert_failures,
+                "rows_rejected": dict(self.rows_rejected), "insert_seconds": round(self.insert_seconds, 3)}
+
 
 class BatchWriter:
     def __init__(self, db: Database, *, batch_size: int = 10_000, flush_interval: float = 1.0,

@@ -38,9 +38,11 @@ def gateway_env(extra: dict[str, str]) -> dict[str, str]:
     return env | extra
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_cli(args: list[str], env: dict[str, str], timeout: float = 120,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``consent-gateway ARGS`` in a subprocess with only ``env``'s GATEWAY_* settings."""
     return subprocess.run([sys.executable, "-m", "gateway", *args], env=gateway_env(env), text=True,
-                          capture_output=True, timeout=120, check=False)
+                          capture_output=True, timeout=timeout, check=False, cwd=cwd)
 
 
 @contextmanager
