@@ -1,0 +1,439 @@
+"""The write-ahead spool over a real writer, real embedded ClickHouse and real files.
+
+"An outage" below is a database without the table yet: ClickHouse refuses the insert as it would
+while down (a transient error), so records stay unacknowledged on disk. The kill -9 cases run the
+spool in a child process (this module, run as a script) and SIGKILL it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import errno
+import json
+import logging
+import math
+import os
+import resource
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import uuid
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from benchmarks.writer_insert import synthetic_rows
+from gateway.storage.clickhouse import Database, connect
+from gateway.storage.migrations import migrate
+from gateway.storage.schema import EVENTS_TABLE, TableSpec
+from gateway.storage.spool import Spool, SpoolFull, decode_rows, encode_rows, scan_segment
+from gateway.storage.writer import BatchWriter, Overloaded
+from tests.support.clickhouse_standin import StandIn, running_standin
+
+HITS = TableSpec("hits", ("n", "s"))
+CREATE_HITS = "CREATE TABLE hits (n UInt32, s String) ENGINE = MergeTree ORDER BY n"
+KINDS = TableSpec("kinds", ("id", "ts", "u", "m", "a", "n", "s", "b", "f"))
+CREATE_KINDS = ("CREATE TABLE kinds (id UInt32, ts DateTime64(6, 'UTC'), u UUID, m Map(String, String), "
+                "a Array(String), n Nullable(Float64), s String, b Bool, f Float64) "
+                "ENGINE = MergeTree ORDER BY id")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def until(condition: Any, timeout: float = 10.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+    await asyncio.wait_for(poll(), timeout)
+
+
+def hits(db: Database) -> list[tuple[Any, ...]]:
+    return db.query("SELECT n, s FROM hits ORDER BY n, s")
+
+
+def segments(folder: Path) -> list[Path]:
+    return sorted(folder.glob("spool-*.log"))
+
+
+async def spool_during_outage(folder: Path, db: Database, table: TableSpec,
+                              batches: Sequence[Sequence[Sequence[Any]]], **options: Any) -> Spool:
+    """Append while ClickHouse cannot take the rows, then stop: the records stay on disk."""
+    writer = BatchWriter(db, flush_interval=60)
+    spool = Spool(folder, writer, **options)
+    earlier = await spool.open()
+    await spool.replay_done()
+    for rows in batches:
+        await spool.append(table, rows)
+    await spool.close()
+    assert await writer.close(timeout=0.1) == earlier + sum(len(rows) for rows in batches)
+    return spool
+
+
+async def replay(folder: Path, db: Database, **writer_options: Any) -> tuple[int, Spool]:
+    """Open a new spool over ``folder`` (ClickHouse back), replay, write, close."""
+    writer = BatchWriter(db, **{"flush_interval": 60, **writer_options})
+    await writer.start()
+    spool = Spool(folder, writer)
+    replayed = await spool.open()
+    await spool.replay_done()
+    await writer.flush()
+    await spool.close()
+    assert await writer.close() == 0
+    return replayed, spool
+
+
+async def test_appended_rows_reach_clickhouse_and_their_segment_goes(db: Database, tmp_path: Path) -> None:
+    migrate(db)
+    writer = BatchWriter(db, flush_interval=60)
+    await writer.start()
+    spool = Spool(tmp_path / "spool", writer)
+    assert await spool.open() == 0
+    rows = synthetic_rows(20)
+    await asyncio.gather(*(spool.append(EVENTS_TABLE, [row]) for row in rows))
+    assert spool.stats.appended_rows == 20 and spool.stats.syncs >= 1
+    await writer.flush()
+    await until(lambda: spool.stats.acked_rows == 20)
+    [(count, paths)] = db.query("SELECT count(), groupUniqArray(url_path) FROM events")
+    url_path = EVENTS_TABLE.columns.index("url_path")
+    assert count == 20 and sorted(paths) == sorted({row[url_path] for row in rows})
+    await spool.close()
+    await writer.close()
+    assert segments(tmp_path / "spool") == [] and spool.stats.bytes_on_disk == 0
+    assert stat.S_IMODE((tmp_path / "spool").stat().st_mode) == 0o700
+
+
+async def test_concurrent_appends_share_an_fsync(db: Database, tmp_path: Path) -> None:
+    db.command(CREATE_HITS)
+    writer = BatchWriter(db, flush_interval=60)
+    spool = Spool(tmp_path / "spool", writer)
+    await spool.open()
+    [mode] = {stat.S_IMODE(path.stat().st_mode) for path in segments(tmp_path / "spool")}
+    assert mode == 0o600
+    await asyncio.gather(*(spool.append(HITS, [(i, "g")]) for i in range(300)))
+    assert spool.stats.syncs < 30, spool.stats.syncs
+    await spool.close()
+    await writer.close()
+    assert len(hits(db)) == 300
+
+
+async def test_an_appender_that_goes_away_still_has_its_record_written(db: Database, tmp_path: Path) -> None:
+    db.command(CREATE_HITS)
+    writer = BatchWriter(db, flush_interval=60)
+    spool = Spool(tmp_path / "spool", writer, sync_interval=0.05)
+    await spool.open()
+    await spool.append(HITS, [(1, "first")])  # the next sync waits out the interval
+    gone = asyncio.create_task(spool.append(HITS, [(2, "client disconnected")]))
+    await asyncio.sleep(0)
+    gone.cancel()
+    await spool.close()
+    await writer.close()
+    assert hits(db) == [(1, "first"), (2, "client disconnected")]
+    assert (await replay(tmp_path / "spool", db))[0] == 0
+
+
+def _child(folder: Path, url: str) -> None:
+    """Run in a child process: acknowledged rows, then rows ClickHouse never gets, then SIGKILL."""
+    async def run() -> None:
+        writer = BatchWriter(connect(url), flush_interval=0.02, max_backoff=0.1)
+        await writer.start()
+        spool = Spool(folder, writer)
+        await spool.open()
+        await spool.append(HITS, [(i, "acked") for i in range(10)])
+        size = spool.stats.bytes_on_disk
+        await until(lambda: spool.stats.acked_rows == 10 and spool.stats.bytes_on_disk > size)
+        print("acked", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)  # the parent stops ClickHouse
+        for i in range(4):
+            await spool.append(HITS, [(100 + 5 * i + j, "pending") for j in range(5)])
+        print("appended", flush=True)
+        await asyncio.sleep(3600)
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
+    with running_standin(tmp_path_factory.mktemp("standin")) as server:
+        yield server
+
+
+async def test_a_crash_replays_unacknowledged_rows_once_and_acknowledged_ones_never(
+        standin: StandIn, tmp_path: Path) -> None:
+    url = f"http://default:@{standin.host}:{standin.port}/spool_{uuid.uuid4().hex[:10]}"
+    db = connect(url, connect_timeout=2, send_receive_timeout=5)
+    db.command(CREATE_HITS)
+    folder = tmp_path / "spool"
+    child = subprocess.Popen([sys.executable, "-m", __name__, str(folder), url], cwd=ROOT, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        assert child.stdout.readline() == "acked\n"
+        standin.kill()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "appended\n"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdin.close()
+        child.stdout.close()
+    standin.restart()
+    replayed, spool = await replay(folder, db)
+    assert replayed == 20 and spool.stats.replayed_rows == 20
+    assert hits(db) == [*((i, "acked") for i in range(10)), *((i, "pending") for i in range(100, 120))]
+    assert (await replay(folder, db))[0] == 0
+    assert segments(folder) == []
+    db.close()
+
+
+async def test_a_torn_tail_is_cut_and_the_records_before_it_replay(db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "spool"
+    await spool_during_outage(folder, db, HITS, [[(1, "a")], [(2, "b")], [(3, "torn")]])
+    [segment] = segments(folder)
+    size = segment.stat().st_size
+    os.truncate(segment, size - 3)
+    db.command(CREATE_HITS)
+    replayed, spool = await replay(folder, db)
+    assert replayed == 2 and spool.stats.corrupt == 0
+    assert hits(db) == [(1, "a"), (2, "b")]
+    assert segments(folder) == []
+
+
+async def test_damage_in_the_middle_loses_the_rest_of_that_segment_only(
+        db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "spool"
+    await spool_during_outage(folder, db, HITS, [[(1, "first")], [(2, "second-secret")], [(3, "third")]])
+    await spool_during_outage(folder, db, HITS, [[(4, "next segment")]])
+    first = segments(folder)[0]
+    data = bytearray(first.read_bytes())
+    data[data.index(b"second-secret")] ^= 0x20
+    first.write_bytes(bytes(data))
+    db.command(CREATE_HITS)
+    with caplog.at_level(logging.WARNING, logger="gateway.storage.spool"):
+        replayed, spool = await replay(folder, db)
+    assert replayed == 2 and spool.stats.corrupt == 1
+    assert hits(db) == [(1, "first"), (4, "next segment")]
+    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "gateway.storage.spool")
+    assert "damaged" in logged and "second" not in logged and "third" not in logged
+    assert segments(folder) == []
+
+
+async def test_segments_rotate_and_acknowledged_ones_are_deleted(db: Database, tmp_path: Path) -> None:
+    db.command(CREATE_HITS)
+    folder = tmp_path / "spool"
+    writer = BatchWriter(db, flush_interval=60)
+    spool = Spool(folder, writer, segment_bytes=1024)
+    await spool.open()
+    for i in range(60):
+        await spool.append(HITS, [(i, "r" * 40)])
+    assert len(segments(folder)) >= 4 and spool.stats.segments == len(segments(folder))
+    await writer.flush()
+    await until(lambda: spool.stats.segments == 1)
+    assert len(segments(folder)) == 1
+    assert spool.stats.bytes_on_disk == segments(folder)[0].stat().st_size
+    await spool.close()
+    await writer.close()
+    assert len(hits(db)) == 60 and segments(folder) == []
+
+
+async def test_the_byte_cap_refuses_appends_with_spool_full(db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "spool"
+    writer = BatchWriter(db, flush_interval=60)
+    spool = Spool(folder, writer, max_bytes=2000)
+    await spool.open()
+    accepted = 0
+    with pytest.raises(SpoolFull):
+        for i in range(100):
+            await spool.append(HITS, [(i, "x" * 50)])
+            accepted += 1
+    assert isinstance(SpoolFull(), Overloaded)
+    assert 10 < accepted < 40 and spool.stats.bytes_on_disk <= 2000
+    await spool.close()
+    await writer.close(timeout=0.1)
+    db.command(CREATE_HITS)
+    assert (await replay(folder, db))[0] == accepted
+    assert [n for n, _ in hits(db)] == list(range(accepted))
+
+
+KIND_ROWS = [
+    (1, dt.datetime(2026, 11, 21, 12, 0, 7, 123456, tzinfo=dt.UTC), uuid.UUID(int=1),
+     {"d": "not a tag", "m": "{}", "ä": "上海"}, ["a", "b,c", '"quoted"'], None, "emoji 😀 \\ \n", True, 0.1),
+    (2, dt.datetime(2026, 11, 21, 17, 0, tzinfo=dt.timezone(dt.timedelta(hours=5))), uuid.uuid4(), {}, [],
+     2.5, "", False, -1e300),
+]
+
+
+def test_values_round_trip_through_the_codec() -> None:
+    one, two = decode_rows(encode_rows(KIND_ROWS))
+    assert one == list(KIND_ROWS[0]) and two == list(KIND_ROWS[1])
+    assert one[1].tzinfo is dt.UTC and two[1].tzinfo is dt.UTC and two[1].hour == 12  # same instant, in UTC
+    [[nan, date, naive, array, big]] = decode_rows(encode_rows([[float("nan"), dt.date(2026, 1, 2),
+                                                                 dt.datetime(2026, 1, 2, 3, 4), ("t", "u"),
+                                                                 2**64 - 1]]))
+    assert math.isnan(nan) and date == dt.date(2026, 1, 2) and naive.tzinfo is None
+    assert array == ["t", "u"] and big == 2**64 - 1
+    for value in (b"bytes", {1: "int key"}, object()):
+        with pytest.raises(TypeError):
+            encode_rows([[value]])
+
+
+async def test_values_round_trip_through_a_replay_into_clickhouse(db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "spool"
+    await spool_during_outage(folder, db, KINDS, [KIND_ROWS])
+    db.command(CREATE_KINDS)
+    assert (await replay(folder, db))[0] == 2
+    stored = db.query("SELECT id, toUnixTimestamp64Micro(ts), u, m, a, n, s, b, f FROM kinds ORDER BY id")
+    expected = [(row[0], (row[1] - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1),
+                 *row[2:]) for row in KIND_ROWS]
+    assert stored == expected
+
+
+async def test_a_record_clickhouse_rejects_for_good_is_acknowledged_and_not_replayed(
+        db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db.command(CREATE_HITS)
+    folder = tmp_path / "spool"
+    writer = BatchWriter(db, flush_interval=60)
+    spool = Spool(folder, writer)
+    await spool.open()
+    await spool.append(HITS, [(1, "good")])
+    await spool.append(HITS, [("poison-value", "bad")])
+    with caplog.at_level(logging.ERROR, logger="gateway.storage.spool"):
+        await writer.flush()
+        await spool.close()
+    await writer.close()
+    assert (spool.stats.acked_rows, spool.stats.rejected) == (1, 1)
+    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "gateway.storage.spool")
+    assert "refused 1 row(s) for hits" in logged and "poison" not in logged
+    assert (await replay(folder, db))[0] == 0
+    assert hits(db) == [(1, "good")]
+
+
+async def test_a_refused_append_is_not_replayed(db: Database, tmp_path: Path) -> None:
+    db.command(CREATE_HITS)
+    folder = tmp_path / "spool"
+    writer = BatchWriter(db, flush_interval=60, max_pending=1)
+    spool = Spool(folder, writer)
+    await spool.open()
+    await spool.append(HITS, [(1, "kept")])
+    with pytest.raises(Overloaded):
+        await spool.append(HITS, [(2, "answered 503")])
+    await spool.close()
+    await writer.close()
+    assert (await replay(folder, db))[0] == 0
+    assert hits(db) == [(1, "kept")]
+
+
+async def test_replay_waits_while_the_writer_is_full_and_drops_nothing(db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "spool"
+    await spool_during_outage(folder, db, HITS, [[(i, "backlog")] for i in range(40)])
+    db.command(CREATE_HITS)
+    replayed, spool = await replay(folder, db, batch_size=5, max_pending=5, flush_interval=0.01)
+    assert replayed == 40 and spool.stats.replayed_rows == 40
+    assert [n for n, _ in hits(db)] == list(range(40))
+
+
+async def test_a_second_spool_cannot_share_the_folder(db: Database, tmp_path: Path) -> None:
+    writer = BatchWriter(db)
+    first = Spool(tmp_path / "spool", writer)
+    await first.open()
+    with pytest.raises(RuntimeError, match="another process"):
+        await Spool(tmp_path / "spool", writer).open()
+    await first.close()
+    await writer.close()
+
+
+async def test_the_files_hold_nothing_but_the_rows(db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "spool"
+    rows = synthetic_rows(30)
+    await spool_during_outage(folder, db, EVENTS_TABLE, [[row] for row in rows])
+    allowed: set[Any] = {EVENTS_TABLE.name, *EVENTS_TABLE.columns, "t", "c", "d", "u", "m"}
+    for row in rows:
+        allowed.update(stored_form(value) for value in row)
+    for segment in segments(folder):
+        for kind, payload in frames(segment.read_bytes()):
+            assert kind in (b"S", b"R")
+            assert set(leaves(json.loads(payload))) <= allowed
+
+
+def stored_form(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, dt.datetime):
+        return (value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    return value if not isinstance(value, dict) else None
+
+
+async def test_a_full_disk_fails_appends_with_oserror_and_loses_nothing_accepted(
+        db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "spool"
+    out = subprocess.run([sys.executable, "-m", __name__, "disk-full", str(folder)], cwd=ROOT, text=True,
+                         capture_output=True, timeout=120, check=True)
+    result = json.loads(out.stdout)
+    assert result["failed"] and set(result["failed"]) == {errno.EFBIG}
+    for segment in segments(folder):  # each failed write was cut back to whole frames
+        scan = scan_segment(segment.read_bytes())
+        assert not scan.torn and not scan.corrupt
+    db.command(CREATE_HITS)
+    replayed, _ = await replay(folder, db)
+    assert replayed == len(result["accepted"])
+    assert [n for n, _ in hits(db)] == sorted(result["accepted"])
+
+
+def frames(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Every byte of a segment accounted for: the magic, then whole frames with a valid CRC."""
+    assert data.startswith(b"CGSPOOL\x01")
+    pos = 8
+    while pos < len(data):
+        length, crc = struct.unpack_from("<II", data, pos)
+        body = data[pos + 8:pos + 8 + length]
+        assert len(body) == length and zlib.crc32(body) == crc
+        yield body[:1], body[{b"S": 5, b"R": 17}[body[:1]]:]
+        pos += 8 + length
+
+
+def leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from leaves(item)
+    else:
+        yield value
+
+
+def _disk_full_child(folder: Path) -> None:
+    """Run in a child process: files may not grow past 16 KB, as on a full disk; then exit abruptly."""
+    async def run() -> None:
+        writer = BatchWriter(cast(Database, object()), flush_interval=3600)  # never flushed
+        spool = Spool(folder, writer)
+        await spool.open()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG rather than death
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16_384, resource.RLIM_INFINITY))
+        accepted, failed = [], []
+        for i in range(400):
+            try:
+                await spool.append(HITS, [(i, "f" * 100)])
+                accepted.append(i)
+            except OSError as exc:
+                failed.append(exc.errno)
+                if len(failed) == 1:
+                    await spool.append(HITS, [(1000 + i, "after the failure")])  # a fresh segment
+                    accepted.append(1000 + i)
+        print(json.dumps({"accepted": accepted, "failed": failed}), flush=True)
+        os._exit(0)  # no close: as a crash
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "disk-full":
+        _disk_full_child(Path(sys.argv[2]))
+    else:
+        _child(Path(sys.argv[1]), sys.argv[2])
