@@ -42,7 +42,7 @@ def synthetic_rows(count: int, seed: int = 7) -> list[tuple[Any, ...]]:
         country, subdivision, subdivision_name, city = rnd.choice(CITIES)
         browser, browser_version, os_name, os_version, device = rnd.choice(BROWSERS)
         row: dict[str, Any] = dict(defaults, site_id=1, ts=start + dt.timedelta(seconds=i * 25.9),
-                   visitor_id=rnd.getrandbits(63), visit_id=rnd.getrandbits(63), event_type="pageview",
+                   visitor_id=rnd.getrandbits(63), new_visit=0, event_type="pageview",
                    pageview_id=f"{i:06x}"[-6:],
                    url_host="www.example.com", url_path=rnd.choice(PATHS), title="Catalogue",
                    referrer_type="search", referrer_host="www.google.com", referrer_name="Google",

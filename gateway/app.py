@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,15 +24,19 @@ from gateway.consent import ConsentCodec, ConsentGate
 from gateway.consent_api import consent_endpoint, consent_proof
 from gateway.consent_log import missing_config_rows
 from gateway.geoip import GeoDatabase, GeoDatabaseError
+from gateway.ingest.endpoint import PATHS, track, uid_key
+from gateway.ingest.pipeline import Pipeline
 from gateway.metrics import Metrics, metrics_view
 from gateway.proxy import TrustedProxies
 from gateway.settings import Settings, ensure_secret_keys, load_settings
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.migrations import MigrationError, migrate, pending
 from gateway.storage.schema import CONSENT_CONFIGS_TABLE
+from gateway.storage.spool import Spool, SpoolBusy
 from gateway.storage.writer import BatchWriter
 
 log = logging.getLogger(__name__)
+MAX_SPOOLS = 64
 
 
 @dataclass(slots=True)
@@ -39,6 +44,7 @@ class Resources:
     settings: Settings
     db: Database
     writer: BatchWriter
+    spool: Spool
     geo: GeoDatabase | None
 
 
@@ -54,6 +60,18 @@ def open_geo(settings: Settings) -> GeoDatabase | None:
         # Serving without geography beats not serving: /-/health reports it as degraded.
         log.error("GeoIP database unusable, hits get no geography: %s", exc)
         return None
+
+
+async def open_spool(base: Path, writer: BatchWriter) -> tuple[Spool, int]:
+    """The first spool folder no other process holds: ``base/0`` for a single process; with several
+    workers each takes the next free one, and a restarted worker replays what its folder kept."""
+    for number in range(MAX_SPOOLS):
+        spool = Spool(base / str(number), writer)
+        try:
+            return spool, await spool.open()
+        except SpoolBusy:
+            continue
+    raise SpoolBusy(f"all {MAX_SPOOLS} spool folders under {base} are in use")
 
 
 @asynccontextmanager
@@ -72,15 +90,25 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
                              flush_interval=settings.writer_flush_interval,
                              max_pending=settings.writer_max_pending)
         await writer.start()
+        # Hits are answered once spooled to disk; the spool hands them to the writer and replays,
+        # at start, whatever a crash left unacknowledged.
+        spool, replayed = await open_spool(settings.data_dir / "spool", writer)
+        if replayed:
+            log.info("replayed %d spooled row(s) from the previous run", replayed)
         # What each site's banner shows, stored once per version so decisions can be proven later.
         shown = {site.id: (site, app.state.banners[site.id]) for site in settings.sites}
         new_configs = await asyncio.to_thread(missing_config_rows, db, shown)
         writer.submit(CONSENT_CONFIGS_TABLE, new_configs, urgent=True)
-        app.state.resources = Resources(settings=settings, db=db, writer=writer, geo=geo)
+        app.state.resources = Resources(settings=settings, db=db, writer=writer, spool=spool, geo=geo)
+        app.state.pipeline = Pipeline(gate=app.state.consent_gate, geo=geo, metrics=app.state.metrics,
+                                      trusted=app.state.trusted_proxies,
+                                      opt_in_countries=settings.opt_in_countries, sites=settings.sites,
+                                      store=spool.append)
         log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
         try:
             yield
         finally:
+            await spool.close()  # first: it flushes the writer and records what ClickHouse took
             await writer.close()
             if geo is not None:
                 geo.close()
@@ -90,6 +118,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> Starlette:
     routes = [
+        *(Route(path, track, methods=["GET", "POST", "OPTIONS"]) for path in PATHS),
         Route("/consent", consent_endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
         Route("/api/consents/{consent_id}", consent_proof, methods=["GET"]),
         Route("/-/health", health.health, methods=["GET"]),
@@ -104,6 +133,8 @@ def create_app(settings: Settings) -> Starlette:
     app.state.health_ping_lock = asyncio.Lock()
     app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
     app.state.consent_gate = ConsentGate(ConsentCodec(settings.secret_keys), app.state.metrics)
+    app.state.sites_by_id = {site.id: site for site in settings.sites}
+    app.state.uid_key = uid_key(settings)
     app.state.banners = {site.id: site.consent.shown(site.policy_version) for site in settings.sites}
     return app
 

@@ -32,5 +32,8 @@ class Metrics:
 
 async def metrics_view(request: Request) -> JSONResponse:
     resources: Any = request.app.state.resources
-    body = {"counters": request.app.state.metrics.snapshot(), "writer": resources.writer.stats.snapshot()}
+    pipeline = getattr(request.app.state, "pipeline", None)
+    body = {"counters": request.app.state.metrics.snapshot(), "writer": resources.writer.stats.snapshot(),
+            "spool": resources.spool.stats.snapshot(),
+            "steps": pipeline.timer.snapshot() if pipeline is not None else {}}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -176,6 +176,8 @@ FIELDS: tuple[Field, ...] = (
     Field("writer_max_pending", "200000", "Rows the writer may hold while ClickHouse is unreachable; "
           "beyond it new rows are refused (the caller answers 503), never silently dropped.",
           _as_int(1000, 50_000_000)),
+    Field("visit_timeout", "1800", "Seconds without a hit after which a visitor's next hit starts a new "
+          "visit.", _as_int(60, 86400)),
     Field("opt_in_countries", ",".join(OPT_IN_COUNTRIES), "ISO country codes where consent is opt-in "
           "(EU/EEA, UK, Switzerland, China, Brazil by default). Elsewhere a site with banner_scope = "
           "opt-in-only grants its opt_out_defaults without a banner. Unknown locations count as opt-in.",
@@ -200,6 +202,7 @@ class Settings:
     writer_batch_size: int
     writer_flush_interval: float
     writer_max_pending: int
+    visit_timeout: int
     opt_in_countries: frozenset[str]
     instance_name: str
     log_level: str

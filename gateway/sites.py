@@ -79,6 +79,9 @@ class Site:
     policy_version: str = "1"
     token: str = field(default="", repr=False)  # site API token for server-side use; "" disables it
     consent: ConsentPolicy = field(default_factory=ConsentPolicy)
+    language: str = ""  # city names are also stored in this language where the GeoIP database has it
+    keep_url_fragment: bool = False  # single-page apps that route by #fragment keep it (text-scrubbed)
+    secret_params: tuple[str, ...] = ()  # query parameters redacted in addition to the defaults
 
     def allows_origin(self, origin: str) -> bool:
         parts = split_origin(origin)
@@ -93,6 +96,11 @@ SITE_KEYS = {
     "retention_days": f"days events are kept, 1..{MAX_RETENTION_DAYS}",
     "policy_version": "privacy-policy version; bumping it makes earlier consents stale",
     "token": "site API token (at least 24 characters) for server-side calls; secret",
+    "language": "language tag (e.g. zh-CN) in which city names are stored too, where the GeoIP database "
+                "has them; default: English only",
+    "keep_url_fragment": "keep the #fragment of page URLs (single-page apps routing by hash); default false",
+    "secret_params": "query-parameter names whose values are redacted from URLs, added to the built-in "
+                     "list (token, password, email, session ids, ...)",
     **CONSENT_KEYS,
 }
 
@@ -139,13 +147,22 @@ def site_from_table(table: dict[str, object], where: str) -> Site:
     token = str(need("token", str, ""))
     if token and len(token) < 24:
         raise SiteError(f"{where}.token: must be at least 24 characters (use a random value)")
+    language = str(need("language", str, ""))
+    if language and not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
+        raise SiteError(f"{where}.language: {language!r} is not a language tag like zh-CN")
+    keep_fragment = need("keep_url_fragment", bool, False)
+    secret_params = need("secret_params", list, [])
+    assert isinstance(secret_params, list)
+    if not all(isinstance(p, str) and 0 < len(p) <= 64 for p in secret_params):
+        raise SiteError(f"{where}.secret_params: must be a list of parameter names")
     try:
         consent = consent_policy_from_table({k: v for k, v in table.items() if k in CONSENT_KEYS}, where)
     except ConsentConfigError as exc:
         raise SiteError(str(exc)) from None
     return Site(id=site_id, name=str(need("name", str, f"Site {site_id}")), origins=origins,
                 timezone=timezone, retention_days=retention, policy_version=policy, token=token,
-                consent=consent)
+                consent=consent, language=language, keep_url_fragment=bool(keep_fragment),
+                secret_params=tuple(p.lower() for p in secret_params))
 
 
 DEMO_SITE = Site(

@@ -170,11 +170,27 @@ ENGINE = MergeTree
 ORDER BY (site_id, config_hash)
 """
 
+# Visits are derived when queried, not when hits arrive (see gateway/stats/visits.py): any worker or
+# instance may receive any hit, late hits (a tracker's queue, cdt) arrive out of order, and a stored
+# visit id would depend on which process saw the visitor last. The hit only records what it knows:
+# ``new_visit`` when the tracker asked for a new visit (new_visit=1) or a campaign arrived.
+# ``user_id`` is a keyed hash of the site's own user id (never the raw value).
+EVENTS_V3_ADD = (
+    ("new_visit", "UInt8", "visitor_id"),
+    ("user_id", "String", "new_visit"),
+)
+EVENTS_V3_DROP = ("visit_id",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and consent log", (EVENTS.strip(), CONSENT_LOG.strip())),
     Migration(2, "consent configs and sources", (
         CONSENT_CONFIGS.strip(),
         f"ALTER TABLE consent_log MODIFY COLUMN IF EXISTS source {_enum(CONSENT_SOURCES)}",
+    )),
+    Migration(3, "visits at query time and hashed user id", (
+        *(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} {kind} AFTER {after}"
+          for name, kind, after in EVENTS_V3_ADD),
+        *(f"ALTER TABLE events DROP COLUMN IF EXISTS {name}" for name in EVENTS_V3_DROP),
     )),
 )
 
@@ -190,6 +206,16 @@ ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY version
 """.strip()
 
-EVENTS_TABLE = TableSpec.from_ddl(EVENTS)
+
+
+def _altered(spec: TableSpec, add: tuple[tuple[str, str, str], ...], drop: tuple[str, ...]) -> TableSpec:
+    """A table's columns after ADD COLUMN ... AFTER and DROP COLUMN, in the table's own order."""
+    columns = list(spec.columns)
+    for name, _, after in add:
+        columns.insert(columns.index(after) + 1, name)
+    return TableSpec(spec.name, tuple(c for c in columns if c not in drop))
+
+
+EVENTS_TABLE = _altered(TableSpec.from_ddl(EVENTS), EVENTS_V3_ADD, EVENTS_V3_DROP)
 CONSENT_LOG_TABLE = TableSpec.from_ddl(CONSENT_LOG)
 CONSENT_CONFIGS_TABLE = TableSpec.from_ddl(CONSENT_CONFIGS)

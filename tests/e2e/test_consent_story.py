@@ -17,6 +17,7 @@ import httpx2 as httpx
 
 from tests.e2e.gateway_process import gateway_env, run_cli, running_gateway
 from tests.geoip_fixture import BERLIN
+from tests.support.privacy import IP_SHAPED
 
 ORIGIN = "https://www.example.com"
 TOKEN = "proof-token-for-the-site-owner-0042"
@@ -28,20 +29,12 @@ origins = ["{ORIGIN}"]
 policy_version = "v7"
 token = "{TOKEN}"
 """
-IP_SHAPED = r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])|\b[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{0,4}){2,7}\b"
 # Runs in its own process: this test process's embedded engine is bound to another data folder.
 SCAN = """
-import re, sys
+import sys
 from gateway.storage.clickhouse import connect
-db = connect(sys.argv[1])
-columns = db.query("SELECT table, name FROM system.columns WHERE database = currentDatabase() "
-                   "AND (type LIKE '%String%')")
-found = []
-for table, column in columns:
-    for (value,) in db.query(f"SELECT DISTINCT toString(`{column}`) FROM `{table}`"):
-        if re.search(sys.argv[2], value):
-            found.append((table, column, value))
-print(len(columns), found)
+from tests.support.privacy import ip_shaped_values
+print(*ip_shaped_values(connect(sys.argv[1])))
 """
 
 
@@ -79,7 +72,7 @@ def test_a_visitor_decides_and_the_owner_proves_it(tmp_path: Path, city_db: Path
     assert as_json["decisions"] == proof["decisions"]
 
     url = f"chdb://{tmp_path / 'data' / 'clickhouse'}"
-    scan = subprocess.run([sys.executable, "-c", SCAN, url, IP_SHAPED],
+    scan = subprocess.run([sys.executable, "-c", SCAN, url],
                           env=gateway_env(env), capture_output=True, text=True, timeout=120, check=True)
     columns, found = scan.stdout.strip().split(" ", 1)
     assert int(columns) > 40

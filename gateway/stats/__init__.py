@@ -1,0 +1,1 @@
+"""Queries over stored events: visits now; the dashboards' reports build on them."""
