@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -57,6 +58,7 @@ class OriginPattern:
         return host == self.host
 
 
+@lru_cache(maxsize=1024)  # on every browser hit and consent call; a site has few page origins
 def split_origin(origin: str) -> tuple[str, str, int] | None:
     """An Origin header value as (scheme, host, port), or None when it is not a web origin."""
     try:
@@ -99,8 +101,8 @@ SITE_KEYS = {
     "language": "language tag (e.g. zh-CN) in which city names are stored too, where the GeoIP database "
                 "has them; default: English only",
     "keep_url_fragment": "keep the #fragment of page URLs (single-page apps routing by hash); default false",
-    "secret_params": "query-parameter names whose values are redacted from URLs, added to the built-in "
-                     "list (token, password, email, session ids, ...)",
+    "secret_params": "query-parameter names whose values are redacted from URLs (a trailing * matches a "
+                     "prefix), added to the built-in list (token, password, email, session ids, ...)",
     **CONSENT_KEYS,
 }
 

@@ -32,7 +32,7 @@ from gateway.metrics import Metrics
 from gateway.proxy import TrustedProxies, client_ip
 from gateway.sites import Site
 from gateway.storage.schema import EVENTS_TABLE, TableSpec
-from gateway.useragent import Agent, hints_from_headers, hints_from_uadata, parse_agent
+from gateway.useragent import Agent, ClientHints, hints_from_headers, hints_from_uadata, parse_agent
 
 Store = Callable[[TableSpec, Sequence[Sequence[Any]]], Awaitable[None]]
 NO_CONSENT_ID = uuid.UUID(int=0)
@@ -165,12 +165,18 @@ def filters(pipeline: Pipeline, hit: Hit, context: Context, event: Event) -> Dro
         return Drop.NOT_RECORDED
     if foreign_origin(context.request, hit.site):
         return Drop.FOREIGN_ORIGIN
-    headers = context.request.headers
-    hints = (hints_from_uadata(hit.uadata) if hit.uadata else None) or hints_from_headers(headers)
+    hints = (hints_from_uadata(hit.uadata) if hit.uadata else None) or _header_hints(context.request)
     context.agent = agent = parse_agent(hit.user_agent, hints)
     if agent.bot and not hit.keep_bots:
         return Drop.BOT
     return None
+
+
+def _header_hints(request: Request) -> ClientHints | None:
+    # One pass over the raw headers: most requests carry no Sec-CH-UA* at all.
+    found = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]
+             if name.startswith(b"sec-ch-ua")}
+    return hints_from_headers(found) if found else None
 
 
 def geo(pipeline: Pipeline, hit: Hit, context: Context, event: Event) -> Drop | None:

@@ -220,6 +220,7 @@ assert len(set(RULE_NAMES)) == len(RULES) and {rule.token for rule in RULES} <= 
 _MAYBE = re.compile(r"\d(?:(?:[^\dA-Za-z]{0,2}\d){6}|[0-9A-Za-z]{8}|(?<=[0-9A-Za-z]{9}))")
 _CHAIN = re.compile(r"\d++(?:[^\dA-Za-z]{1,2}+\d++)*+")  # a digit run, whole; numbers look only there
 _TOKEN_HINT = re.compile(r"[0-9A-Za-z]{17}")  # alone, cheaper than the digit-anchored form
+_IP_START = frozenset("0123456789[:")
 _IP_HINT = re.compile(r"\d\.\d{1,3}\.\d|[0-9A-Fa-f]?:[0-9A-Fa-f]{0,4}:")  # dotted quads, two colons
 _BEFORE, _AFTER = 3, 2  # context around a digit run: "+" or "(" and a lookbehind; an ID's X and a lookahead
 _RUN = re.compile(r"\d+")
@@ -379,7 +380,7 @@ class Scrubber:
             host_port = _HOST_PORT.fullmatch(authority.rpartition("@")[2])
             if host_port is not None:
                 host = host_port[1].lower().rstrip(".")
-                if _ip_ok(host.strip("[]")):
+                if host[:1] in _IP_START and _ip_ok(host.strip("[]")):
                     host = IP  # a server's address, but an address all the same: none is stored
                 port = host_port[2]
                 if host and port and port != _DEFAULT_PORTS.get(scheme) and int(port) < 65536:

@@ -17,7 +17,7 @@ import base64
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -55,9 +55,22 @@ class Incoming:
 
 
 def parse_query(raw: str) -> Params:
-    pairs = parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="replace",
-                      max_num_fields=MAX_PARAMS)
-    return dict(pairs)
+    """Like ``dict(parse_qsl(raw, keep_blank_values=True))`` with invalid UTF-8 replaced, at about half
+    the cost: most values need no unquoting at all. Raises ValueError past MAX_PARAMS fields."""
+    params: Params = {}
+    fields = raw.split("&")
+    if len(fields) > MAX_PARAMS:
+        raise ValueError("too many fields")
+    for field in fields:
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "+" in name or "%" in name:
+            name = unquote_plus(name, errors="replace")
+        if "+" in value or "%" in value:
+            value = unquote_plus(value, errors="replace")
+        params[name] = value
+    return params
 
 
 async def _body(request: Request) -> bytes:

@@ -266,7 +266,7 @@ class _Replay:
 
 
 class Spool:
-    def __init__(self, directory: Path, writer: BatchWriter, *, sync_interval: float = 0.002,
+    def __init__(self, directory: Path, writer: BatchWriter, *, sync_interval: float = 0.0,
                  segment_bytes: int = 16 * 2**20, max_bytes: int = 1 * 2**30) -> None:
         self._dir = Path(directory)
         self._writer = writer
