@@ -296,8 +296,8 @@ def profile(requests: list[dict[str, str]], data: Path, city_db: Path, top: int)
             waiting = sum(tt for (_, _, name), (_, _, tt, _, _) in raw.items() if "poll" in name)
             busy = stats.total_tt - waiting  # type: ignore[attr-defined]
             print(
-                f"  {len(requests)} hits in-process: {busy / len(requests) * 1e6:.0f} µs of CPU per hit under "
-                "the profiler (which roughly doubles it; waiting in epoll excluded)"
+                f"  {len(requests)} hits in-process: {busy / len(requests) * 1e6:.0f} µs of CPU per hit "
+                "under the profiler (which roughly doubles it; waiting in epoll excluded)"
             )
             stats.sort_stats("tottime").print_stats(top + 1)
             lines = [line for line in stream.getvalue().splitlines() if re.match(r"\s+\d", line)]
