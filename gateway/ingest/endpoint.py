@@ -34,7 +34,7 @@ from gateway.ingest.transport import (
 )
 from gateway.settings import Settings
 from gateway.sites import Site
-from gateway.storage.writer import Overloaded, Rejected, WriterClosed
+from gateway.storage.writer import Overloaded, WriterClosed
 
 PATHS = ("/matomo.php", "/piwik.php", "/js/", "/js/index.php", "/t")
 PREFLIGHT = {"Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -102,10 +102,11 @@ async def _track(request: Request, incoming: Incoming, pipeline: Pipeline, setti
                 raise InvalidHit("not a query string or an object of parameters")
             hit = parse_hit(params, sites=sites, now=now, user_agent=user_agent,
                             accept_language=accept_language, uid_key=key, token=incoming.token)
-        except InvalidHit as exc:
+        except (InvalidHit, ValueError) as exc:  # ValueError: a malformed value no check foresaw
             metrics.count(DROPPED, Drop.INVALID)
             if not incoming.bulk:
-                return error_response(400, str(exc), _cors(request, seen.values()))
+                message = str(exc) if isinstance(exc, InvalidHit) else "a parameter has an invalid value"
+                return error_response(400, message, _cors(request, seen.values()))
             invalid.append(index)
             continue
         seen[hit.site.id] = hit.site
@@ -121,9 +122,6 @@ async def _track(request: Request, incoming: Incoming, pipeline: Pipeline, setti
             if isinstance(exc, OSError):  # a full or broken disk under the spool: an operator's problem
                 log.error("cannot spool hits: %s", exc.strerror or type(exc).__name__)
             return error_response(503, "busy, retry later", headers | {"Retry-After": "5"})
-        except Rejected:
-            metrics.count(DROPPED, Drop.REJECTED, len(events))
-            log.error("ClickHouse rejected %d tracked row(s); see the writer's log", len(events))
         else:
             metrics.count(HITS, "stored", len(events))
     return hit_response(incoming, headers, tracked=len(incoming.entries) - len(invalid), invalid=invalid)

@@ -36,13 +36,13 @@ MAX_FUTURE = 600  # later ones are clamped to now (a visitor's clock running fas
 TOKEN_ONLY = ("cip", "country", "region", "city", "lat", "long")
 
 EVENT_KINDS = ("pageview", "event", "site_search", "outlink", "download", "ping", "goal", "content")
-_CONTROL = dict.fromkeys([*range(32), 127], " ")
+_CONTROL = dict.fromkeys([*range(32), *range(127, 160)], " ")  # C0, DEL and C1 controls
 _DIGITS = re.compile(r"[0-9]{1,10}")
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}")
 _PV_ID = re.compile(r"[0-9A-Za-z]{1,16}")
 _LANG = re.compile(r"([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))?")
 _DIMENSION = re.compile(r"dimension([1-9][0-9]{0,2})")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 class InvalidHit(ValueError):
@@ -89,6 +89,8 @@ def text(value: str | None, cap: int) -> str:
     value = value[:cap]
     if not value.isprintable():
         value = value.translate(_CONTROL)
+        if not value.isascii():  # a lone surrogate (JSON "\ud800") cannot be stored: replace it
+            value = value.encode("utf-8", "replace").decode("utf-8")
     return value.strip()
 
 
@@ -127,7 +129,8 @@ def site_of(params: Mapping[str, str], sites: Mapping[int, Site]) -> Site:
 
 
 def token_valid(site: Site, token: str) -> bool:
-    return bool(site.token) and bool(token) and hmac.compare_digest(site.token.encode(), token.encode())
+    return bool(site.token) and bool(token) and hmac.compare_digest(
+        site.token.encode(), token.encode("utf-8", "replace"))
 
 
 def language(value: str) -> str:
@@ -144,7 +147,10 @@ def _timestamp(params: Mapping[str, str], now: float, authenticated: bool) -> fl
     raw_cdt, raw_cdo = params.get("cdt", ""), params.get("cdo", "")
     if raw_cdt:
         if _DATETIME.fullmatch(raw_cdt):
-            ts = datetime.fromisoformat(raw_cdt.replace(" ", "T")).replace(tzinfo=UTC).timestamp()
+            try:
+                ts = datetime.fromisoformat(raw_cdt.replace(" ", "T")).replace(tzinfo=UTC).timestamp()
+            except ValueError:
+                raise InvalidHit("cdt is not a real date and time") from None
         else:
             try:
                 ts = float(raw_cdt[:32])
@@ -167,7 +173,8 @@ def _timestamp(params: Mapping[str, str], now: float, authenticated: bool) -> fl
 
 def _screen(raw: str) -> tuple[int, int]:
     width, sep, height = raw.lower().replace("×", "x").partition("x")
-    if sep and width.isdigit() and height.isdigit() and len(width) <= 5 and len(height) <= 5:
+    if sep and width.isascii() and height.isascii() and width.isdigit() and height.isdigit() \
+            and len(width) <= 5 and len(height) <= 5:
         w, h = int(width), int(height)
         if w <= 65535 and h <= 65535:
             return w, h
@@ -185,7 +192,7 @@ def _dimensions(params: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
             continue
         try:
             cvars = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(cvars, dict):
             for pair in cvars.values():
@@ -195,6 +202,7 @@ def _dimensions(params: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 def _kind(params: Mapping[str, str]) -> str:
+    """What the hit records; "" for a custom action (ca=1) of a kind we do not store (media, forms)."""
     if params.get("ping") == "1":
         return "ping"
     if params.get("idgoal", "") != "":
@@ -211,12 +219,13 @@ def _kind(params: Mapping[str, str]) -> str:
         return "event"
     if params.get("c_n"):
         return "content"
-    return "pageview"
+    return "" if params.get("ca") == "1" else "pageview"
 
 
 def user_id_hash(key: bytes, site_id: int, uid: str) -> str:
     """Keyed, so a list of e-mail addresses cannot be hashed and matched against the column."""
-    return hashlib.blake2b(f"{site_id}:{uid}".encode(), key=key, digest_size=16).hexdigest()
+    data = f"{site_id}:{uid}".encode("utf-8", "replace")
+    return hashlib.blake2b(data, key=key, digest_size=16).hexdigest()
 
 
 def parse_hit(params: Mapping[str, str], *, sites: Mapping[int, Site], now: float, user_agent: str,

@@ -22,9 +22,9 @@ class Drop(StrEnum):
     FOREIGN_ORIGIN = "foreign-origin"  # sent from a page origin the site did not configure
     BOT = "bot"  # crawler, headless browser, link-preview fetcher, monitor, HTTP library
     NOT_RECORDED = "not-recorded"  # rec=1 missing: Matomo's clients send it on every real hit
+    UNSUPPORTED = "unsupported"  # a custom action (ca=1) we do not store: media or form analytics
     INVALID = "invalid"  # a bulk entry that failed validation (a single request gets a 400)
     OVERLOADED = "overloaded"  # storage refused it (503): the client may retry
-    REJECTED = "rejected"  # ClickHouse refused the row permanently (a bug: logged as an error)
 
 
 HITS = "hits"  # received, stored

@@ -26,7 +26,7 @@ from gateway.cors import foreign_origin
 from gateway.geoip import EMPTY_GEO, Geo, GeoDatabaseError, GeoLookup
 from gateway.ingest.hit import Hit
 from gateway.ingest.outcomes import DROPPED, Drop, StepTimer, clock_ns
-from gateway.ingest.referrer import Campaign, campaign_from_params, classify
+from gateway.ingest.referrer import campaign_from_params, classify
 from gateway.ingest.scrub import DEFAULT_SECRET_PARAMS, Scrubber
 from gateway.metrics import Metrics
 from gateway.proxy import TrustedProxies, client_ip
@@ -34,6 +34,7 @@ from gateway.sites import Site
 from gateway.storage.schema import EVENTS_TABLE, TableSpec
 from gateway.useragent import Agent, ClientHints, hints_from_headers, hints_from_uadata, parse_agent
 
+MAX_STORED_URL = 4096  # after scrubbing and re-encoding, which can grow a URL (CJK: ~9 bytes a character)
 Store = Callable[[TableSpec, Sequence[Sequence[Any]]], Awaitable[None]]
 NO_CONSENT_ID = uuid.UUID(int=0)
 
@@ -105,7 +106,6 @@ class Context:
     now: float
     consent: Consent | None = None
     agent: Agent | None = None
-    campaign: Campaign | None = None
 
 
 Step = Callable[["Pipeline", Hit, Context, Event], Drop | None]
@@ -163,6 +163,8 @@ class Pipeline:
 def filters(pipeline: Pipeline, hit: Hit, context: Context, event: Event) -> Drop | None:
     if not hit.recorded:
         return Drop.NOT_RECORDED
+    if not hit.kind:
+        return Drop.UNSUPPORTED
     if foreign_origin(context.request, hit.site):
         return Drop.FOREIGN_ORIGIN
     hints = (hints_from_uadata(hit.uadata) if hit.uadata else None) or _header_hints(context.request)
@@ -226,16 +228,18 @@ def user_agent(pipeline: Pipeline, hit: Hit, context: Context, event: Event) -> 
 
 def scrub(pipeline: Pipeline, hit: Hit, context: Context, event: Event) -> Drop | None:
     scrubber = pipeline.scrubbers[hit.site.id]
+    text = scrubber.text
     page = scrubber.url(hit.url, keep_fragment=hit.site.keep_url_fragment)
-    event.url_host, event.url_path = page.host, page.path
-    event.url_query = page.query + (f"#{page.fragment}" if page.fragment else "")
-    event.title = scrubber.text(hit.title)
-    event.link_url = scrubber.url(hit.link_url).unsplit() if hit.link_url else ""
-    context.campaign = campaign = campaign_from_params(page.params)
+    # Hosts too: "10.20.30.40.nip.io" names an address. Re-encoded URLs can grow (CJK): capped again.
+    event.url_host, event.url_path = text(page.host), page.path[:MAX_STORED_URL]
+    event.url_query = (page.query + (f"#{page.fragment}" if page.fragment else ""))[:MAX_STORED_URL]
+    event.title = text(hit.title)
+    event.link_url = scrubber.url(hit.link_url).unsplit()[:MAX_STORED_URL] if hit.link_url else ""
+    campaign = campaign_from_params(page.params)
     referrer = classify(scrubber.url(hit.referrer) if hit.referrer else None, page_host=page.host,
                         campaign=campaign, site_hosts=pipeline.site_hosts[hit.site.id])
-    event.referrer_type, event.referrer_host = referrer.type, referrer.host
-    event.referrer_path, event.referrer_name = referrer.path, referrer.name
+    event.referrer_type, event.referrer_host = referrer.type, text(referrer.host)
+    event.referrer_path, event.referrer_name = referrer.path[:MAX_STORED_URL], text(referrer.name)
     event.referrer_keyword = referrer.keyword
     if campaign is not None:
         event.campaign_source, event.campaign_medium = campaign.source, campaign.medium
@@ -243,19 +247,21 @@ def scrub(pipeline: Pipeline, hit: Hit, context: Context, event: Event) -> Drop 
         event.campaign_content = campaign.content
     event.pageview_id = hit.pageview_id
     event.user_id = hit.user_id
-    text = scrubber.text
+    # Device names come from the page's own client hints ("model"): free text like any other.
+    event.device_brand, event.device_model = text(event.device_brand), text(event.device_model)
     event.event_category, event.event_action = text(hit.event_category), text(hit.event_action)
     event.event_name, event.event_value = text(hit.event_name), hit.event_value
     event.search_keyword, event.search_category = text(hit.search_keyword), text(hit.search_category)
     event.search_count, event.goal_id, event.revenue = hit.search_count, hit.goal_id, hit.revenue
-    event.dimensions = {name: text(value) for name, value in hit.dimensions}
+    event.dimensions = {text(name): text(value) for name, value in hit.dimensions}
     return None
 
 
 def visit(pipeline: Pipeline, hit: Hit, context: Context, event: Event) -> Drop | None:
-    # Visits are cut when queried (gateway/stats/visits.py); a hit only marks a forced start: the
-    # tracker asked for one, or a campaign landing began one (Matomo's default does the same).
-    event.new_visit = int(hit.new_visit or (context.campaign is not None and hit.kind == "pageview"))
+    # Visits are cut when queried (gateway/stats/visits.py); a hit only marks a start the tracker
+    # forced (new_visit=1). Not every campaign pageview: a reload of a landing page with utm_* would
+    # then start a new one-page visit each time (Matomo only splits when the campaign changes).
+    event.new_visit = int(hit.new_visit)
     return None
 
 

@@ -111,7 +111,7 @@ async def read_incoming(request: Request) -> Incoming:
 def _bulk(text: str) -> Incoming:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise TransportError(400, "the body is not valid JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("requests"), list):
         raise TransportError(400, 'a bulk body needs a "requests" list')
@@ -121,14 +121,20 @@ def _bulk(text: str) -> Incoming:
     token = data.get("token_auth")
     entries = [(i, _entry(item)) for i, item in enumerate(requests) if item != ""]  # Matomo skips empty ones
     send_image = str(data.get("send_image", "1")) != "0"
-    return Incoming(entries, bulk=True, send_image=send_image, token=token if isinstance(token, str) else "")
+    return Incoming(entries, bulk=True, send_image=send_image,
+                    token=_utf8(token) if isinstance(token, str) else "")
+
+
+def _utf8(value: str) -> str:
+    """JSON may carry lone surrogates ("\ud800"), which no encoder takes: replaced at the edge."""
+    return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
 
 
 def _entry(item: Any) -> Params | None:
     if isinstance(item, str):
-        _, _, query = item.rpartition("?")
+        before, mark, query = item.partition("?")  # "?idsite=1&action_name=Why?": the first "?" counts
         try:
-            return parse_query(query)
+            return parse_query(_utf8(query if mark else before))
         except ValueError:
             return None
     if isinstance(item, dict) and len(item) <= MAX_PARAMS:
@@ -138,7 +144,7 @@ def _entry(item: Any) -> Params | None:
                 value = int(value)
             if not isinstance(value, str | int | float):
                 return None
-            params[str(key)] = str(value)
+            params[_utf8(str(key))] = _utf8(str(value))
         return params
     return None
 

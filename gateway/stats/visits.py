@@ -43,4 +43,5 @@ FROM
     GROUP BY visitor_id
 )
 ARRAY JOIN visits AS visit
+WHERE arrayExists(h -> h.4, visit)
 """

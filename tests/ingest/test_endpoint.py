@@ -154,7 +154,7 @@ def test_a_consented_get_hit_is_stored_with_city_browser_campaign_and_no_ip(clie
         "email",
         "winter",
     )
-    assert row["referrer_type"] == "campaign" and row["new_visit"] == 1  # a campaign landing starts a visit
+    assert row["referrer_type"] == "campaign" and row["new_visit"] == 0  # only new_visit=1 forces one
     assert row["pageview_id"] == "a1B2c3"
     assert BERLIN.sample_ip not in json.dumps(row, default=str)
 
@@ -558,3 +558,84 @@ def test_no_string_column_of_any_table_holds_an_ip(client: TestClient) -> None:
     spooled = b"".join(p.read_bytes() for p in spool.rglob("*") if p.is_file())
     assert b"Brake pads" in spooled  # the active segment still holds the hits: the scan saw them
     assert BERLIN.sample_ip.encode() not in spooled and CHANGCHUN.sample_ip.encode() not in spooled
+
+
+# -- found in review: crafted input, surrogates, PII in names and hosts ------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cdt": "2026-13-45 99:99:99"},
+        {"cdt": "2026-02-30 10:00:00"},
+        {"cdt": "٢٠٢٦-١١-٢١ ١٠:٠٠:٠٠"},  # Arabic-Indic digits
+        {"cdo": "٣"},
+    ],
+)
+def test_impossible_dates_get_a_400_not_a_500(client: TestClient, params: dict[str, Any]) -> None:
+    consent(client)
+    response = client.get("/matomo.php?" + urlencode(hit(**params)))
+    assert response.status_code == 400
+    assert rows(client) == []
+
+
+@pytest.mark.parametrize("params", [{"res": "²x²"}, {"res": "1920x①"}, {"_cvar": "[" * 1100}])
+def test_odd_digits_and_deep_json_are_ignored_not_a_500(client: TestClient, params: dict[str, Any]) -> None:
+    consent(client)
+    assert client.get("/matomo.php?" + urlencode(hit(**params))).status_code == 200
+    assert len(rows(client)) == 1
+
+
+def test_deep_or_surrogate_bulk_bodies_never_lose_acknowledged_rows(client: TestClient) -> None:
+    consent(client)
+    deep = client.post("/matomo.php", content=b'{"requests": ' + b"[" * 3000, headers={"Origin": ORIGIN})
+    assert deep.status_code == 400
+    # JSON.stringify of a title whose emoji substring() cut in half, next to ordinary hits.
+    body = (
+        '{"requests": ["?' + urlencode(hit(action_name="one")) + '", '
+        '{"idsite": 3, "rec": 1, "url": "https://shop.example.com/", "action_name": "\\ud83d cut", '
+        '"uid": "\\ud800", "dimension1": "\\udc00"}], "token_auth": "\\ud800"}'
+    )
+    response = client.post("/matomo.php", content=body, headers={"Origin": ORIGIN})
+    assert response.json()["tracked"] == 2
+    titles = sorted(r["title"] for r in rows(client, "title"))
+    assert titles == ["? cut", "one"] or titles == ["one", "� cut"]
+
+
+def test_a_question_mark_in_a_bulk_value_keeps_the_entry(client: TestClient) -> None:
+    consent(client)
+    entry = "?" + urlencode(hit(action_name="Why?")).replace("%3F", "?")
+    assert client.post("/matomo.php", json={"requests": [entry]}).json()["tracked"] == 1
+    assert [r["title"] for r in rows(client, "title")] == ["Why?"]
+
+
+def test_custom_actions_of_unsupported_kinds_are_not_stored_as_pageviews(client: TestClient) -> None:
+    consent(client)
+    client.get("/matomo.php?" + urlencode(hit(ca=1, ma_id="video-1", ma_ti="Fitting guide")))
+    assert rows(client) == []
+    assert counter(client, "hits_dropped", "unsupported") == 1
+
+
+def test_names_hosts_and_device_models_are_scrubbed_too(client: TestClient) -> None:
+    consent(client)
+    cvar = json.dumps({"1": ["bob@example.com", "x"], "2": ["10.20.30.40", "y"]})
+    uadata = json.dumps(
+        {
+            "brands": [{"brand": "Chromium", "version": "131"}],
+            "mobile": True,
+            "model": "10.20.30.40 bob@example.com",
+            "platform": "Android",
+            "platformVersion": "14",
+        }
+    )
+    android = (
+        "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+        "Mobile Safari/537.36"
+    )
+    client.get(
+        "/matomo.php?" + urlencode(hit(_cvar=cvar, uadata=uadata, urlref="https://10.20.30.40.nip.io/x")),
+        headers={"User-Agent": android},
+    )
+    [row] = rows(client, "toString(dimensions) AS dims, device_model, referrer_host, referrer_name")
+    stored = json.dumps(row)
+    assert "bob@" not in stored and "10.20.30.40" not in stored, stored

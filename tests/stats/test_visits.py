@@ -35,6 +35,8 @@ HITS = [
     hit(B, 1, path="/catalogue"), hit(B, 3, "ping"), hit(B, 6, "ping"), hit(B, 7, "event"),
     # C: one page, then a campaign landing 2 minutes later forces a new visit (two bounces).
     hit(C, 0, path="/a"), hit(C, 2, path="/b", new_visit=1),
+    # A tab left open: a ping after an hour's pause starts nothing.
+    hit(C, 90, "ping"),
     # Another site's visitor is never counted.
     hit(A, 5, path="/elsewhere", site=2),
 ]
