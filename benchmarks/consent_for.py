@@ -19,12 +19,12 @@ import argparse
 import random
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 from itsdangerous import URLSafeSerializer
 from starlette.requests import Request
 
+from benchmarks.timing import measure
 from gateway.consent import ConsentCodec, ConsentGate, cookie_name, decide
 from gateway.consent_config import ANALYTICS, MARKETING
 from gateway.metrics import Metrics
@@ -49,18 +49,6 @@ def parsed(value: str) -> Request:
     request = Request(scope(value))
     _ = request.cookies  # Starlette parses the Cookie header once per request, on first use
     return request
-
-
-def measure(label: str, calls: int, run: Callable[[], None], repeat: int) -> None:
-    """``run`` makes ``calls`` calls; prints the best and median µs per call over ``repeat`` runs."""
-    per_call = []
-    for _ in range(repeat):
-        started = time.perf_counter_ns()
-        run()
-        per_call.append((time.perf_counter_ns() - started) / calls / 1000)
-    best, median = min(per_call), statistics.median(per_call)
-    verdict = "ok" if best < TARGET_US else "OVER TARGET"
-    print(f"{label:<52} {calls:>9,} calls  best {best:6.2f} µs  median {median:6.2f} µs  {verdict}")
 
 
 def main() -> None:
@@ -106,10 +94,13 @@ def main() -> None:
         for _ in range(uncached_calls):
             plain.loads(value)
 
-    measure("(a) cached, cookies already parsed", cached_calls, cached, args.repeat)
-    measure("(a) cached, new Request + Cookie parse per hit", cached_calls, cached_with_parse, args.repeat)
-    measure("(b) uncached (cache cleared before each call)", uncached_calls, uncached, args.repeat)
-    measure("(c) plain itsdangerous URLSafeSerializer.loads", uncached_calls, itsdangerous_only, args.repeat)
+    repeat = args.repeat
+    measure("(a) cached, cookies already parsed", cached_calls, cached, repeat, TARGET_US)
+    measure("(a) cached, new Request + Cookie parse per hit", cached_calls, cached_with_parse, repeat,
+            TARGET_US)
+    measure("(b) uncached (cache cleared before each call)", uncached_calls, uncached, repeat, TARGET_US)
+    measure("(c) plain itsdangerous URLSafeSerializer.loads", uncached_calls, itsdangerous_only, repeat,
+            TARGET_US)
 
     rnd = random.Random(11)
     scopes = []
@@ -129,7 +120,8 @@ def main() -> None:
         info = codec.loads.cache_info()
         hit_rates.append(info.hits / (info.hits + info.misses))
 
-    measure(f"(d) {args.visitors:,} visitors x {args.hits} hits, random order", len(hits), mix, args.repeat)
+    label = f"(d) {args.visitors:,} visitors x {args.hits} hits, random order"
+    measure(label, len(hits), mix, args.repeat, TARGET_US)
     print(f"    cache hit rate in (d): {statistics.median(hit_rates) * 100:.1f} %, "
           f"cache size {codec.loads.cache_info().currsize:,} of {codec.loads.cache_info().maxsize:,}")
     assert not metrics.snapshot(), metrics.snapshot()  # every call above found a current consent

@@ -17,10 +17,9 @@ between minutes, hence best-of-N):
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
+from benchmarks.timing import measure
 from gateway.ingest.referrer import campaign_from_params, classify
 from gateway.ingest.scrub import Scrubber
 
@@ -41,18 +40,6 @@ URLS = {
 }
 REFERRERS = ("https://www.baidu.com/s?wd=%E5%88%B9%E8%BD%A6%E7%89%87{i}&ie=utf-8",
              "https://www.google.com/", "https://l.facebook.com/l.php?u=x{i}", "https://blog.partner.org/{i}")
-
-
-def measure(label: str, calls: int, run: Callable[[], None], repeat: int, target: float) -> None:
-    """``run`` makes ``calls`` calls; prints the best and median µs per call over ``repeat`` runs."""
-    per_call = []
-    for _ in range(repeat):
-        started = time.perf_counter_ns()
-        run()
-        per_call.append((time.perf_counter_ns() - started) / calls / 1000)
-    best, median = min(per_call), statistics.median(per_call)
-    verdict = "ok" if best < target else "OVER TARGET"
-    print(f"{label:<52} {calls:>9,} calls  best {best:6.2f} µs  median {median:6.2f} µs  {verdict}")
 
 
 def letters(i: int) -> str:

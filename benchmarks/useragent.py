@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from collections.abc import Callable
 
 import ua_parser
 from starlette.datastructures import Headers
 from ua_parser import Domain, Matchers, Resolver, load_builtins, load_lazy_builtins
 
+from benchmarks.timing import measure
 from gateway.ingest.bots import bot_reason
 from gateway.useragent import (
     _hints_from_header_values,
@@ -73,17 +72,6 @@ HEADERS = Headers({
     "sec-ch-ua": '"Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"',
     "sec-ch-ua-mobile": "?0", "sec-ch-ua-platform": '"Windows"', "sec-fetch-site": "same-site",
 })
-
-
-def measure(label: str, calls: int, run: Callable[[], None], repeat: int) -> None:
-    """``run`` makes ``calls`` calls; prints the best and median µs per call over ``repeat`` runs."""
-    per_call = []
-    for _ in range(repeat):
-        started = time.perf_counter_ns()
-        run()
-        per_call.append((time.perf_counter_ns() - started) / calls / 1000)
-    print(f"{label:<58} {calls:>9,} calls  best {min(per_call):8.2f} µs  median "
-          f"{statistics.median(per_call):8.2f} µs")
 
 
 def main() -> None:
