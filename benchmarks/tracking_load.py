@@ -129,7 +129,6 @@ def hits(cookies: list[str], count: int, seed: int = 7) -> list[dict[str, str]]:
             "res": rnd.choice(("1920x1080", "1366x768", "390x844", "1536x864")),
             "pv_id": f"{i % 10**6:06d}",
             "send_image": "0",
-            "ca": "1" if i % 7 == 0 else "0",
         }
         out.append(
             {
