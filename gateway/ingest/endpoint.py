@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.cors import cors_headers, preflight_response
+from gateway.geoip import Geo
 from gateway.ingest.hit import InvalidHit, parse_hit, site_of
 from gateway.ingest.outcomes import DROPPED, HITS, Drop
 from gateway.ingest.pipeline import Event, Pipeline
@@ -37,8 +38,7 @@ from gateway.sites import Site
 from gateway.storage.writer import Overloaded, WriterClosed
 
 PATHS = ("/matomo.php", "/piwik.php", "/js/", "/js/index.php", "/t")
-PREFLIGHT = {"Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-             "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600"}
+TRACKING_METHODS = "GET, POST, OPTIONS"
 log = logging.getLogger(__name__)
 
 
@@ -47,27 +47,14 @@ def uid_key(settings: Settings) -> bytes:
     return hashlib.sha256(b"consent-gateway.uid:" + settings.secret_keys[0].encode()).digest()
 
 
-def _cors(request: Request, sites: Iterable[Site]) -> dict[str, str]:
-    headers = {"Vary": "Origin"}
-    origin = request.headers.get("origin")
-    chosen = list(sites)
-    if origin and chosen and all(site.allows_origin(origin) for site in chosen):
-        headers["Access-Control-Allow-Origin"] = origin
-        headers["Access-Control-Allow-Credentials"] = "true"
-    return headers
-
-
 def _preflight(request: Request, settings: Settings) -> Response:
-    sites = {site.id: site for site in settings.sites}
+    sites: dict[int, Site] = request.app.state.sites_by_id
     try:
-        named = [site_of(parse_query(request.scope["query_string"].decode("utf-8", "replace")), sites)]
-    except (InvalidHit, ValueError):
+        site = site_of(parse_query(request.scope["query_string"].decode("utf-8", "replace")), sites)
+    except (InvalidHit, ValueError):  # a bulk's preflight names no site: any site's origin passes
         origin = request.headers.get("origin", "")
-        named = [next((s for s in settings.sites if s.allows_origin(origin)), settings.sites[0])]
-    headers = _cors(request, named)
-    if "Access-Control-Allow-Origin" not in headers:
-        return Response(status_code=403, headers=headers)
-    return Response(status_code=204, headers=headers | PREFLIGHT)
+        site = next((s for s in settings.sites if s.allows_origin(origin)), settings.sites[0])
+    return preflight_response(request, site, TRACKING_METHODS)
 
 
 async def track(request: Request) -> Response:
@@ -82,19 +69,20 @@ async def track(request: Request) -> Response:
     if incoming.empty or request.method == "HEAD":  # a HEAD reads, it never tracks
         return about_response({})
     pipeline: Pipeline = state.pipeline
-    return await _track(request, incoming, pipeline, settings)
+    return await _track(request, incoming, pipeline)
 
 
-async def _track(request: Request, incoming: Incoming, pipeline: Pipeline, settings: Settings) -> Response:
+async def _track(request: Request, incoming: Incoming, pipeline: Pipeline) -> Response:
     metrics = pipeline.metrics
     now = pipeline.gate.clock()
-    sites = state_sites(request)
+    sites: dict[int, Site] = request.app.state.sites_by_id
     user_agent = request.headers.get("user-agent", "")
     accept_language = request.headers.get("accept-language", "")
     key: bytes = request.app.state.uid_key
     seen: dict[int, Site] = {}
     events: list[Event] = []
     invalid: list[int] = []
+    places: dict[tuple[str, str], Geo] = {}  # a bulk's hits share one client: one lookup per language
     for index, params in incoming.entries:
         metrics.count(HITS, "received")
         try:
@@ -106,14 +94,14 @@ async def _track(request: Request, incoming: Incoming, pipeline: Pipeline, setti
             metrics.count(DROPPED, Drop.INVALID)
             if not incoming.bulk:
                 message = str(exc) if isinstance(exc, InvalidHit) else "a parameter has an invalid value"
-                return error_response(400, message, _cors(request, seen.values()))
+                return error_response(400, message, cors_headers(request, *seen.values()))
             invalid.append(index)
             continue
         seen[hit.site.id] = hit.site
-        result = pipeline.process(hit, request, now)
+        result = pipeline.process(hit, request, now, places)
         if isinstance(result, Event):
             events.append(result)
-    headers = _cors(request, seen.values())
+    headers = cors_headers(request, *seen.values())
     if events:
         try:
             await pipeline.buffer(events)
@@ -126,7 +114,3 @@ async def _track(request: Request, incoming: Incoming, pipeline: Pipeline, setti
             metrics.count(HITS, "stored", len(events))
     return hit_response(incoming, headers, tracked=len(incoming.entries) - len(invalid), invalid=invalid)
 
-
-def state_sites(request: Request) -> dict[int, Site]:
-    sites: dict[int, Site] = request.app.state.sites_by_id
-    return sites

@@ -35,7 +35,6 @@ MAX_PAST = 24 * 3600  # older custom timestamps need the site token (as in Matom
 MAX_FUTURE = 600  # later ones are clamped to now (a visitor's clock running fast)
 TOKEN_ONLY = ("cip", "country", "region", "city", "lat", "long")
 
-EVENT_KINDS = ("pageview", "event", "site_search", "outlink", "download", "ping", "goal", "content")
 _CONTROL = dict.fromkeys([*range(32), *range(127, 160)], " ")  # C0, DEL and C1 controls
 _DIGITS = re.compile(r"[0-9]{1,10}")
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}")
@@ -52,7 +51,7 @@ class InvalidHit(ValueError):
 @dataclass(frozen=True, slots=True)
 class Hit:
     site: Site
-    kind: str  # one of EVENT_KINDS
+    kind: str  # one of schema.EVENT_TYPES; "" for a custom action we do not store
     ts: float  # Unix seconds, settled: clamped or checked against the token
     authenticated: bool  # carried the site's token
     recorded: bool  # rec=1

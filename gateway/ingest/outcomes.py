@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from enum import StrEnum
 
-from gateway.metrics import Metrics
-
 
 class Drop(StrEnum):
     NO_CONSENT = "no-consent"  # no valid analytics consent for this site (why: see consent_cookie)
@@ -46,10 +44,6 @@ class StepTimer:
         return {step: {"calls": calls, "total_ms": round(self._nanos[step] / 1e6, 3),
                        "mean_us": round(self._nanos[step] / calls / 1e3, 2)}
                 for step, calls in self._calls.items()}
-
-
-def count_drop(metrics: Metrics, reason: Drop, amount: int = 1) -> None:
-    metrics.count(DROPPED, reason, amount)
 
 
 clock_ns = time.perf_counter_ns

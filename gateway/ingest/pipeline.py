@@ -106,6 +106,7 @@ class Context:
     now: float
     consent: Consent | None = None
     agent: Agent | None = None
+    places: dict[tuple[str, str], Geo] = field(default_factory=dict)  # (ip, language) -> Geo, this request
 
 
 Step = Callable[["Pipeline", Hit, Context, Event], Drop | None]
@@ -127,9 +128,11 @@ class Pipeline:
         self.store = store
         self.timer = StepTimer()
 
-    def process(self, hit: Hit, request: Request, now: float) -> Event | Drop:
-        """Run the steps; the event to store, or why the hit was dropped (counted)."""
-        context = Context(request=request, now=now)
+    def process(self, hit: Hit, request: Request, now: float,
+                places: dict[tuple[str, str], Geo] | None = None) -> Event | Drop:
+        """Run the steps; the event to store, or why the hit was dropped (counted). ``places`` carries
+        lookups across the hits of one request (a bulk), which all come from one client."""
+        context = Context(request=request, now=now, places={} if places is None else places)
         started = clock_ns()
         consent = self.gate.consent_for(request, hit.site, now)
         self.timer.add("consent", clock_ns() - started)
@@ -207,11 +210,15 @@ def _locate(pipeline: Pipeline, hit: Hit, context: Context) -> Geo:
     ip = hit.ip_override or client_ip(context.request.scope, pipeline.trusted)
     if not ip:
         return EMPTY_GEO
-    try:
-        return pipeline.geo.lookup(ip, hit.site.language or "en")
-    except GeoDatabaseError:
-        pipeline.metrics.count("geoip", "lookup-failed")
-        return EMPTY_GEO
+    key = (ip, hit.site.language or "en")
+    place = context.places.get(key)
+    if place is None:
+        try:
+            place = context.places[key] = pipeline.geo.lookup(*key)
+        except GeoDatabaseError:
+            pipeline.metrics.count("geoip", "lookup-failed")
+            return EMPTY_GEO
+    return place
 
 
 def user_agent(pipeline: Pipeline, hit: Hit, context: Context, event: Event) -> Drop | None:
