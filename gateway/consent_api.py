@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from gateway.consent import Consent, ConsentGate, CookieProblem, cookie_name, decide
 from gateway.consent_config import LANGUAGE, NECESSARY, ShownBanner
 from gateway.consent_log import action_for, config_hash_of, history, log_row, shown_configs
+from gateway.consent_texts import accept_language
 from gateway.cors import cors_headers, foreign_origin, preflight_response
 from gateway.geoip import GeoDatabaseError
 from gateway.proxy import client_ip, request_is_https
@@ -101,6 +102,15 @@ def _country(request: Request) -> str:
         return ""
 
 
+def _languages(request: Request, site: Site) -> list[str]:
+    """Who picks the banner's language: the site's override, then the page (``lang``, from
+    ``<html lang>``), then the browser (Accept-Language)."""
+    if site.consent.banner.language:
+        return [site.consent.banner.language]
+    page = request.query_params.get("lang", "")[:35]
+    return [page, *accept_language(request.headers.get("accept-language", ""))]
+
+
 def _site(request: Request) -> Site:
     raw = request.query_params.get("site", "")
     if not DIGITS.fullmatch(raw):
@@ -165,7 +175,7 @@ async def _get(request: Request, visit: Visit, headers: dict[str, str], *, decid
         "consent": _receipt(decided) if decided else None,
         "gpc": visit.gpc,
         "regime": visit.regime,
-        "banner": visit.banner.payload | {"config_hash": visit.banner.config_hash},
+        "banner": visit.banner.pick(_languages(request, site)),
     }
     response = JSONResponse(body, headers=headers)
     if recorded is not None:

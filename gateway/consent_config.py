@@ -1,9 +1,10 @@
 """A site's consent configuration: categories, banner texts and the policies around them.
 
-Parsed once from the site's TOML table into frozen values. ``Banner.payload`` is what
-``GET /consent`` hands the banner, and its hash identifies exactly what a visitor was shown: the
-consent log records it with every decision, and the payload itself is stored once per hash so the
-site owner can prove the wording later.
+Parsed once from the site's TOML table into frozen values. ``ConsentPolicy.payload`` is the whole
+configuration in every language, built-in wording included; its hash identifies exactly what a
+visitor was shown: the consent log records it with every decision, and the payload itself is stored
+once per hash so the site owner can prove the wording later. ``GET /consent`` hands the banner the
+same configuration in one language (``ShownBanner.pick``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from gateway.consent_texts import (
+    DEFAULT_CATEGORY_TEXTS,
+    DEFAULT_TEXTS,
+    TEXT_KEYS,
+    best_language,
+    text_direction,
+)
 
 NECESSARY = "necessary"
 ANALYTICS = "analytics"
@@ -74,22 +83,54 @@ class ConsentPolicy:
     def category_ids(self) -> frozenset[str]:
         return frozenset(c.id for c in self.categories)
 
+    @property
+    def languages(self) -> list[str]:
+        """Every language the banner can speak: the built-in ones and the site's own."""
+        return [*DEFAULT_TEXTS, *(lang for lang in self.banner.texts if lang not in DEFAULT_TEXTS)]
+
     def payload(self, policy_version: str) -> dict[str, Any]:
-        """The banner's configuration, as GET /consent returns it (without the hash)."""
+        """The full banner configuration in every language, defaults included: what is hashed and
+        stored as proof of the wording shown."""
         banner = self.banner
+        texts = {lang: DEFAULT_TEXTS.get(lang, {}) | banner.texts.get(lang, {}) for lang in self.languages}
         return {
             "policy_version": policy_version,
             "position": banner.position, "theme": banner.theme, "language": banner.language,
-            "privacy_policy_url": banner.privacy_policy_url, "texts": banner.texts,
-            "categories": [{"id": c.id, "required": c.required, "label": c.label,
-                            "description": c.description, "services": list(c.services),
-                            "cookies": list(c.cookies)} for c in self.categories],
+            "privacy_policy_url": banner.privacy_policy_url, "texts": texts,
+            "categories": [{"id": c.id, "required": c.required, "label": _category_texts(c, 0) | c.label,
+                            "description": _category_texts(c, 1) | c.description,
+                            "services": list(c.services), "cookies": list(c.cookies)}
+                           for c in self.categories],
         }
 
     def shown(self, policy_version: str) -> ShownBanner:
         payload = self.payload(policy_version)
         canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
-        return ShownBanner(payload, hashlib.sha256(canonical.encode()).hexdigest()[:16], canonical)
+        config_hash = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        localized = {lang: localize(payload, lang) | {"config_hash": config_hash} for lang in self.languages}
+        return ShownBanner(payload, config_hash, canonical, localized)
+
+
+def _category_texts(category: Category, index: int) -> Texts:
+    return {lang: pair[index] for lang, pair in DEFAULT_CATEGORY_TEXTS.get(category.id, {}).items()}
+
+
+def _in(texts: Texts, language: str, fallback: str) -> str:
+    return texts.get(language) or texts.get("en") or next(iter(texts.values()), fallback)
+
+
+def localize(payload: dict[str, Any], language: str) -> dict[str, Any]:
+    """The configuration in one language, as ``GET /consent`` hands it to the banner."""
+    urls = payload["privacy_policy_url"]
+    return {
+        "policy_version": payload["policy_version"], "position": payload["position"],
+        "theme": payload["theme"], "language": language, "dir": text_direction(language),
+        "privacy_policy_url": urls.get(language) or urls.get("") or urls.get("en", ""),
+        "texts": payload["texts"][language],
+        "categories": [{"id": c["id"], "required": c["required"], "label": _in(c["label"], language, c["id"]),
+                        "description": _in(c["description"], language, ""), "services": c["services"],
+                        "cookies": c["cookies"]} for c in payload["categories"]],
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +141,11 @@ class ShownBanner:
     payload: dict[str, Any]
     config_hash: str
     canonical: str
+    localized: dict[str, dict[str, Any]]  # language -> what GET /consent returns as "banner"
+
+    def pick(self, candidates: list[str]) -> dict[str, Any]:
+        """The banner in the first candidate language it speaks, else English."""
+        return self.localized[best_language(candidates, list(self.localized)) or "en"]
 
 
 CONSENT_KEYS = {
@@ -112,8 +158,9 @@ CONSENT_KEYS = {
     "banner_scope": "everywhere (default, the strictest) or opt-in-only: where opt-out law applies, "
                     "opt_out_defaults are granted without a banner (source regime)",
     "opt_out_defaults": "categories granted by default where opt-out law applies; default [\"analytics\"]",
-    "banner": "table: position (bottom, center, corner), theme (auto, light, dark), language, "
-              "privacy_policy_url (URL or {language = URL}), texts.LANGUAGE.KEY",
+    "banner": "table: position (bottom, center, corner), theme (auto, light, dark), language (always "
+              "use this one), privacy_policy_url (URL or {language = URL}), texts.LANGUAGE.KEY over the "
+              "built-in en, de, fr, es, zh-CN (another language must give every key)",
     "categories": "array of tables: id, label and description ({language = text}), services, cookies; "
                   "default necessary, analytics, marketing",
 }
@@ -182,11 +229,23 @@ def _banner(raw: object, where: str) -> Banner:
     texts_raw = raw.get("texts", {})
     if not isinstance(texts_raw, dict):
         raise ConsentConfigError(f"{where}.texts: must be a table of languages")
-    texts = {lang: _texts(value, f"{where}.texts.{lang}", keys_are_languages=False)
-             for lang, value in texts_raw.items() if _language(lang, f"{where}.texts")}
+    texts = {lang: _banner_texts(lang, value, f"{where}.texts") for lang, value in texts_raw.items()}
     return Banner(position=_choice(raw, "position", POSITIONS, where),
                   theme=_choice(raw, "theme", THEMES, where), language=language, privacy_policy_url=urls,
                   texts=texts)
+
+
+def _banner_texts(language: str, raw: object, where: str) -> Texts:
+    _language(language, where)
+    texts = _texts(raw, f"{where}.{language}", keys_are_languages=False)
+    if unknown := sorted(set(texts) - set(TEXT_KEYS)):
+        raise ConsentConfigError(f"{where}.{language}.{unknown[0]}: unknown text key "
+                                 f"(known: {', '.join(TEXT_KEYS)})")
+    missing = [key for key in TEXT_KEYS if key not in texts]
+    if language not in DEFAULT_TEXTS and missing:
+        raise ConsentConfigError(f"{where}.{language}: a language without built-in texts needs every key; "
+                                 f"missing: {', '.join(missing)}")
+    return texts
 
 
 def _texts(raw: object, where: str, *, keys_are_languages: bool = True) -> Texts:
