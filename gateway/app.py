@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from gateway import health
 from gateway.accesslog import AccessLogMiddleware, configure_logging
+from gateway.assets import demo, load_scripts, script, script_paths
 from gateway.consent import ConsentCodec, ConsentGate
 from gateway.consent_api import consent_endpoint, consent_proof
 from gateway.consent_log import missing_config_rows
@@ -29,6 +30,7 @@ from gateway.ingest.pipeline import Pipeline
 from gateway.metrics import Metrics, metrics_view
 from gateway.proxy import TrustedProxies
 from gateway.settings import Settings, ensure_secret_keys, load_settings
+from gateway.sites import DEMO_SITE
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.migrations import MigrationError, migrate, pending
 from gateway.storage.schema import CONSENT_CONFIGS_TABLE
@@ -121,6 +123,9 @@ def create_app(settings: Settings) -> Starlette:
         *(Route(path, track, methods=["GET", "POST", "OPTIONS"]) for path in PATHS),
         Route("/consent", consent_endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
         Route("/api/consents/{consent_id}", consent_proof, methods=["GET"]),
+        *(Route(path, script, methods=["GET"]) for path in script_paths()),
+        Route("/demo/", demo, methods=["GET"]),
+        Route("/demo/{file}", demo, methods=["GET"]),
         Route("/-/health", health.health, methods=["GET"]),
         Route("/-/version", health.version, methods=["GET"]),
         Route("/-/metrics", metrics_view, methods=["GET"]),
@@ -135,6 +140,8 @@ def create_app(settings: Settings) -> Starlette:
     app.state.consent_gate = ConsentGate(ConsentCodec(settings.secret_keys), app.state.metrics)
     app.state.sites_by_id = {site.id: site for site in settings.sites}
     app.state.uid_key = uid_key(settings)
+    app.state.scripts = load_scripts()
+    app.state.demo = settings.sites == (DEMO_SITE,)
     app.state.banners = {site.id: site.consent.shown(site.policy_version) for site in settings.sites}
     return app
 

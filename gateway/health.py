@@ -51,5 +51,7 @@ async def _ping(lock: asyncio.Lock, db: Any) -> float:
 
 
 async def version(request: Request) -> JSONResponse:
+    scripts = request.app.state.scripts
     return JSONResponse({"name": "consent-gateway", "version": __version__,
-                         "python": platform.python_version()})
+                         "python": platform.python_version(),
+                         "scripts": {name: f"/{asset.versioned_name}" for name, asset in scripts.items()}})

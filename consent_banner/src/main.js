@@ -1,0 +1,142 @@
+// Entry point: reads the embedding <script>, loads the visitor's consent state from the gateway,
+// applies it (script gating, Google Consent Mode, matomo.js), shows the banner when the gateway
+// asks for it, and exposes window.ConsentGateway and the consentgateway:* DOM events.
+//
+// Fail closed: when the state cannot be loaded nothing is shown, nothing gated runs, and "ready"
+// never fires.
+
+import { request } from "./api.js";
+import {
+  API_NAME,
+  ATTR_GATEWAY,
+  ATTR_GOOGLE_CONSENT_MODE,
+  ATTR_OPENER,
+  ATTR_SETTINGS_BUTTON,
+  ATTR_SITE,
+  DOM_EVENT_PREFIX,
+  EVENT_CHANGE,
+  EVENT_READY,
+  LAYER_SETTINGS,
+  LAYER_BANNER,
+  LOG_PREFIX,
+  NECESSARY,
+  OPENER_SELECTOR,
+  SCRIPT_FALLBACK_SELECTOR,
+} from "./constants.js";
+import { clearCookies, createGate } from "./gating.js";
+import { startIntegrations } from "./integrations.js";
+import { createUI } from "./ui.js";
+
+const script = document.currentScript || document.querySelector(SCRIPT_FALLBACK_SELECTOR);
+if (script && !window[API_NAME]) start(script);
+
+function start(script) {
+  const site = script.getAttribute(ATTR_SITE);
+  // The gateway serves banner.js (or banner.<hash>.js) next to /consent.
+  const base = (script.getAttribute(ATTR_GATEWAY) || new URL(".", script.src).href).replace(/\/+$/, "");
+  const withFloatingControl = script.getAttribute(ATTR_SETTINGS_BUTTON) != "off";
+  const applyIntegrations = startIntegrations(script.hasAttribute(ATTR_GOOGLE_CONSENT_MODE));
+  const gate = createGate();
+  const listeners = { [EVENT_READY]: [], [EVENT_CHANGE]: [] };
+  let state = null;
+  let show = null; // the UI's, once it exists
+  let pending = null; // a show() that came before the UI
+  let failed = false; // no state: nothing will ever show, so links to the settings keep their href
+
+  const get = () =>
+    state && {
+      decided: state.decided,
+      categories: state.categories.slice(),
+      consent_id: state.consent ? state.consent.consent_id : null,
+      decided_at: state.consent ? state.consent.decided_at : null,
+      policy_version: state.policy_version,
+    };
+
+  const call = (fn) => {
+    try {
+      fn(get());
+    } catch (e) {
+      console.error(e);
+    }
+  };
+
+  const emit = (name) => {
+    listeners[name].forEach(call);
+    window.dispatchEvent(new CustomEvent(DOM_EVENT_PREFIX + name, { detail: get() }));
+  };
+
+  async function decide(categories) {
+    const optional = (ids) => ids.some((id) => id != NECESSARY);
+    const banner = state.banner;
+    // Choosing nothing after having granted something is a withdrawal.
+    const withdraw = state.decided && optional(state.categories) && !optional(categories);
+    const receipt = await request(
+      base,
+      site,
+      withdraw ? "DELETE" : "POST",
+      !withdraw && {
+        categories,
+        policy_version: banner.policy_version,
+        config_hash: banner.config_hash,
+        language: banner.language,
+        banner_version: __VERSION__,
+        source: "banner",
+      },
+    );
+    const granted = receipt.categories;
+    state = { ...state, decided: true, show_banner: false, reason: null, categories: granted, consent: receipt };
+    // Also clears what an expired or outdated consent left behind, not only what this change removed.
+    for (const category of banner.categories) if (!granted.includes(category.id)) clearCookies(category.cookies || []);
+    applyIntegrations(granted);
+    gate(granted);
+    emit(EVENT_CHANGE);
+  }
+
+  const domReady = new Promise((resolve) =>
+    document.readyState == "loading" ? document.addEventListener("DOMContentLoaded", resolve) : resolve(),
+  );
+
+  window[API_NAME] = {
+    version: __VERSION__,
+    show: (name) => {
+      const layer = name == LAYER_BANNER ? LAYER_BANNER : LAYER_SETTINGS;
+      if (show) show(layer);
+      else pending = layer;
+    },
+    get,
+    on: (name, fn) => {
+      if (listeners[name]) listeners[name].push(fn);
+      if (name == EVENT_READY && state) call(fn);
+    },
+    off: (name, fn) => {
+      if (listeners[name]) listeners[name] = listeners[name].filter((f) => f != fn);
+    },
+  };
+
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest && event.target.closest(OPENER_SELECTOR);
+    if (opener && !failed) {
+      event.preventDefault();
+      window[API_NAME].show(opener.getAttribute(ATTR_OPENER) || LAYER_SETTINGS);
+    }
+  });
+
+  request(base, site, "GET")
+    .then((loaded) => {
+      state = loaded;
+      if (state.decided) applyIntegrations(state.categories);
+      gate(state.categories);
+      emit(EVENT_READY);
+      return domReady;
+    })
+    .then(() => {
+      gate(state.categories); // elements the parser added after the state arrived
+      show = createUI(() => state, decide, withFloatingControl);
+      if (state.show_banner) show(LAYER_BANNER);
+      if (pending) show(pending);
+    })
+    .catch((e) => {
+      failed = true;
+      console.warn(LOG_PREFIX, e);
+    });
+}

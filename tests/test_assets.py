@@ -1,0 +1,88 @@
+"""Serving the built scripts (stable and versioned URLs, caching, gzip) and the demo page."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.assets import DEMO_CSP, load_scripts
+from gateway.settings import Settings
+from tests.conftest import SettingsFactory
+
+SCRIPT = b"(()=>{console.log('banner')})();\n" * 40
+
+
+@pytest.fixture
+def scripts(tmp_path: Path) -> Path:
+    (tmp_path / "banner.js").write_bytes(SCRIPT)
+    return tmp_path
+
+
+@pytest.fixture
+def served(app_settings: Settings, scripts: Path) -> Iterator[TestClient]:
+    app = create_app(app_settings)
+    app.state.scripts = load_scripts(scripts)
+    with TestClient(app) as client:
+        yield client
+
+
+def test_the_stable_url_is_cached_briefly_and_revalidated(served: TestClient) -> None:
+    response = served.get("/banner.js", headers={"Accept-Encoding": "identity"})
+    assert response.status_code == 200
+    assert response.content == SCRIPT
+    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert response.headers["cache-control"] == "public, max-age=300, must-revalidate"
+    assert (
+        response.headers["x-content-type-options"],
+        response.headers["access-control-allow-origin"],
+    ) == ("nosniff", "*")
+    again = served.get("/banner.js", headers={"If-None-Match": response.headers["etag"]})
+    assert (again.status_code, again.content) == (304, b"")
+
+
+def test_the_versioned_url_is_immutable_and_an_old_one_redirects(served: TestClient) -> None:
+    versioned = served.get("/-/version").json()["scripts"]["banner.js"]
+    assert versioned.startswith("/banner.") and len(versioned) == len("/banner.") + 12 + 3
+    response = served.get(versioned)
+    assert (response.status_code, response.content) == (200, SCRIPT)
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    old = served.get("/banner.0123456789ab.js", follow_redirects=False)
+    assert (old.status_code, old.headers["location"]) == (302, "/banner.js")
+    assert served.get("/banner.nothex.js").status_code == 404
+
+
+def test_scripts_travel_gzipped_when_the_browser_accepts_it(served: TestClient) -> None:
+    response = served.get("/banner.js", headers={"Accept-Encoding": "gzip, br"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert int(response.headers["content-length"]) < len(SCRIPT) / 4
+    assert response.content == SCRIPT  # decoded by the client
+    raw = served.get("/banner.js", headers={"Accept-Encoding": "gzip"}).headers["content-length"]
+    assert len(gzip.compress(SCRIPT, 9, mtime=0)) == int(raw)
+
+
+def test_the_demo_page_runs_under_a_strict_policy_for_the_demo_site_only(
+    served: TestClient, make_settings: SettingsFactory, clickhouse_url: str
+) -> None:
+    page = served.get("/demo/")
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == DEMO_CSP
+    assert "'unsafe-inline'" not in DEMO_CSP
+    assert '<script src="/banner.js" data-site="1"' in page.text
+    assert "<script>" not in page.text and " style=" not in page.text  # nothing inline
+    assert served.get("/demo/gated.js").headers["content-type"] == "text/javascript; charset=utf-8"
+    assert served.get("/demo/../app.py").status_code == 404
+    toml = '[[sites]]\nid = 7\nname = "Shop"\norigins = ["https://shop.example.com"]\n'
+    with TestClient(
+        create_app(make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url}, toml=toml))
+    ) as own:
+        assert own.get("/demo/").status_code == 404
+
+
+def test_the_committed_banner_is_served() -> None:
+    assert "banner.js" in load_scripts()
