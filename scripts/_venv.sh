@@ -20,3 +20,28 @@ ensure_venv() {  # $1: pip extras, e.g. "test" or ""
     fi
     export PATH="$VENV/bin:$PATH"
 }
+
+ensure_browser_tools() {  # Node packages of consent_banner/ and Debian's chromium, for the browser tests
+    command -v npm >/dev/null \
+        || { echo "the browser tests need Node.js 18+ with npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+    local lock="$ROOT/consent_banner/package-lock.json"
+    local stamp="$ROOT/consent_banner/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)"
+    if [ ! -e "$stamp" ]; then
+        echo "installing consent_banner's build and test packages (npm ci) ..." >&2
+        (cd "$ROOT/consent_banner" && npm ci --no-audit --no-fund --loglevel=error) && touch "$stamp"
+    fi
+    # Debian's chromium, and a CJK font so screenshots of the Chinese banner show its text.
+    local missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    dpkg-query -W -f='${Status}' fonts-wqy-microhei 2>/dev/null | grep -q "ok installed" \
+        || missing+=(fonts-wqy-microhei)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "installing Debian packages for the browser tests: ${missing[*]} ..." >&2
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+        { $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+            || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends \
+                 "${missing[@]}" >/dev/null; }; } \
+            || { echo "could not install ${missing[*]}: run 'apt-get install ${missing[*]}' as root" >&2; exit 1; }
+    fi
+}

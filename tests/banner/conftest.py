@@ -1,0 +1,142 @@
+"""Fixtures for the banner's browser tests: a real gateway, a fixture site, Debian's chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from tests.e2e.gateway_process import Gateway, running_gateway
+from tests.support.browser import FixtureSite, chromium
+
+TOKEN = "banner-test-site-token-000000001"
+ANY_LOCAL = '["http://127.0.0.1:*", "http://localhost:*"]'
+ARABIC = {
+    "title": "نحن نحترم خصوصيتك",
+    "description": "نستخدم ملفات تعريف الارتباط بموافقتك فقط.",
+    "accept_all": "قبول الكل",
+    "reject_all": "رفض الكل",
+    "settings": "الإعدادات",
+    "settings_title": "إعدادات الخصوصية",
+    "settings_description": "اختر ما تسمح به.",
+    "save": "حفظ الاختيارات",
+    "close": "إغلاق",
+    "privacy_policy": "سياسة الخصوصية",
+    "always_on": "مفعّلة دائمًا",
+    "services": "الخدمات",
+    "receipt": "سجل موافقتك",
+    "consent_id": "رقم الموافقة",
+    "decided_at": "تاريخ القرار",
+    "reopen": "إعدادات الخصوصية",
+    "gpc_notice": "أرسل متصفحك إشارة التحكم العالمي بالخصوصية.",
+    "policy_changed": "تغيرت سياسة الخصوصية.",
+    "expired": "انتهت صلاحية اختيارك.",
+    "regime_changed": "يرجى تأكيد اختيارك.",
+    "error": "تعذر حفظ اختيارك.",
+}
+
+
+def config(policy_version: str = "2026-11") -> str:
+    arabic = "".join(f'{key} = "{text}"\n' for key, text in ARABIC.items())
+    return f"""
+[[sites]]
+id = 1
+name = "Parts catalogue"
+origins = {ANY_LOCAL}
+policy_version = "{policy_version}"
+token = "{TOKEN}"
+[sites.banner]
+privacy_policy_url = "https://parts.example.com/privacy"
+[[sites.categories]]
+id = "necessary"
+[[sites.categories]]
+id = "analytics"
+services = ["consent-gateway analytics"]
+cookies = ["ga_test", "_pk_*"]
+[[sites.categories]]
+id = "marketing"
+services = ["Ads partner"]
+cookies = ["ad_test"]
+
+[[sites]]
+id = 2
+name = "Centre modal, Arabic"
+origins = {ANY_LOCAL}
+policy_version = "1"
+token = "{TOKEN}-2"
+[sites.banner]
+position = "center"
+[sites.banner.texts.ar]
+{arabic}
+[[sites]]
+id = 3
+name = "Corner box, dark"
+origins = {ANY_LOCAL}
+policy_version = "1"
+[sites.banner]
+position = "corner"
+theme = "dark"
+"""
+
+
+GatewayFactory = Callable[..., Gateway]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Per module, not per session: the sync API must not outlive into the asyncio tests' modules.
+    with chromium() as browser:
+        yield browser
+
+
+def start_gateway(folder: Path, city_db: Path, policy_version: str = "2026-11") -> Any:
+    path = folder / "gateway.toml"
+    path.write_text(config(policy_version), encoding="utf-8")
+    env = {
+        "GATEWAY_DATA_DIR": str(folder / "data"),
+        "GATEWAY_CONFIG": str(path),
+        "GATEWAY_GEOIP_CITY_DB": str(city_db),
+        "GATEWAY_SECRET_KEYS": "b" * 48,
+    }
+    return running_gateway(env, folder / "serve.log")
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, city_db: Path) -> Iterator[Gateway]:
+    with start_gateway(tmp_path_factory.mktemp("banner-gateway"), city_db) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def site(gateway: Gateway) -> Iterator[FixtureSite]:
+    fixture_site = FixtureSite(gateway.base)
+    yield fixture_site
+    fixture_site.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+def proof(gateway: Gateway, consent_id: str, token: str = TOKEN) -> dict[str, Any]:
+    """The consent log's history of one consent, through the site owner's proof API."""
+    response = httpx.get(
+        f"{gateway.base}/api/consents/{consent_id}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
