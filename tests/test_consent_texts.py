@@ -43,8 +43,10 @@ services = ["OpenStreetMap"]
 
 @pytest.fixture
 def client(make_settings: SettingsFactory, clickhouse_url: str, city_db: Path) -> Iterator[TestClient]:
-    settings = make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city_db)},
-                             toml=SITE.replace("{extra}", ""))
+    settings = make_settings(
+        {"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city_db)},
+        toml=SITE.replace("{extra}", ""),
+    )
     with TestClient(create_app(settings), base_url="http://stats.example.com") as client:
         yield client
 
@@ -71,7 +73,9 @@ def test_the_page_language_wins_over_the_browser_and_english_is_the_last_resort(
     assert banner(client, "&lang=" + "x" * 500)["language"] == "en"
 
 
-def test_site_texts_override_the_built_in_ones_and_categories_fall_back_to_english(client: TestClient) -> None:
+def test_site_texts_override_the_built_in_ones_and_categories_fall_back_to_english(
+    client: TestClient,
+) -> None:
     german = banner(client, "&lang=de")
     texts = german["texts"]
     assert isinstance(texts, dict)
@@ -108,14 +112,21 @@ def test_the_stored_configuration_proves_the_built_in_wording_too() -> None:
     assert shown.pick(["de"])["config_hash"] == shown.config_hash
 
 
-@pytest.mark.parametrize(("texts", "message"), [
-    ('[sites.banner.texts.en]\nheadline = "Hi"', r"texts\.en\.headline: unknown text key"),
-    ('[sites.banner.texts.it]\ntitle = "Privacy"', r"texts\.it: a language without built-in texts needs every "
-                                                    r"key; missing: description"),
-    ('[sites.banner.texts.english]\ntitle = "Hi"', r"texts\.english: not a language tag"),
-])
-def test_bad_texts_stop_the_gateway_naming_the_key(make_settings: SettingsFactory, texts: str,
-                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        ('[sites.banner.texts.en]\nheadline = "Hi"', r"texts\.en\.headline: unknown text key"),
+        (
+            '[sites.banner.texts.it]\ntitle = "Privacy"',
+            r"texts\.it: a language without built-in texts needs every "
+            r"key; missing: description",
+        ),
+        ('[sites.banner.texts.english]\ntitle = "Hi"', r"texts\.english: not a language tag"),
+    ],
+)
+def test_bad_texts_stop_the_gateway_naming_the_key(
+    make_settings: SettingsFactory, texts: str, message: str
+) -> None:
     toml = f'[[sites]]\nid = 1\nname = "x"\norigins = ["{ORIGIN}"]\n{texts}\n'
     with pytest.raises(ConfigError, match=message):
         make_settings(toml=toml)
