@@ -46,10 +46,15 @@ REPROMPT = {CookieProblem.STALE_POLICY: "policy-changed", CookieProblem.EXPIRED:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code  # machine-readable, for the banner: "stale" means reload and ask again
+
+    @property
+    def body(self) -> dict[str, str]:
+        return {"error": self.message} | ({"code": self.code} if self.code else {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +130,7 @@ async def consent_endpoint(request: Request) -> Response:
     try:
         site = _site(request)
     except ApiError as exc:
-        return JSONResponse({"error": exc.message}, status_code=exc.status,
+        return JSONResponse(exc.body, status_code=exc.status,
                             headers={"Cache-Control": "no-store"})
     if request.method == "OPTIONS":
         return preflight_response(request, site)
@@ -143,7 +148,7 @@ async def consent_endpoint(request: Request) -> Response:
                                             withdraw=True)
         raise ApiError(405, "use GET, POST or DELETE")
     except ApiError as exc:
-        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+        return JSONResponse(exc.body, status_code=exc.status, headers=headers)
 
 
 async def _get(request: Request, visit: Visit, headers: dict[str, str], *, decide_signals: bool) -> Response:
@@ -194,9 +199,10 @@ async def _post(request: Request, visit: Visit, headers: dict[str, str]) -> Resp
         raise ApiError(400, f"unknown category {unknown[0][:40]!r}")
     if body.get("policy_version") != site.policy_version:
         raise ApiError(400, f"stale policy_version: the current policy is {site.policy_version!r}; "
-                            "reload the banner")
+                            "reload the banner", code="stale")
     if "config_hash" in body and body["config_hash"] != visit.banner.config_hash:
-        raise ApiError(400, "stale config_hash: the banner's texts or categories changed; reload the banner")
+        raise ApiError(400, "stale config_hash: the banner's texts or categories changed; reload the banner",
+                       code="stale")
     source = body.get("source", "banner")
     if source not in BODY_SOURCES:
         raise ApiError(400, "source must be banner or api")

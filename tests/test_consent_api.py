@@ -262,6 +262,7 @@ def test_a_policy_bump_re_prompts_and_stale_consents_stop_counting(make_client: 
         json={"categories": ["analytics"], "policy_version": "2026-11"},
     )
     assert stale.status_code == 400 and "stale policy_version" in stale.json()["error"]
+    assert stale.json()["code"] == "stale"  # the banner reloads and asks again
     renewed = bumped.post(
         "/consent?site=3",
         headers={"Origin": ORIGIN},
@@ -376,6 +377,7 @@ def test_a_stale_banner_configuration_is_refused(client: TestClient) -> None:
     body = {"categories": ["analytics"], "policy_version": "2026-11"}
     stale = client.post("/consent?site=3", json=body | {"config_hash": "0" * 16}, headers={"Origin": ORIGIN})
     assert stale.status_code == 400 and "stale config_hash" in stale.json()["error"]
+    assert stale.json()["code"] == "stale"
     fresh = client.post("/consent?site=3", json=body | {"config_hash": current}, headers={"Origin": ORIGIN})
     assert fresh.status_code == 200
 

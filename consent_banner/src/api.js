@@ -13,6 +13,9 @@ export function request(base, site, method, body) {
     body: body ? JSON.stringify(body) : null,
   }).then((response) =>
     // An error answer is JSON too ({"error": "..."}); its message goes to the console, not the visitor.
-    response.json().then((json) => (response.ok ? json : Promise.reject(new Error(json.error || response.status)))),
+    // code "stale": the page was opened before the site's policy or wording changed.
+    response.json().then((json) =>
+      response.ok ? json : Promise.reject(Object.assign(new Error(json.error || response.status), { code: json.code })),
+    ),
   );
 }

@@ -82,7 +82,12 @@ function start(script) {
         banner_version: __VERSION__,
         source: "banner",
       },
-    );
+    ).catch((e) => {
+      // The policy or wording changed since this page loaded: ask again with the current one,
+      // rather than record a choice made on texts the log could not prove.
+      if (e.code == "stale") load();
+      throw e;
+    });
     const granted = receipt.categories;
     state = { ...state, decided: true, show_banner: false, reason: null, categories: granted, consent: receipt };
     // Also clears what an expired or outdated consent left behind, not only what this change removed.
@@ -121,22 +126,27 @@ function start(script) {
     }
   });
 
-  request(base, site, "GET")
-    .then((loaded) => {
-      state = loaded;
-      if (state.decided) applyIntegrations(state.categories);
-      gate(state.categories);
-      emit(EVENT_READY);
-      return domReady;
-    })
-    .then(() => {
-      gate(state.categories); // elements the parser added after the state arrived
-      show = createUI(() => state, decide, withFloatingControl);
-      if (state.show_banner) show(LAYER_BANNER);
-      if (pending) show(pending);
-    })
-    .catch((e) => {
-      failed = true;
-      console.warn(LOG_PREFIX, e);
-    });
+  const load = () =>
+    request(base, site, "GET")
+      .then((loaded) => {
+        const first = !state;
+        state = loaded;
+        if (state.decided) applyIntegrations(state.categories);
+        gate(state.categories);
+        if (first) emit(EVENT_READY);
+        return domReady;
+      })
+      .then(() => {
+        gate(state.categories); // elements the parser added after the state arrived
+        if (show) show.destroy();
+        show = createUI(() => state, decide, withFloatingControl);
+        if (state.show_banner) show(LAYER_BANNER);
+        if (pending) show(pending);
+        pending = null;
+      })
+      .catch((e) => {
+        failed = !state;
+        console.warn(LOG_PREFIX, e);
+      });
+  load();
 }

@@ -241,11 +241,17 @@ export function createUI(getState, decide, withFloatingControl) {
     }
   });
   // A click on the backdrop can drop focus onto the page; take it back into the open modal.
-  document.addEventListener("focusin", (event) => {
+  const refocus = (event) => {
     const top = layers[LAYER_SETTINGS] || layers[LAYER_BANNER];
     if (top && top.modal && event.target != host) top.box.focus();
-  });
+  };
+  document.addEventListener("focusin", refocus);
 
   sync();
+  // destroy(): gone without a trace, for a UI rebuilt from a newer configuration.
+  show.destroy = () => {
+    document.removeEventListener("focusin", refocus);
+    host.remove();
+  };
   return show;
 }

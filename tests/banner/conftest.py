@@ -93,7 +93,9 @@ def browser() -> Iterator[Browser]:
         yield browser
 
 
-def start_gateway(folder: Path, city_db: Path, policy_version: str = "2026-11") -> Any:
+def start_gateway(
+    folder: Path, city_db: Path, policy_version: str = "2026-11", port: int | None = None
+) -> Any:
     path = folder / "gateway.toml"
     path.write_text(config(policy_version), encoding="utf-8")
     env = {
@@ -102,7 +104,7 @@ def start_gateway(folder: Path, city_db: Path, policy_version: str = "2026-11") 
         "GATEWAY_GEOIP_CITY_DB": str(city_db),
         "GATEWAY_SECRET_KEYS": "b" * 48,
     }
-    return running_gateway(env, folder / "serve.log")
+    return running_gateway(env, folder / "serve.log", port)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.banner.conftest import proof, start_gateway
-from tests.e2e.gateway_process import Gateway
+from tests.e2e.gateway_process import Gateway, free_port
 from tests.support.browser import ROOT, FixtureSite, screenshot_path
 
 TAG = '<script src="{gateway}/banner.js" data-site="SITE" async></script>'
@@ -219,10 +219,10 @@ def test_a_policy_change_asks_again_with_a_notice(
     browser: Browser, site: FixtureSite, tmp_path: Path, city_db: Path
 ) -> None:
     context = browser.new_context()
-    page = context.new_page()
-    module_gateway = site.gateway
+    page, open_before = context.new_page(), context.new_page()
+    module_gateway, port = site.gateway, free_port()
     try:
-        with start_gateway(tmp_path, city_db, policy_version="2026-11") as first:
+        with start_gateway(tmp_path, city_db, policy_version="2026-11", port=port) as first:
             site.gateway = first.base
             open_page(page, site, page_html(), "/policy.html")
             banner(page).get_by_role("button", name="Accept all").click()
@@ -230,13 +230,27 @@ def test_a_policy_change_asks_again_with_a_notice(
             page.reload()
             page.wait_for_function("() => ConsentGateway.get() && ConsentGateway.get().decided")
             expect(banner(page)).to_be_hidden()
-        with start_gateway(tmp_path, city_db, policy_version="2027-01") as bumped:
-            site.gateway = bumped.base
+            open_before.goto(f"{site.base}/policy.html")
+            open_before.get_by_role("button", name="Privacy settings").click()
+            expect(settings_layer(open_before)).to_be_visible()
+        with start_gateway(tmp_path, city_db, policy_version="2027-01", port=port) as bumped:
             page.reload()
             page.wait_for_function("() => window.ConsentGateway && ConsentGateway.get() !== null")
             expect(banner(page)).to_be_visible()
             expect(banner(page)).to_contain_text("Our privacy policy has changed since your last choice")
             assert state(page)["decided"] is False
+            # A page opened under the old policy cannot record a choice on it: it asks again.
+            settings_layer(open_before).get_by_role("button", name="Accept all").click()
+            again = banner(open_before)
+            expect(again).to_contain_text("Our privacy policy has changed since your last choice")
+            again.get_by_role("button", name="Accept all").click()
+            expect(again).to_be_hidden()
+            decided = state(open_before)
+            assert (decided["decided"], decided["policy_version"]) == (True, "2027-01")
+            assert [
+                (d["action"], d["policy_version"])
+                for d in proof(bumped, decided["consent_id"])["decisions"]
+            ] == [("grant", "2026-11"), ("grant", "2027-01")]  # one consent id, its whole history
     finally:
         site.gateway = module_gateway
         context.close()

@@ -46,9 +46,9 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 120,
 
 
 @contextmanager
-def running_gateway(env: dict[str, str], log_file: Path) -> Iterator[Gateway]:
-    """Start ``serve`` on a free port, wait until it answers, stop it with SIGTERM afterwards."""
-    port = free_port()
+def running_gateway(env: dict[str, str], log_file: Path, port: int | None = None) -> Iterator[Gateway]:
+    """Start ``serve`` on ``port`` (or a free one), wait until it answers, stop it with SIGTERM afterwards."""
+    port = port or free_port()
     with log_file.open("w") as log:
         server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)],
                                   env=gateway_env(env), stdout=log, stderr=subprocess.STDOUT)
