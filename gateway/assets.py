@@ -9,7 +9,7 @@ gzip-compressed when the browser accepts it, at two URLs:
   its ETag, so a gateway upgrade reaches every page quickly;
 - ``/banner.HASH.js``: the versioned URL (``/-/version`` names it), cached for a year, immutable,
   for pages that pin a version or use Subresource Integrity. An outdated hash redirects to the
-  stable URL rather than breaking the page.
+  stable URL (a page pinning the old file with SRI then refuses it, as SRI should).
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ JAVASCRIPT = "text/javascript; charset=utf-8"
 VERSIONED = re.compile(r"(?P<stem>[a-z]+)\.(?P<hash>[0-9a-f]{12})\.js")
 DEMO_FILES = {"": ("index.html", "text/html; charset=utf-8"), "demo.css": ("demo.css", "text/css"),
               "demo.js": ("demo.js", JAVASCRIPT), "gated.js": ("gated.js", JAVASCRIPT)}
+# A public script: any page may load it, also with crossorigin (SRI) or under COEP.
+PUBLIC = {"X-Content-Type-Options": "nosniff", "Access-Control-Allow-Origin": "*",
+          "Cross-Origin-Resource-Policy": "cross-origin"}
 # The demo page proves the banner needs no inline script or style: it runs under this policy.
 DEMO_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -55,16 +58,32 @@ class Asset:
         return f"{stem}.{self.digest}.{suffix}"
 
     def response(self, request: Request, cache_control: str) -> Response:
-        etag = f'"{self.digest}"'
-        headers = {"Cache-Control": cache_control, "ETag": etag, "Vary": "Accept-Encoding",
-                   "X-Content-Type-Options": "nosniff", "Access-Control-Allow-Origin": "*",
-                   "Cross-Origin-Resource-Policy": "cross-origin"}
-        if etag in request.headers.get("if-none-match", ""):
+        gzipped = accepts_gzip(request.headers.get("accept-encoding", ""))
+        # One ETag per representation: a cache must not answer a gzip request with the plain body.
+        etag = f'"{self.digest}-gz"' if gzipped else f'"{self.digest}"'
+        headers = {"Cache-Control": cache_control, "ETag": etag, "Vary": "Accept-Encoding"} | PUBLIC
+        if_none_match = request.headers.get("if-none-match", "")
+        if if_none_match.strip() == "*" or etag in if_none_match:
             return Response(status_code=304, headers=headers)
         body = self.body
-        if "gzip" in request.headers.get("accept-encoding", ""):
+        if gzipped:
             body, headers["Content-Encoding"] = self.gzipped, "gzip"
         return Response(body, media_type=JAVASCRIPT, headers=headers)
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding header takes gzip (``gzip;q=0`` refuses it)."""
+    for part in header.lower().split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip() in ("gzip", "*"):
+            name, _, value = params.partition("=")
+            if name.strip() != "q":
+                return True
+            try:
+                return float(value) > 0
+            except ValueError:
+                return False
+    return False
 
 
 def script_paths() -> list[str]:
@@ -85,7 +104,8 @@ async def script(request: Request) -> Response:
     if (match := VERSIONED.fullmatch(name)) and (asset := scripts.get(f"{match['stem']}.js")) is not None:
         if match["hash"] == asset.digest:
             return asset.response(request, LONG_CACHE)
-        return RedirectResponse(f"/{asset.name}", status_code=302, headers={"Cache-Control": "no-store"})
+        # Relative, so it also works behind a path prefix; CORS, so a crossorigin <script> follows it.
+        return RedirectResponse(asset.name, status_code=302, headers={"Cache-Control": "no-store"} | PUBLIC)
     return PlainTextResponse(f"no such script: {name[:60]}", status_code=404)
 
 

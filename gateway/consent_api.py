@@ -145,7 +145,7 @@ async def consent_endpoint(request: Request) -> Response:
             return await _post(request, visit, headers)
         if request.method == "DELETE":
             return await _record_and_answer(request, visit, headers, categories=[], source="banner",
-                                            withdraw=True)
+                                            withdraw=True, **_shown_with(request))
         raise ApiError(405, "use GET, POST or DELETE")
     except ApiError as exc:
         return JSONResponse(exc.body, status_code=exc.status, headers=headers)
@@ -207,12 +207,29 @@ async def _post(request: Request, visit: Visit, headers: dict[str, str]) -> Resp
     if source not in BODY_SOURCES:
         raise ApiError(400, "source must be banner or api")
     language, banner_version = body.get("language", ""), body.get("banner_version", "")
-    if not isinstance(language, str) or (language and not LANGUAGE.fullmatch(language)) or len(language) > 35:
+    if not _valid_language(language):
         raise ApiError(400, "language must be a language tag like en or zh-CN")
-    if not isinstance(banner_version, str) or not re.fullmatch(r"[\w.+-]{0,64}", banner_version):
+    if not _valid_banner_version(banner_version):
         raise ApiError(400, "banner_version must be up to 64 letters, digits or . + - _")
     return await _record_and_answer(request, visit, headers, categories=categories, source=str(source),
                                     language=language, banner_version=banner_version)
+
+
+def _valid_language(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= 35 and (not value or bool(LANGUAGE.fullmatch(value)))
+
+
+def _valid_banner_version(value: object) -> bool:
+    return isinstance(value, str) and bool(re.fullmatch(r"[\w.+-]{0,64}", value))
+
+
+def _shown_with(request: Request) -> dict[str, str]:
+    """A withdrawal's language and banner version, from the query (DELETE has no body). Bad values
+    are left out rather than refused: nothing may stand in the way of a withdrawal."""
+    language = request.query_params.get("language", "")
+    banner_version = request.query_params.get("banner_version", "")
+    return {"language": language if _valid_language(language) else "",
+            "banner_version": banner_version if _valid_banner_version(banner_version) else ""}
 
 
 async def _read_body(request: Request) -> dict[str, Any]:

@@ -230,6 +230,9 @@ def _banner(raw: object, where: str) -> Banner:
     if not isinstance(texts_raw, dict):
         raise ConsentConfigError(f"{where}.texts: must be a table of languages")
     texts = {lang: _banner_texts(lang, value, f"{where}.texts") for lang, value in texts_raw.items()}
+    if language and language not in DEFAULT_TEXTS and language not in texts:
+        raise ConsentConfigError(f"{where}.language: no texts for {language!r}: use one of "
+                                 f"{', '.join(DEFAULT_TEXTS)} or add [sites.banner.texts.{language}]")
     return Banner(position=_choice(raw, "position", POSITIONS, where),
                   theme=_choice(raw, "theme", THEMES, where), language=language, privacy_policy_url=urls,
                   texts=texts)
@@ -241,6 +244,9 @@ def _banner_texts(language: str, raw: object, where: str) -> Texts:
     if unknown := sorted(set(texts) - set(TEXT_KEYS)):
         raise ConsentConfigError(f"{where}.{language}.{unknown[0]}: unknown text key "
                                  f"(known: {', '.join(TEXT_KEYS)})")
+    if blank := [key for key, text in texts.items() if not text.strip()]:
+        raise ConsentConfigError(f"{where}.{language}.{blank[0]}: must not be blank (a button or dialog "
+                                 "without a name is neither accessible nor fair)")
     missing = [key for key in TEXT_KEYS if key not in texts]
     if language not in DEFAULT_TEXTS and missing:
         raise ConsentConfigError(f"{where}.{language}: a language without built-in texts needs every key; "

@@ -63,7 +63,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "services": "Dienste",
         "receipt": "Ihr Einwilligungsnachweis",
         "consent_id": "Einwilligungs-ID",
-        "decided_at": "Entschieden am",
+        "decided_at": "Datum der Entscheidung",
         "reopen": "Datenschutz-Einstellungen",
         "gpc_notice": "Ihr Browser hat ein Global-Privacy-Control-Signal gesendet; wir haben es als "
                       "„Alle ablehnen“ gespeichert. Sie können hier dennoch Kategorien erlauben.",
@@ -76,9 +76,9 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
     "fr": {
         "title": "Nous respectons votre vie privée",
         "description": "Avec votre consentement, nous utilisons des cookies et des technologies "
-                       "similaires pour mesurer l’audience et, si vous l’autorisez, à des fins marketing. "
-                       "Vous pouvez modifier ou retirer votre choix à tout moment dans « Paramètres de "
-                       "confidentialité ».",
+                       "similaires pour mesurer l’audience et, si vous l’autorisez, à des fins de marketing. "
+                       "Vous pouvez modifier ou retirer votre choix à tout moment dans « Paramètres de "
+                       "confidentialité ».",
         "accept_all": "Tout accepter",
         "reject_all": "Tout refuser",
         "settings": "Personnaliser",
@@ -88,14 +88,14 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "save": "Enregistrer mes choix",
         "close": "Fermer",
         "privacy_policy": "Politique de confidentialité",
-        "always_on": "Toujours actif",
+        "always_on": "Toujours actifs",
         "services": "Services",
         "receipt": "Votre preuve de consentement",
         "consent_id": "Identifiant du consentement",
         "decided_at": "Choix fait le",
         "reopen": "Paramètres de confidentialité",
-        "gpc_notice": "Votre navigateur a envoyé un signal Global Privacy Control ; nous l’avons "
-                      "enregistré comme « Tout refuser ». Vous pouvez tout de même autoriser des "
+        "gpc_notice": "Votre navigateur a envoyé un signal Global Privacy Control ; nous l’avons "
+                      "enregistré comme « Tout refuser ». Vous pouvez tout de même autoriser des "
                       "catégories ici.",
         "policy_changed": "Notre politique de confidentialité a changé depuis votre dernier choix. "
                           "Merci de choisir à nouveau.",
@@ -171,23 +171,18 @@ DEFAULT_CATEGORY_TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "zh-CN": ("必要", "网站运行及记住本次选择所必需，不用于跟踪。"),
     },
     "analytics": {
-        "en": ("Analytics", "Counts visits and page views so we can improve the site. Your IP address "
-                            "is reduced to your city and never stored."),
-        "de": ("Statistik", "Zählt Besuche und Seitenaufrufe, damit wir die Website verbessern können. "
-                            "Ihre IP-Adresse wird auf Ihre Stadt reduziert und nie gespeichert."),
-        "fr": ("Mesure d’audience", "Compte les visites et les pages vues pour améliorer le site. Votre "
-                                    "adresse IP est réduite à votre ville et jamais conservée."),
-        "es": ("Analítica", "Cuenta visitas y páginas vistas para mejorar el sitio. Tu dirección IP se "
-                            "reduce a tu ciudad y nunca se guarda."),
-        "zh-CN": ("统计分析", "统计访问量和页面浏览量，帮助我们改进网站。您的 IP 地址仅被换算为所在城市，"
-                              "从不保存。"),
+        "en": ("Analytics", "Measures visits and page views so we can improve the site."),
+        "de": ("Statistik", "Misst Besuche und Seitenaufrufe, damit wir die Website verbessern können."),
+        "fr": ("Mesure d’audience", "Mesure les visites et les pages vues pour améliorer le site."),
+        "es": ("Analíticas", "Miden las visitas y las páginas vistas para mejorar el sitio."),
+        "zh-CN": ("统计分析", "统计访问量和页面浏览量，帮助我们改进网站。"),
     },
     "marketing": {
         "en": ("Marketing", "Lets advertising partners measure campaigns and show relevant ads."),
         "de": ("Marketing", "Erlaubt Werbepartnern, Kampagnen zu messen und passende Werbung zu zeigen."),
         "fr": ("Marketing", "Permet à nos partenaires publicitaires de mesurer les campagnes et "
                             "d’afficher des publicités pertinentes."),
-        "es": ("Marketing", "Permite a los socios publicitarios medir campañas y mostrar anuncios "
+        "es": ("Marketing", "Permiten a los socios publicitarios medir campañas y mostrar anuncios "
                             "relevantes."),
         "zh-CN": ("营销", "允许广告合作伙伴衡量推广效果并展示相关广告。"),
     },
@@ -198,17 +193,23 @@ def text_direction(language: str) -> str:
     return "rtl" if language.split("-")[0].lower() in RTL_LANGUAGES else "ltr"
 
 
+# Traditional Chinese readers are better served by the next choice (or English) than by zh-CN.
+TRADITIONAL_CHINESE = ("zh-tw", "zh-hk", "zh-mo", "zh-hant")
+
+
 def best_language(candidates: list[str], available: list[str]) -> str | None:
-    """The first candidate tag available exactly (case-insensitive), else by its primary subtag
-    (de-AT → de, zh-Hans-CN → zh-CN); None when nothing fits."""
+    """The first candidate tag available exactly (case-insensitive, ``_`` read as ``-``), else by
+    its primary subtag (de-AT → de, zh-Hans-CN → zh-CN); None when nothing fits."""
     by_lower = {tag.lower(): tag for tag in available}
     by_primary: dict[str, str] = {}
     for tag in available:
         by_primary.setdefault(tag.split("-")[0].lower(), tag)
     for candidate in candidates:
-        tag = candidate.strip().lower()
+        tag = candidate.strip().lower().replace("_", "-")
         if tag in by_lower:
             return by_lower[tag]
+        if tag.startswith(TRADITIONAL_CHINESE):
+            continue
         if (primary := by_primary.get(tag.split("-")[0])) is not None:
             return primary
     return None
@@ -218,13 +219,15 @@ def accept_language(header: str, limit: int = 12) -> list[str]:
     """Language tags from an Accept-Language header, most preferred first (``*`` and q=0 dropped)."""
     weighted = []
     for position, part in enumerate(header.split(",")[:limit]):
-        tag, _, params = part.strip().partition(";")
+        tag, *params = (piece.strip() for piece in part.split(";"))
         quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                continue
-        if tag and tag != "*" and quality > 0:
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and tag != "*" and 0 < quality <= 1:  # also drops nan and inf
             weighted.append((-quality, position, tag))
     return [tag for _, _, tag in sorted(weighted)]

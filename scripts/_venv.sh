@@ -28,7 +28,9 @@ ensure_browser_tools() {  # Node packages of consent_banner/ and Debian's chromi
     local stamp="$ROOT/consent_banner/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)"
     if [ ! -e "$stamp" ]; then
         echo "installing consent_banner's build and test packages (npm ci) ..." >&2
-        (cd "$ROOT/consent_banner" && npm ci --no-audit --no-fund --loglevel=error) && touch "$stamp"
+        (cd "$ROOT/consent_banner" && npm ci --no-audit --no-fund --loglevel=error) \
+            || { echo "npm ci failed in consent_banner/" >&2; exit 1; }
+        touch "$stamp"
     fi
     # Debian's chromium, and a CJK font so screenshots of the Chinese banner show its text.
     local missing=()
@@ -39,6 +41,7 @@ ensure_browser_tools() {  # Node packages of consent_banner/ and Debian's chromi
         echo "installing Debian packages for the browser tests: ${missing[*]} ..." >&2
         local sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+        export DEBIAN_FRONTEND=noninteractive  # CI has no terminal: a debconf question must not wait
         { $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
             || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends \
                  "${missing[@]}" >/dev/null; }; } \

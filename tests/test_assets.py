@@ -41,8 +41,13 @@ def test_the_stable_url_is_cached_briefly_and_revalidated(served: TestClient) ->
         response.headers["x-content-type-options"],
         response.headers["access-control-allow-origin"],
     ) == ("nosniff", "*")
-    again = served.get("/banner.js", headers={"If-None-Match": response.headers["etag"]})
+    again = served.get(
+        "/banner.js", headers={"If-None-Match": response.headers["etag"], "Accept-Encoding": "identity"}
+    )
     assert (again.status_code, again.content) == (304, b"")
+    assert served.get("/banner.js", headers={"If-None-Match": "*"}).status_code == 304
+    zipped = served.get("/banner.js", headers={"Accept-Encoding": "gzip"}).headers["etag"]
+    assert zipped != response.headers["etag"]  # each representation has its own validator
 
 
 def test_the_versioned_url_is_immutable_and_an_old_one_redirects(served: TestClient) -> None:
@@ -52,7 +57,11 @@ def test_the_versioned_url_is_immutable_and_an_old_one_redirects(served: TestCli
     assert (response.status_code, response.content) == (200, SCRIPT)
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
     old = served.get("/banner.0123456789ab.js", follow_redirects=False)
-    assert (old.status_code, old.headers["location"]) == (302, "/banner.js")
+    assert (old.status_code, old.headers["location"]) == (
+        302,
+        "banner.js",
+    )  # relative: works under a prefix
+    assert old.headers["access-control-allow-origin"] == "*"  # a crossorigin <script> may follow it
     assert served.get("/banner.nothex.js").status_code == 404
 
 
@@ -62,6 +71,8 @@ def test_scripts_travel_gzipped_when_the_browser_accepts_it(served: TestClient) 
     assert response.headers["vary"] == "Accept-Encoding"
     assert int(response.headers["content-length"]) < len(SCRIPT) / 4
     assert response.content == SCRIPT  # decoded by the client
+    refused = served.get("/banner.js", headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in refused.headers
     raw = served.get("/banner.js", headers={"Accept-Encoding": "gzip"}).headers["content-length"]
     assert len(gzip.compress(SCRIPT, 9, mtime=0)) == int(raw)
 

@@ -244,6 +244,18 @@ def test_withdrawing_is_as_easy_as_giving(client: TestClient) -> None:
     assert log_rows(client)[1]["consent_id"] == granted["consent_id"]
 
 
+def test_a_withdrawal_is_logged_with_the_banner_that_showed_it(client: TestClient) -> None:
+    decide(client, ["analytics"])
+    url = "/consent?site=3&language=zh-CN&banner_version=1.2.0"
+    assert client.delete(url, headers={"Origin": ORIGIN}).status_code == 200
+    withdrawal = log_rows(client)[-1]
+    assert (withdrawal["action"], withdrawal["language"]) == ("withdraw", "zh-CN")
+    assert withdrawal["banner_version"].startswith("1.2.0/")
+    bad = "/consent?site=3&language=" + "x" * 99 + "&banner_version=%3Cscript%3E"
+    assert client.delete(bad, headers={"Origin": ORIGIN}).status_code == 200  # never refused
+    assert (log_rows(client)[-1]["language"], log_rows(client)[-1]["banner_version"].count("/")) == ("", 0)
+
+
 def test_a_policy_bump_re_prompts_and_stale_consents_stop_counting(make_client: ClientFactory) -> None:
     old = make_client()
     decide(old, ["analytics"])

@@ -132,9 +132,23 @@ def test_bad_texts_stop_the_gateway_naming_the_key(
         make_settings(toml=toml)
 
 
+def test_blank_texts_and_unspoken_languages_stop_the_gateway(make_settings: SettingsFactory) -> None:
+    site = f'[[sites]]\nid = 1\nname = "x"\norigins = ["{ORIGIN}"]\n'
+    with pytest.raises(ConfigError, match=r"texts\.en\.reject_all: must not be blank"):
+        make_settings(toml=site + '[sites.banner.texts.en]\nreject_all = "  "\n')
+    with pytest.raises(ConfigError, match=r"banner\.language: no texts for 'it'"):
+        make_settings(toml=site + '[sites.banner]\nlanguage = "it"\n')
+
+
 def test_language_helpers() -> None:
     assert accept_language("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5") == ["fr-CH", "fr", "en", "de"]
     assert accept_language("en;q=0, de;q=bad, es") == ["es"]
     assert best_language(["EN-gb"], ["en", "de"]) == "en"
     assert best_language(["it", "de-AT"], ["en", "de"]) == "de"
     assert best_language([""], ["en"]) is None
+    assert best_language(["de_DE"], ["en", "de"]) == "de"
+    assert best_language(["zh-TW", "en"], ["zh-CN", "en"]) == "en"  # not Simplified for Traditional
+    assert best_language(["zh-Hant-HK"], ["zh-CN"]) is None
+    assert best_language(["zh-Hans-SG"], ["zh-CN"]) == "zh-CN"
+    assert accept_language("fr;level=1;q=0.1, de;q=0.5") == ["de", "fr"]
+    assert accept_language("de;Q=0.2, es;q=0.3, it;q=nan, pt;q=inf") == ["es", "de"]
