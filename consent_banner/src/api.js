@@ -2,10 +2,10 @@
 // decision. The consent cookie is HttpOnly and first-party to the gateway, so every request
 // carries credentials and the banner never reads or writes a cookie of its own.
 
-export function request(base, site, method, body) {
-  const lang = document.documentElement.lang;
+// query: more query parameters, empty values left out (GET's lang, DELETE's language and version).
+export function request(base, site, method, query, body) {
   let url = base + "/consent?site=" + encodeURIComponent(site);
-  if (method == "GET" && lang) url += "&lang=" + encodeURIComponent(lang);
+  for (const name in query) if (query[name]) url += "&" + name + "=" + encodeURIComponent(query[name]);
   return fetch(url, {
     method,
     credentials: "include",

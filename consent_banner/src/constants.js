@@ -5,7 +5,6 @@
 export const ATTR_SITE = "data-site";
 export const ATTR_GATEWAY = "data-gateway";
 export const ATTR_SETTINGS_BUTTON = "data-settings-button"; // "off": no floating control
-export const ATTR_GOOGLE_CONSENT_MODE = "data-google-consent-mode";
 export const SCRIPT_FALLBACK_SELECTOR = "script[data-site]";
 
 // The page: any element with this attribute opens the settings layer on click.

@@ -9,7 +9,6 @@ import { request } from "./api.js";
 import {
   API_NAME,
   ATTR_GATEWAY,
-  ATTR_GOOGLE_CONSENT_MODE,
   ATTR_OPENER,
   ATTR_SETTINGS_BUTTON,
   ATTR_SITE,
@@ -35,7 +34,7 @@ function start(script) {
   // The gateway serves banner.js (or banner.<hash>.js) next to /consent.
   const base = (script.getAttribute(ATTR_GATEWAY) || new URL(".", script.src).href).replace(/\/+$/, "");
   const withFloatingControl = script.getAttribute(ATTR_SETTINGS_BUTTON) != "off";
-  const applyIntegrations = startIntegrations(script.hasAttribute(ATTR_GOOGLE_CONSENT_MODE));
+  const applyIntegrations = startIntegrations();
   const gate = createGate();
   const listeners = { [EVENT_READY]: [], [EVENT_CHANGE]: [] };
   let state = null;
@@ -65,27 +64,30 @@ function start(script) {
     window.dispatchEvent(new CustomEvent(DOM_EVENT_PREFIX + name, { detail: get() }));
   };
 
-  async function decide(categories) {
+  // layer: the one the visitor chose in, reopened when the choice comes too late (see below).
+  async function decide(categories, layer) {
     const optional = (ids) => ids.some((id) => id != NECESSARY);
     const banner = state.banner;
     // Choosing nothing after having granted something is a withdrawal.
     const withdraw = state.decided && optional(state.categories) && !optional(categories);
+    // A withdrawal has no body: what it was made on goes in the query.
+    const shown = { language: banner.language, banner_version: __VERSION__ };
     const receipt = await request(
       base,
       site,
       withdraw ? "DELETE" : "POST",
+      withdraw && shown,
       !withdraw && {
         categories,
         policy_version: banner.policy_version,
         config_hash: banner.config_hash,
-        language: banner.language,
-        banner_version: __VERSION__,
+        ...shown,
         source: "banner",
       },
     ).catch((e) => {
       // The policy or wording changed since this page loaded: ask again with the current one,
-      // rather than record a choice made on texts the log could not prove.
-      if (e.code == "stale") load();
+      // rather than record a choice made on texts the log could not prove, in the same layer.
+      if (e.code == "stale") load(layer);
       throw e;
     });
     const granted = receipt.categories;
@@ -126,8 +128,10 @@ function start(script) {
     }
   });
 
-  const load = () =>
-    request(base, site, "GET")
+  // reopen: the layer to show again after a stale decision, if the visitor still has a decision
+  // (without one, the first layer shows anyway).
+  const load = (reopen) =>
+    request(base, site, "GET", { lang: document.documentElement.lang })
       .then((loaded) => {
         const first = !state;
         state = loaded;
@@ -140,7 +144,7 @@ function start(script) {
         gate(state.categories); // elements the parser added after the state arrived
         if (show) show.destroy();
         show = createUI(() => state, decide, withFloatingControl);
-        if (state.show_banner) show(LAYER_BANNER);
+        if (state.show_banner || reopen) show(state.show_banner ? LAYER_BANNER : reopen);
         if (pending) show(pending);
         pending = null;
       })

@@ -72,11 +72,16 @@ export function createUI(getState, decide, withFloatingControl) {
   }
   const sync = () => floating && (floating.hidden = !!layers[LAYER_BANNER]);
 
-  // No <form> anywhere in the shadow root, so buttons need no type="button".
+  // No <form> anywhere in the shadow root, so buttons need no type="button". While a decision is
+  // in flight (the layers say aria-busy) their clicks do nothing: no Settings over a pending Accept.
   const button = (label, onClick, classes) => {
     const el = h("button", classes || "btn", label);
-    el.onclick = onClick;
+    el.onclick = () => busy || onClick();
     return el;
+  };
+  const setBusy = (on) => {
+    busy = on;
+    for (const name in layers) layers[name].box.setAttribute("aria-busy", on);
   };
 
   const restoreFocus = (el) => {
@@ -95,17 +100,17 @@ export function createUI(getState, decide, withFloatingControl) {
 
   // Records a decision from a layer; on failure the layer stays open and says so.
   async function choose(ids, error) {
-    if (busy) return;
-    busy = true;
+    setBusy(true);
     error.textContent = "";
     try {
-      await decide(ids);
+      // The settings layer is modal over the first: a choice comes from the top one.
+      await decide(ids, layers[LAYER_SETTINGS] ? LAYER_SETTINGS : LAYER_BANNER);
     } catch (e) {
       error.textContent = texts.error;
       console.warn(LOG_PREFIX, e);
-      return (busy = false);
+      return setBusy(false);
     }
-    busy = false;
+    setBusy(false);
     const outer = layers[LAYER_BANNER] || layers[LAYER_SETTINGS]; // none if closed meanwhile
     for (const name in layers) layers[name].wrap.remove(), delete layers[name];
     sync();
@@ -195,7 +200,7 @@ export function createUI(getState, decide, withFloatingControl) {
           h("dt", "", texts.consent_id),
           h("dd", "", consent.consent_id),
           h("dt", "", texts.decided_at),
-          h("dd", "", new Date(consent.decided_at).toLocaleString(banner.language || undefined)),
+          h("dd", "", date(consent.decided_at)),
         ]),
       ]);
     const pick = (test) => boxes.filter(test).map((input) => input.value);
@@ -215,9 +220,20 @@ export function createUI(getState, decide, withFloatingControl) {
     );
   }
 
+  // Intl refuses some tags a site may use (RangeError): the browser's own format then.
+  const date = (iso) => {
+    const at = new Date(iso);
+    try {
+      return at.toLocaleString(banner.language || undefined);
+    } catch {
+      return at.toLocaleString();
+    }
+  };
+
   const gpcNotice = (state) => state.consent && state.consent.source == "gpc" && texts.gpc_notice;
 
   function show(name) {
+    if (busy) return;
     if (layers[name]) return layers[name].box.focus();
     if (name == LAYER_BANNER) showBanner();
     else showSettings();

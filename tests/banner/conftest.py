@@ -40,8 +40,11 @@ ARABIC = {
 }
 
 
-def config(policy_version: str = "2026-11") -> str:
+def config(policy_version: str = "2026-11", english: dict[str, str] | None = None) -> str:
+    """The sites' TOML; ``english`` overrides some of site 1's English texts (a change of wording)."""
     arabic = "".join(f'{key} = "{text}"\n' for key, text in ARABIC.items())
+    reworded = "".join(f'{key} = "{text}"\n' for key, text in (english or {}).items())
+    reworded = f"[sites.banner.texts.en]\n{reworded}" if reworded else ""
     return f"""
 [[sites]]
 id = 1
@@ -51,7 +54,7 @@ policy_version = "{policy_version}"
 token = "{TOKEN}"
 [sites.banner]
 privacy_policy_url = "https://parts.example.com/privacy"
-[[sites.categories]]
+{reworded}[[sites.categories]]
 id = "necessary"
 [[sites.categories]]
 id = "analytics"
@@ -94,10 +97,14 @@ def browser() -> Iterator[Browser]:
 
 
 def start_gateway(
-    folder: Path, city_db: Path, policy_version: str = "2026-11", port: int | None = None
+    folder: Path,
+    city_db: Path,
+    policy_version: str = "2026-11",
+    port: int | None = None,
+    english: dict[str, str] | None = None,
 ) -> Any:
     path = folder / "gateway.toml"
-    path.write_text(config(policy_version), encoding="utf-8")
+    path.write_text(config(policy_version, english), encoding="utf-8")
     env = {
         "GATEWAY_DATA_DIR": str(folder / "data"),
         "GATEWAY_CONFIG": str(path),

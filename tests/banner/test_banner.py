@@ -7,18 +7,32 @@ consent log proves through the site owner's proof API.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, Route, expect
 
 from tests.banner.conftest import proof, start_gateway
-from tests.e2e.gateway_process import Gateway, free_port
+from tests.e2e.gateway_process import Gateway, free_port, running_gateway
 from tests.support.browser import ROOT, FixtureSite, screenshot_path
 
 TAG = '<script src="{gateway}/banner.js" data-site="SITE" async></script>'
+SYNC_TAG = TAG.replace(" async", "")  # what Google Consent Mode needs: before the gtag snippet
+VERSION = json.loads((ROOT / "consent_banner" / "package.json").read_text())["version"]
+GTAG_SNIPPET = (  # Google's snippet, as a site's own external script
+    "window.dataLayer = window.dataLayer || [];"
+    "function gtag(){dataLayer.push(arguments);} gtag('js', new Date()); gtag('config', 'G-TEST');"
+)
+DEFAULT = {
+    "ad_storage": "denied",
+    "ad_user_data": "denied",
+    "ad_personalization": "denied",
+    "analytics_storage": "denied",
+    "wait_for_update": 500,
+}
 GATED = """
 <p id="layout-probe">Catalogue</p>
 <script type="text/plain" data-consent="analytics">window.inlineAnalyticsRan = true;</script>
@@ -29,10 +43,12 @@ GATED = """
 """
 
 
-def page_html(site_id: int = 1, head: str = "", body: str = GATED, lang: str = "en") -> str:
+def page_html(
+    site_id: int = 1, head: str = "", body: str = GATED, lang: str = "en", tag: str = TAG, after: str = ""
+) -> str:
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>Parts</title>{head}'
-        f"{TAG.replace('SITE', str(site_id))}</head><body><h1>Brake pads</h1>{body}</body></html>"
+        f"{tag.replace('SITE', str(site_id))}{after}</head><body><h1>Brake pads</h1>{body}</body></html>"
     )
 
 
@@ -81,6 +97,32 @@ def flags(page: Page) -> dict[str, Any]:
 
 def cookie(context: BrowserContext, name: str) -> dict[str, Any] | None:
     return next((dict(c) for c in context.cookies() if c["name"] == name), None)
+
+
+def warnings(page: Page) -> list[str]:
+    """Records the text of every console.warn."""
+    seen: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        if message.type == "warning":
+            seen.append(message.text)
+
+    page.on("console", record)
+    return seen
+
+
+def hold_decisions(page: Page, gateway: str) -> list[Route]:
+    """Holds every POST and DELETE to /consent until the test continues (or aborts) it."""
+    held: list[Route] = []
+
+    def handle(route: Route) -> None:
+        if route.request.method == "GET":
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(lambda url: url.startswith(f"{gateway}/consent?"), handle)
+    return held
 
 
 def test_accepting_runs_gated_content_sets_the_cookie_and_logs_a_grant(
@@ -133,6 +175,37 @@ def test_rejecting_logs_a_refusal_and_gated_scripts_never_run(
     assert not [
         url for url in fetched if url.endswith(("/analytics.js", "/marketing.js", "/pixel.gif", "/ad.html"))
     ]
+
+
+def test_gated_scripts_run_in_document_order_like_the_parser(page: Page, site: FixtureSite) -> None:
+    site.add_script("/lib.js", "window.Lib = {ready: true};")
+    body = (
+        '<script type="text/plain" data-consent="analytics" data-src="/lib.js"></script>'
+        '<script type="text/plain" data-consent="analytics">window.libSeen = typeof Lib;</script>'
+    )
+    open_page(page, site, page_html(body=body), "/order.html")
+    banner(page).get_by_role("button", name="Accept all").click()
+    page.wait_for_function("() => window.libSeen !== undefined")
+    assert page.evaluate("() => window.libSeen") == "object"  # the inline script waited for the library
+    page.reload()  # and for a returning visitor, activated as soon as the state is known
+    page.wait_for_function("() => window.libSeen !== undefined")
+    assert page.evaluate("() => window.libSeen") == "object"
+
+
+def test_a_blank_data_consent_never_runs_and_says_why(page: Page, site: FixtureSite) -> None:
+    warned = warnings(page)
+    body = (
+        '<script type="text/plain" data-consent="">window.emptyRan = true;</script>'
+        '<script type="text/plain" data-consent="  ">window.blankRan = true;</script>'
+        '<img alt="" data-consent="" data-src="/pixel.gif">'
+        '<script type="text/plain" data-consent="analytics">window.inlineAnalyticsRan = true;</script>'
+    )
+    open_page(page, site, page_html(body=body), "/blank.html")
+    banner(page).get_by_role("button", name="Accept all").click()
+    page.wait_for_function("() => window.inlineAnalyticsRan")
+    ran = page.evaluate("() => [!!window.emptyRan, !!window.blankRan, document.querySelector('img').src]")
+    assert ran == [False, False, ""]  # fail closed, even with everything granted
+    assert len([w for w in warned if "data-consent" in w]) == 3  # once per element
 
 
 def test_dismissing_records_and_stores_nothing_and_the_banner_returns(
@@ -207,7 +280,10 @@ def test_withdrawing_is_as_easy_as_giving_and_clears_the_named_cookies(
     expect(layer.get_by_text(consent_id)).to_be_visible()  # the visitor's receipt
     layer.get_by_role("button", name="Reject all").click()
     expect(layer).to_be_hidden()
-    assert [d["action"] for d in proof(gateway, consent_id)["decisions"]] == ["grant", "withdraw"]
+    decisions = proof(gateway, consent_id)["decisions"]
+    assert [d["action"] for d in decisions] == ["grant", "withdraw"]
+    withdrawal = decisions[1]  # logged with what it was made on, like any decision (DELETE: in the query)
+    assert withdrawal["language"] == "en" and withdrawal["banner_version"].startswith(VERSION), withdrawal
     assert state(page)["categories"] == ["necessary"]
     assert page.evaluate("() => window.changes") == ["analytics,marketing,necessary", "necessary"]
     names = {c["name"] for c in context.cookies()}
@@ -256,6 +332,57 @@ def test_a_policy_change_asks_again_with_a_notice(
         context.close()
 
 
+def test_a_choice_on_changed_wording_reopens_the_layer_with_the_new_wording(
+    browser: Browser, site: FixtureSite, tmp_path: Path, city_db: Path
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    decisions = consent_posts(page)
+    module_gateway, port = site.gateway, free_port()
+    try:
+        with start_gateway(tmp_path, city_db, port=port) as first:
+            site.gateway = first.base
+            open_page(page, site, page_html(), "/wording.html")
+            banner(page).get_by_role("button", name="Accept all").click()
+            expect(banner(page)).to_be_hidden()
+            page.get_by_role("button", name="Privacy settings").click()
+            expect(settings_layer(page)).to_be_visible()
+        # The same policy, new wording: the page's choice cannot be proven against what it showed.
+        english = {"settings_title": "Your privacy choices", "save": "Keep these choices"}
+        with start_gateway(tmp_path, city_db, port=port, english=english) as reworded:
+            old = settings_layer(page)
+            old.get_by_role("checkbox", name="Marketing").uncheck()
+            old.get_by_role("button", name="Save choices").click()
+            again = settings_layer(page, "Your privacy choices")
+            expect(again).to_be_visible()  # asked again in the same layer, not dropped silently
+            expect(old).to_have_count(0)
+            expect(banner(page)).to_have_count(0)  # still decided: no first layer
+            again.get_by_role("checkbox", name="Marketing").uncheck()
+            again.get_by_role("button", name="Keep these choices").click()
+            expect(again).to_be_hidden()
+            decided = state(page)
+            assert decided["categories"] == ["analytics", "necessary"]
+            log = proof(reworded, decided["consent_id"])["decisions"]
+            assert [(d["action"], d["categories"]) for d in log] == [
+                ("grant", ["analytics", "marketing", "necessary"]),
+                ("update", ["analytics", "necessary"]),
+            ]
+            assert log[0]["config_hash"] != log[1]["config_hash"]  # each on the wording it showed
+            assert decisions == ["POST", "POST", "POST"]  # the stale one was refused, not logged
+    finally:
+        site.gateway = module_gateway
+        context.close()
+
+
+def tab_to(page: Page, target: Locator, presses: int = 12) -> None:
+    """Press Tab until ``target`` has the focus, as a keyboard user would; fail if it never does."""
+    for _ in range(presses):
+        if target.evaluate("el => el === el.getRootNode().activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {target}")
+
+
 def test_a_keyboard_alone_can_do_everything(page: Page, site: FixtureSite) -> None:
     html = page_html(
         body=GATED + '<p><button type="button" data-consent-settings>Cookie choices</button></p>'
@@ -264,26 +391,15 @@ def test_a_keyboard_alone_can_do_everything(page: Page, site: FixtureSite) -> No
     first = banner(page)
     expect(first).to_be_visible()
     assert page.evaluate("() => document.activeElement.tagName") == "CONSENT-GATEWAY"  # focus moved in
-    for _ in range(6):
-        focused = page.evaluate("() => document.activeElement.shadowRoot.activeElement.textContent")
-        if focused == "Settings":
-            break
-        page.keyboard.press("Tab")
+    tab_to(page, first.get_by_role("button", name="Settings"))
     page.keyboard.press("Enter")
     layer = settings_layer(page)
     expect(layer).to_be_visible()
     analytics = layer.get_by_role("checkbox", name="Analytics")
-    for _ in range(10):
-        if analytics.evaluate("el => el === el.getRootNode().activeElement"):
-            break
-        page.keyboard.press("Tab")
+    tab_to(page, analytics)
     page.keyboard.press("Space")
     expect(analytics).to_be_checked()
-    save = layer.get_by_role("button", name="Save choices")
-    for _ in range(10):
-        if save.evaluate("el => el === el.getRootNode().activeElement"):
-            break
-        page.keyboard.press("Tab")
+    tab_to(page, layer.get_by_role("button", name="Save choices"))
     page.keyboard.press("Enter")
     expect(layer).to_be_hidden()
     page.wait_for_function("() => window.analyticsFileRan")
@@ -362,19 +478,138 @@ def test_google_consent_mode_v2_gets_a_default_and_an_update(page: Page, site: F
     assert after[1][2]["analytics_storage"] == "granted"
 
 
-def test_matomo_js_is_told_to_wait_for_consent_and_then_told_the_decision(
+def test_google_consent_mode_default_comes_before_the_gtag_config(page: Page, site: FixtureSite) -> None:
+    warned = warnings(page)
+    site.add_script("/gtag-snippet.js", GTAG_SNIPPET)
+    html = page_html(tag=SYNC_TAG, after='<script src="/gtag-snippet.js"></script>', body="<p>gtag</p>")
+    open_page(page, site, html, "/gcm-sync.html")
+    entries = page.evaluate("""() => Array.from(dataLayer).map(a => [
+        Object.prototype.toString.call(a), a[0], typeof a[1] === 'string' ? a[1] : null])""")
+    assert {kind for kind, _, _ in entries} == {"[object Arguments]"}  # exactly as gtag() pushes
+    commands = [(command, detail) for _, command, detail in entries]
+    assert commands.index(("consent", "default")) < commands.index(("config", "G-TEST"))
+    assert commands[0] == ("consent", "default")
+    assert ("consent", "update") not in commands  # an undecided visitor: the default only
+    assert not [w for w in warned if "consent default" in w]
+
+
+def test_google_consent_mode_default_is_pushed_without_any_gtag_yet(page: Page, site: FixtureSite) -> None:
+    open_page(page, site, page_html(body="<p>no gtag</p>"), "/gcm-none.html")  # an undecided visitor
+    entries = page.evaluate("() => Array.from(window.dataLayer || []).map(a => Array.from(a))")
+    assert entries == [["consent", "default", DEFAULT]]  # gtag.js reads it whenever it loads
+
+
+def test_google_consent_mode_warns_when_banner_js_comes_too_late(page: Page, site: FixtureSite) -> None:
+    warned = warnings(page)
+    site.add_script("/gtag-snippet.js", GTAG_SNIPPET)
+    html = page_html(head='<script src="/gtag-snippet.js"></script>', body="<p>late</p>")
+    open_page(page, site, html, "/gcm-late.html")
+    assert len([w for w in warned if "consent default" in w]) == 1
+
+
+def test_matomo_js_is_told_to_wait_for_consent_and_forgets_only_a_withdrawn_grant(
     page: Page, site: FixtureSite
 ) -> None:
+    # forgetConsentGiven makes matomo.js write a 30-year mtm_consent_removed cookie: never for a
+    # visitor who did not grant, only when a grant is withdrawn on the page.
     site.add_script(
         "/paq-setup.js", "var _paq = window._paq = window._paq || []; _paq.push(['trackPageView']);"
     )
     open_page(page, site, page_html(head='<script src="/paq-setup.js"></script>'), "/paq.html")
-    assert ["requireConsent"] in page.evaluate("() => _paq")
-    banner(page).get_by_role("button", name="Accept all").click()
-    page.wait_for_function("() => _paq.some(c => c[0] === 'setConsentGiven')")
+    paq = "() => _paq.map(c => c.join())"
+    assert page.evaluate(paq) == ["trackPageView", "requireConsent"]
+    banner(page).get_by_role("button", name="Reject all").click()
+    expect(banner(page)).to_be_hidden()
+    assert page.evaluate(paq) == ["trackPageView", "requireConsent"]  # refused: nothing to forget
+    page.reload()
+    page.wait_for_function("() => ConsentGateway.get() && ConsentGateway.get().decided")
+    assert page.evaluate(paq) == ["trackPageView", "requireConsent"]  # nor on the next pages
+    page.get_by_role("button", name="Privacy settings").click()
+    settings_layer(page).get_by_role("button", name="Accept all").click()
+    expect(settings_layer(page)).to_be_hidden()
     page.get_by_role("button", name="Privacy settings").click()
     settings_layer(page).get_by_role("button", name="Reject all").click()
-    page.wait_for_function("() => _paq.some(c => c[0] === 'forgetConsentGiven')")
+    expect(settings_layer(page)).to_be_hidden()
+    assert page.evaluate(paq) == [
+        "trackPageView",
+        "requireConsent",
+        "setConsentGiven",
+        "forgetConsentGiven",
+    ]
+    page.reload()
+    page.wait_for_function("() => ConsentGateway.get() && ConsentGateway.get().decided")
+    assert page.evaluate(paq) == ["trackPageView", "requireConsent"]
+
+
+def test_a_decision_in_flight_ignores_other_buttons_until_answered(page: Page, site: FixtureSite) -> None:
+    decisions = consent_posts(page)
+    held = hold_decisions(page, site.gateway)
+    open_page(page, site, page_html(), "/busy.html")
+    first = banner(page)
+    first.get_by_role("button", name="Accept all").click()
+    expect(first).to_have_attribute("aria-busy", "true")
+    first.get_by_role("button", name="Settings").click()  # a second click over a pending Accept
+    first.get_by_role("button", name="Reject all").click()
+    page.wait_for_timeout(200)
+    expect(settings_layer(page)).to_have_count(0)
+    assert decisions == ["POST"] and len(held) == 1
+    held.pop().abort()  # the gateway cannot be reached: the layer says so and works again
+    expect(first.get_by_role("alert")).to_have_text(re.compile(r"\S"))
+    expect(first).to_have_attribute("aria-busy", "false")
+    first.get_by_role("button", name="Settings").click()
+    layer = settings_layer(page)
+    expect(layer).to_be_visible()
+    layer.get_by_role("button", name="Save choices").click()
+    expect(layer).to_have_attribute("aria-busy", "true")
+    layer.get_by_role("button", name="Accept all").click()
+    page.wait_for_timeout(200)
+    assert decisions == ["POST", "POST"] and len(held) == 1
+    held.pop().continue_()
+    expect(layer).to_be_hidden()
+    expect(first).to_be_hidden()
+    assert state(page)["categories"] == ["necessary"]  # what was saved, not the ignored Accept all
+
+
+def test_the_receipt_date_survives_a_language_intl_refuses(page: Page, site: FixtureSite) -> None:
+    # Intl throws a RangeError for some tags; the receipt then uses the browser's own format.
+    page.add_init_script("""(() => { const own = Date.prototype.toLocaleString;
+        Date.prototype.toLocaleString = function (locale, options) {
+            if (locale !== undefined) throw new RangeError('Incorrect locale information provided');
+            return own.call(this); }; })()""")
+    open_page(page, site, page_html(body="<p>receipt</p>"), "/date.html")
+    banner(page).get_by_role("button", name="Accept all").click()
+    expect(banner(page)).to_be_hidden()
+    page.get_by_role("button", name="Privacy settings").click()
+    layer = settings_layer(page)
+    expect(layer).to_be_visible()
+    shown = page.evaluate("() => new Date(ConsentGateway.get().decided_at).toLocaleString()")
+    expect(layer.locator("dd").last).to_have_text(shown)
+
+
+def test_the_demo_page_shows_the_state_when_ready_came_before_its_script(
+    browser: Browser, tmp_path: Path, city_db: Path
+) -> None:
+    env = {
+        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
+        "GATEWAY_GEOIP_CITY_DB": str(city_db),
+        "GATEWAY_SECRET_KEYS": "b" * 48,
+    }
+    context = browser.new_context()
+    page = context.new_page()
+    held: list[Route] = []
+    page.route(lambda url: url.endswith("/demo/demo.js"), lambda route: held.append(route))
+    try:
+        with running_gateway(env, tmp_path / "serve.log") as demo:  # no sites: the demo site
+            page.goto(f"{demo.base}/demo/", wait_until="commit")
+            # The async banner.js is ready while the deferred demo.js is still on its way.
+            page.wait_for_function("() => window.ConsentGateway && ConsentGateway.get() !== null")
+            assert len(held) == 1
+            held.pop().continue_()
+            expect(page.locator("#consent-state")).to_have_text(
+                "No decision yet: nothing about you is stored."
+            )
+    finally:
+        context.close()
 
 
 def test_global_privacy_control_is_honoured_and_explained(
