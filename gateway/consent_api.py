@@ -41,6 +41,7 @@ MAX_BODY = 4096
 DURABLE_TIMEOUT = 5.0
 BODY_SOURCES = ("banner", "api")
 DIGITS = re.compile(r"[0-9]{1,10}")
+BANNER_VERSION = re.compile(r"[\w.+-]{0,64}")
 REPROMPT = {CookieProblem.STALE_POLICY: "policy-changed", CookieProblem.EXPIRED: "expired",
             CookieProblem.REGIME_CHANGED: "regime-changed"}
 
@@ -220,7 +221,7 @@ def _valid_language(value: object) -> bool:
 
 
 def _valid_banner_version(value: object) -> bool:
-    return isinstance(value, str) and bool(re.fullmatch(r"[\w.+-]{0,64}", value))
+    return isinstance(value, str) and bool(BANNER_VERSION.fullmatch(value))
 
 
 def _shown_with(request: Request) -> dict[str, str]:
