@@ -1,0 +1,29 @@
+// Every name the tracker shares with the page, the banner, the gateway or the build. Nothing else
+// lives here. esbuild inlines these, so naming them costs no bytes in t.js.
+
+// The embedding <script> tag's data-* attributes are read in main.js: data-site, data-gateway,
+// data-spa.
+
+// The gateway's neutral tracking path (Matomo Tracking HTTP API parameters), relative to
+// data-gateway or to t.js's own URL.
+export const TRACKING_PATH = "t";
+
+// The banner (consent_banner/): its API object and the DOM events it dispatches on window, with
+// detail {decided, categories, consent_id, decided_at, policy_version}.
+export const BANNER_API = "ConsentGateway";
+export const EVENTS = ["consentgateway:ready", "consentgateway:change"];
+export const ANALYTICS = "analytics";
+
+// Calls made before a decision wait in memory, at most this many; a refusal drops them.
+export const MAX_HELD = 100;
+
+// Links: downloads by file extension (case-insensitive, at the end of the path) or by the
+// download attribute; other hosts are outlinks. "www." does not make a host another one.
+export const DOWNLOADS = /\.(7z|apk|csv|dmg|docx?|exe|gz|mp[34]|msi|pdf|pptx?|rar|txt|xlsx?|zip)$/i;
+
+// Heartbeat: Matomo's default delay; a ping only when the visitor did something since the last hit.
+export const HEARTBEAT_SECONDS = 15;
+export const ACTIVITY_EVENTS = ["pointermove", "keydown", "scroll"];
+
+// t.js, gzip level 9; build.mjs fails above it.
+export const SIZE_BUDGET = 1536;
