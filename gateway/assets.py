@@ -1,15 +1,17 @@
-"""Browser files the gateway serves: the consent banner (later the tracker) and the demo page.
+"""Browser files the gateway serves: the consent banner, the tracker and the demo page.
 
-The scripts are built from ``consent_banner/`` (and ``tracker_js/``) into ``gateway/static/`` and
+The scripts are built from ``consent_banner/`` and ``tracker_js/`` into ``gateway/static/`` and
 committed, so the service needs no Node.js at run time; CI rebuilds them and fails when what is
 served differs from the source. Each script is read once at start-up and answered from memory,
 gzip-compressed when the browser accepts it, at two URLs:
 
-- ``/banner.js``: the stable URL site owners paste; cached for a few minutes and revalidated with
-  its ETag, so a gateway upgrade reaches every page quickly;
-- ``/banner.HASH.js``: the versioned URL (``/-/version`` names it), cached for a year, immutable,
-  for pages that pin a version or use Subresource Integrity. An outdated hash redirects to the
-  stable URL (a page pinning the old file with SRI then refuses it, as SRI should).
+- ``/banner.js``, ``/t.js``: the stable URLs site owners paste; cached for a few minutes and
+  revalidated with the ETag, so a gateway upgrade reaches every page quickly;
+- ``/banner.HASH.js``, ``/t.HASH.js``: the versioned URLs (``/-/version`` names them), cached for a
+  year, immutable, for pages that pin a version or use Subresource Integrity. An outdated hash
+  redirects to the stable URL (a page pinning the old file with SRI then refuses it, as SRI should).
+
+``/t`` without ``.js`` is the tracking endpoint (``gateway.ingest.endpoint``), not a script.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 STATIC = Path(__file__).parent / "static"
-SCRIPTS = ("banner.js",)
+SCRIPTS = ("banner.js", "t.js")
 SHORT_CACHE = "public, max-age=300, must-revalidate"
 LONG_CACHE = "public, max-age=31536000, immutable"
 JAVASCRIPT = "text/javascript; charset=utf-8"

@@ -21,17 +21,19 @@ ensure_venv() {  # $1: pip extras, e.g. "test" or ""
     export PATH="$VENV/bin:$PATH"
 }
 
-ensure_browser_tools() {  # Node packages of consent_banner/ and Debian's chromium, for the browser tests
+ensure_browser_tools() {  # Node packages of consent_banner/ and tracker_js/, and Debian's chromium
     command -v npm >/dev/null \
         || { echo "the browser tests need Node.js 18+ with npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
-    local lock="$ROOT/consent_banner/package-lock.json"
-    local stamp="$ROOT/consent_banner/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)"
-    if [ ! -e "$stamp" ]; then
-        echo "installing consent_banner's build and test packages (npm ci) ..." >&2
-        (cd "$ROOT/consent_banner" && npm ci --no-audit --no-fund --loglevel=error) \
-            || { echo "npm ci failed in consent_banner/" >&2; exit 1; }
+    local folder lock stamp
+    for folder in consent_banner tracker_js; do
+        lock="$ROOT/$folder/package-lock.json"
+        stamp="$ROOT/$folder/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)"
+        [ -e "$stamp" ] && continue
+        echo "installing $folder's build and test packages (npm ci) ..." >&2
+        (cd "$ROOT/$folder" && npm ci --no-audit --no-fund --loglevel=error) \
+            || { echo "npm ci failed in $folder/" >&2; exit 1; }
         touch "$stamp"
-    fi
+    done
     # Debian's chromium, and a CJK font so screenshots of the Chinese banner show its text.
     local missing=()
     command -v chromium >/dev/null || missing+=(chromium)

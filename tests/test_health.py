@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -57,4 +58,7 @@ def test_writer_status_is_part_of_health(client: TestClient) -> None:
 
 
 def test_version(client: TestClient) -> None:
-    assert client.get("/-/version").json()["version"] == __version__
+    body = client.get("/-/version").json()
+    assert body["version"] == __version__
+    assert sorted(body["scripts"]) == ["banner.js", "t.js"]  # the banner and the tracker, versioned URLs
+    assert re.fullmatch(r"/t\.[0-9a-f]{12}\.js", body["scripts"]["t.js"])
