@@ -22,7 +22,6 @@ const here = (path) => new URL(path, import.meta.url);
 const OUTPUT = here("../gateway/static/t.js");
 const SHOWN = "gateway/static/t.js";
 
-const { version } = JSON.parse(await readFile(here("package.json"), "utf8"));
 const result = await build({
   entryPoints: [fileURLToPath(here("src/main.js"))],
   bundle: true,
@@ -31,7 +30,6 @@ const result = await build({
   target: TARGET,
   write: false,
   legalComments: "none",
-  banner: { js: `/*! consent-gateway t.js ${version} */` },
   logLevel: "warning",
 });
 const code = Buffer.from(result.outputFiles[0].contents);

@@ -16,14 +16,17 @@ export const ANALYTICS = "analytics";
 
 // Calls made before a decision wait in memory, at most this many; a refusal drops them.
 export const MAX_HELD = 100;
+// The calls that are a page's view: a search results page sends trackSiteSearch instead of
+// trackPageView, as with Matomo. With neither among the waiting calls, a grant adds a pageview.
+export const PAGEVIEW = /^track(PageView|SiteSearch)$/;
 
 // Links: downloads by file extension (case-insensitive, at the end of the path) or by the
 // download attribute; other hosts are outlinks. "www." does not make a host another one.
-export const DOWNLOADS = /\.(7z|apk|csv|dmg|docx?|exe|gz|mp[34]|msi|pdf|pptx?|rar|txt|xlsx?|zip)$/i;
+export const DOWNLOADS = /\.(apk|csv|dmg|docx?|exe|gz|mp[34]|msi|pdf|pptx?|rar|xlsx?|zip)$/i;
 
 // Heartbeat: Matomo's default delay; a ping only when the visitor did something since the last hit.
 export const HEARTBEAT_SECONDS = 15;
-export const ACTIVITY_EVENTS = ["pointermove", "keydown", "scroll"];
+export const ACTIVITY_EVENTS = ["pointermove", "scroll"]; // keys that read (arrows, space) scroll
 
 // t.js, gzip level 9; build.mjs fails above it.
 export const SIZE_BUDGET = 1536;

@@ -1,11 +1,20 @@
 // Entry point: reads the embedding <script>, takes over the _paq queue, and tracks only while the
 // banner reports analytics consent. Every hit goes through send(), which refuses without consent.
-// Before a decision, calls wait in memory; a refusal drops them. Nothing is ever written to
+// Before a decision, tracking calls wait in memory; a refusal drops them. Nothing is ever written to
 // cookies or storage, before or after consent (build.mjs refuses a build that could): the
 // visitor's identity is the gateway's HttpOnly consent cookie, which the browser attaches to the
 // beacon and the tracker never sees.
 
-import { ACTIVITY_EVENTS, ANALYTICS, BANNER_API, EVENTS, HEARTBEAT_SECONDS, MAX_HELD, TRACKING_PATH } from "./constants.js";
+import {
+  ACTIVITY_EVENTS,
+  ANALYTICS,
+  BANNER_API,
+  EVENTS,
+  HEARTBEAT_SECONDS,
+  MAX_HELD,
+  PAGEVIEW,
+  TRACKING_PATH,
+} from "./constants.js";
 import { common, HITS, linkKind, query } from "./request.js";
 
 const script = document.currentScript;
@@ -15,12 +24,12 @@ if (script && Array.isArray(queued)) {
   // data-site, data-spa. Hits go to the gateway t.js came from.
   const { site, spa } = script.dataset;
   const endpoint = new URL(TRACKING_PATH, script.src) + "?";
-  const held = queued.slice();
+  const held = [];
   const here = () => location.href.split("#")[0];
   const dimensions = {};
   let granted, decided;
-  let hints; // the client hints' JSON, asked for only once analytics is granted
-  let pv; // the current pageview's id (later events and pings belong to it); 0 without consent
+  let hints; // a promise of the client hints' JSON, asked for only once analytics is granted
+  let pv; // the current pageview's id (later events and pings belong to it); "" without consent
   let url, title; // setCustomUrl, setDocumentTitle
   let referrer = document.referrer;
   let page = here(); // single-page apps: where the last pageview was
@@ -28,7 +37,7 @@ if (script && Array.isArray(queued)) {
   let active = 0; // when the visitor last did something (heartbeat)
   let links, beating;
 
-  const send = (fields) => {
+  const send = async (fields) => {
     if (!granted) return;
     const hit = {
       ...common(new Date((last = Date.now()))),
@@ -41,11 +50,9 @@ if (script && Array.isArray(queued)) {
       ...dimensions,
       ...fields,
     };
-    // The hints resolve once; chaining every hit on them keeps the hits in order.
-    hints.then((uadata) => {
-      const target = endpoint + query({ ...hit, uadata });
-      navigator.sendBeacon(target) || fetch(target, { keepalive: true, credentials: "include" });
-    });
+    // Every hit waits for the same hints, so the hits keep their order.
+    const target = endpoint + query({ ...hit, uadata: await hints });
+    navigator.sendBeacon(target) || fetch(target, { keepalive: true, credentials: "include" });
   };
 
   const commands = {
@@ -77,38 +84,42 @@ if (script && Array.isArray(queued)) {
         setInterval(ping, 1000 * (seconds || HEARTBEAT_SECONDS))); // an interval's id is never 0
     },
   };
-  for (const name in HITS) commands[name] = (...args) => send(HITS[name](...args));
-  commands.trackPageView = (value) => {
-    pv = Date.now().toString(36); // unique among one visitor's pageviews, which is all it needs
-    send(HITS.trackPageView(value || title || document.title));
-  };
+  // A page's view (a pageview, or a search results page's site search) starts a new pageview id,
+  // unique among one visitor's pageviews, which is all it needs.
+  for (const name in HITS)
+    commands[name] = (...args) => {
+      if (PAGEVIEW.test(name)) pv = Date.now().toString(36);
+      send(HITS[name](...args));
+    };
+  const pageview = commands.trackPageView;
+  commands.trackPageView = (value) => pageview(value || title || document.title);
 
-  // Before a decision every call waits, in order. Once the visitor decided against analytics,
-  // settings still apply (a later grant on this page uses them) but tracking calls are dropped.
+  // Settings apply at once (they send nothing). Before a decision, tracking calls wait, in order;
+  // once the visitor decided against analytics, they are dropped.
   const take = (command) => {
     try {
-      if (granted || (decided && !(command[0] in HITS))) commands[command[0]](...command.slice(1));
+      if (granted || !(command[0] in HITS)) commands[command[0]](...command.slice(1));
       else decided || held[MAX_HELD - 1] || held.push(command); // at most MAX_HELD wait
     } catch (e) {} // an unknown or malformed command must not break the page
   };
   window._paq = { push: (...pushed) => pushed.forEach(take) };
+  queued.forEach(take);
 
   // The banner's state (consent_banner/, null until loaded): undecided, waiting calls are kept; a
-  // refusal or a withdrawal stops tracking and drops them; a grant replays them, then sends the
-  // pageview for this page unless one of them did.
+  // refusal or a withdrawal stops tracking and drops them; a grant sends this page's pageview (unless
+  // the page queued its own), then the waiting calls.
   const consent = (state) => {
     if (!state) return;
     decided = state.decided;
     granted = state.categories.includes(ANALYTICS);
-    if (!granted) pv = 0;
+    if (!granted) pv = "";
     else
-      hints ||= Promise.resolve(
-        navigator.userAgentData
-          ?.getHighEntropyValues(["fullVersionList", "model", "platformVersion"])
-          .then(JSON.stringify, () => {}), // refused: the hits go without
-      );
+      hints ||= navigator.userAgentData
+        ?.getHighEntropyValues(["fullVersionList", "platformVersion"])
+        .then(JSON.stringify, () => {}); // refused: the hits go without
+    // This page's view comes first, unless the page queued its own.
+    if (granted && !pv && !held.some((command) => PAGEVIEW.test(command[0]))) held.unshift(["trackPageView"]);
     if (decided || granted) held.splice(0).forEach(take);
-    if (granted && !pv) commands.trackPageView();
   };
   for (const name of EVENTS) addEventListener(name, (event) => consent(event.detail));
   consent(window[BANNER_API]?.get());

@@ -52,15 +52,14 @@ afterEach(() => {
   delete globalThis.ConsentGateway;
 });
 
-test("nothing goes out before a decision; a grant sends the queue, then this page's pageview", async () => {
-  await load({ paq: [["enableLinkTracking"], ["trackEvent", "Catalogue", "Open"]] });
-  _paq.push(["trackSiteSearch", "brake pads", "Parts", 4]);
+test("nothing goes out before a decision; a grant sends this page's pageview, then the queue", async () => {
+  await load({ paq: [["enableLinkTracking"], ["trackEvent", "Catalogue", "Open"], ["setCustomDimension", 1, "B2B"]] });
+  _paq.push(["trackGoal", 4, 19.9]);
   await decide(["necessary"], false, "ready");
   assert.equal(beacons.length, 0);
   await decide(GRANTED);
-  const [event, search, pageview] = hits();
-  assert.deepEqual([event.e_c, event.e_a, search.search, search.search_count], ["Catalogue", "Open", "brake pads", "4"]);
-  assert.equal(pageview.action_name, "Brake pads");
+  const [pageview, event, goal] = hits();
+  assert.deepEqual([event.e_c, event.e_a, goal.idgoal, goal.revenue], ["Catalogue", "Open", "4", "19.9"]);
   assert.ok(beacons.every((url) => url.startsWith("https://stats.parts.example/t?")));
   const { h, m, s, pv_id, ...rest } = pageview;
   assert.deepEqual(rest, {
@@ -71,12 +70,27 @@ test("nothing goes out before a decision; a grant sends the queue, then this pag
     res: "1920x1080",
     lang: "de-DE",
     action_name: "Brake pads",
+    dimension1: "B2B", // settings apply to the pageview, wherever they were queued
   });
   assert.match(`${h}:${m}:${s}`, /^\d{1,2}:\d{1,2}:\d{1,2}$/);
   assert.match(pv_id, /^[0-9a-z]{1,16}$/);
+  assert.deepEqual([event.pv_id, goal.pv_id], [pv_id, pv_id], "the waiting calls belong to the pageview");
   _paq.push(["trackEvent", "Catalogue", "Add to cart", "Brake pad", 2]);
   await settle();
   assert.equal(hits()[3].pv_id, pv_id, "later events belong to the pageview");
+});
+
+test("a search results page's site search is its view, as with Matomo: no extra pageview", async () => {
+  await load({ paq: [["trackSiteSearch", "brake pads", "Parts", 4]] });
+  await decide(GRANTED);
+  _paq.push(["trackEvent", "Search", "Filter", "Size 17"]);
+  await settle();
+  const [search, event] = hits();
+  assert.equal(hits().length, 2);
+  assert.deepEqual([search.search, search.search_cat, search.search_count], ["brake pads", "Parts", "4"]);
+  assert.ok(search.pv_id);
+  assert.equal(event.pv_id, search.pv_id);
+  assert.equal(search.action_name, undefined);
 });
 
 test("a queued trackPageView is the pageview: no second one, with its settings applied in order", async () => {
@@ -89,7 +103,7 @@ test("a queued trackPageView is the pageview: no second one, with its settings a
   assert.deepEqual([pageview.action_name, pageview.url, pageview.dimension2], ["Pads", "https://www.parts.example/brakes/pads", "B2B"]);
 });
 
-test("a refusal drops the waiting tracking calls; settings still apply if the visitor grants later", async () => {
+test("a refusal drops the waiting tracking calls; settings apply if the visitor grants later", async () => {
   await load({ paq: [["setCustomUrl", "/landing"], ["trackEvent", "Catalogue", "Open"], ["trackPageView"]] });
   await decide(["necessary"]);
   _paq.push(["trackEvent", "Catalogue", "Search"]);
@@ -128,7 +142,7 @@ test("client hints are asked for only after the grant and go with every hit", as
   const agentData = {
     getHighEntropyValues: async (names) => {
       asked++;
-      assert.deepEqual(names, ["fullVersionList", "model", "platformVersion"]);
+      assert.deepEqual(names, ["fullVersionList", "platformVersion"]);
       return { platform: "Windows", platformVersion: "15.0.0", mobile: false };
     },
   };
@@ -167,7 +181,7 @@ test("unknown and malformed commands are ignored without breaking the queue", as
   await decide(GRANTED);
   assert.deepEqual(
     hits().map((hit) => hit.e_a || hit.idgoal || hit.action_name),
-    ["B", "7", "Brake pads"],
+    ["Brake pads", "B", "7"],
   );
 });
 
