@@ -221,6 +221,11 @@ def _kind(params: Mapping[str, str]) -> str:
     return "" if params.get("ca") == "1" else "pageview"
 
 
+def _search_count(raw: str) -> int | None:
+    """matomo.js sends ``search_count=false`` for "unknown"; so is anything else that is not a count."""
+    return int(raw) if _DIGITS.fullmatch(raw) else None
+
+
 def user_id_hash(key: bytes, site_id: int, uid: str) -> str:
     """Keyed, so a list of e-mail addresses cannot be hashed and matched against the column."""
     data = f"{site_id}:{uid}".encode("utf-8", "replace")
@@ -256,7 +261,8 @@ def parse_hit(params: Mapping[str, str], *, sites: Mapping[int, Site], now: floa
         referrer=text(params.get("urlref"), MAX_URL),
         link_url=text(params.get("download") or params.get("link") or params.get("c_t"), MAX_URL),
         screen=_screen(params.get("res", "")),
-        language=language(params.get("lang") or accept_language),
+        # A lang the pattern cannot read ("zh-Hans-CN") falls back to the header, as a missing one does.
+        language=language(params.get("lang", "")) or language(accept_language),
         user_agent=text(params.get("ua") or user_agent, MAX_UA),
         uadata=(params.get("uadata") or "")[:MAX_UADATA],
         user_id=user_id_hash(uid_key, site.id, uid) if uid else "",
@@ -266,7 +272,7 @@ def parse_hit(params: Mapping[str, str], *, sites: Mapping[int, Site], now: floa
         event_name=text(name, MAX_TEXT), event_value=_float(params, "e_v"),
         search_keyword=text(params.get("search"), MAX_TEXT),
         search_category=text(params.get("search_cat"), MAX_TEXT),
-        search_count=_int(params, "search_count", -1) if params.get("search_count") else None,
+        search_count=_search_count(params.get("search_count", "")),
         goal_id=_int(params, "idgoal"), revenue=_float(params, "revenue") or 0.0,
         dimensions=_dimensions(params),
         keep_bots=authenticated and params.get("bots") == "1",

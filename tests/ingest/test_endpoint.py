@@ -434,6 +434,11 @@ def test_bots_are_dropped_unless_the_site_token_asks_for_them(client: TestClient
             {"search": "brake pads", "search_cat": "Parts", "search_count": "17"},
             {"event_type": "site_search", "search_keyword": "brake pads", "search_count": 17},
         ),
+        (  # matomo.js's trackSiteSearch(keyword, false, false): the count is unknown, not an error
+            {"search": "brake pads", "search_count": "false"},
+            {"event_type": "site_search", "search_keyword": "brake pads", "search_count": None},
+        ),
+        ({"lang": "zh-Hans-CN"}, {"language": "de-DE"}),  # unreadable: the Accept-Language header's
         (
             {"link": "https://partner.example.org/offer?ref=1"},
             {"event_type": "outlink", "link_url": "https://partner.example.org/offer?ref=1"},

@@ -1,11 +1,10 @@
 // Every name the tracker shares with the page, the banner, the gateway or the build. Nothing else
 // lives here. esbuild inlines these, so naming them costs no bytes in t.js.
 
-// The embedding <script> tag's data-* attributes are read in main.js: data-site, data-gateway,
-// data-spa.
+// The embedding <script> tag's data-* attributes are read in main.js: data-site, data-spa.
 
-// The gateway's neutral tracking path (Matomo Tracking HTTP API parameters), relative to
-// data-gateway or to t.js's own URL.
+// The gateway's neutral tracking path (Matomo Tracking HTTP API parameters), relative to t.js's
+// own URL.
 export const TRACKING_PATH = "t";
 
 // The banner (consent_banner/): its API object and the DOM events it dispatches on window, with
@@ -24,9 +23,8 @@ export const PAGEVIEW = /^track(PageView|SiteSearch)$/;
 // download attribute; other hosts are outlinks. "www." does not make a host another one.
 export const DOWNLOADS = /\.(apk|csv|dmg|docx?|exe|gz|mp[34]|msi|pdf|pptx?|rar|xlsx?|zip)$/i;
 
-// Heartbeat: Matomo's default delay; a ping only when the visitor did something since the last hit.
+// Heartbeat: matomo.js's default, the least time since the last hit for a ping on leaving the page.
 export const HEARTBEAT_SECONDS = 15;
-export const ACTIVITY_EVENTS = ["pointermove", "scroll"]; // keys that read (arrows, space) scroll
 
 // t.js, gzip level 9; build.mjs fails above it.
 export const SIZE_BUDGET = 1536;

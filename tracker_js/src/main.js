@@ -6,7 +6,6 @@
 // beacon and the tracker never sees.
 
 import {
-  ACTIVITY_EVENTS,
   ANALYTICS,
   BANNER_API,
   EVENTS,
@@ -22,7 +21,7 @@ const queued = window._paq || [];
 // Not twice, and not over matomo.js: both turn _paq into an object of their own.
 if (script && Array.isArray(queued)) {
   // data-site, data-spa. Hits go to the gateway t.js came from.
-  const { site, spa } = script.dataset;
+  let { site, spa } = script.dataset;
   const endpoint = new URL(TRACKING_PATH, script.src) + "?";
   const held = [];
   const here = () => location.href.split("#")[0];
@@ -34,7 +33,6 @@ if (script && Array.isArray(queued)) {
   let referrer = document.referrer;
   let page = here(); // single-page apps: where the last pageview was
   let last = 0; // when the last hit went out
-  let active = 0; // when the visitor last did something (heartbeat)
   let links, beating;
 
   const send = async (fields) => {
@@ -56,6 +54,7 @@ if (script && Array.isArray(queued)) {
   };
 
   const commands = {
+    setSiteId: (id) => (site = id), // Matomo's loader snippet, t.js in place of matomo.js
     setCustomUrl: (value) => (url = new URL(value, location) + ""),
     setDocumentTitle: (value) => (title = value),
     setReferrerUrl: (value) => (referrer = value),
@@ -66,23 +65,23 @@ if (script && Array.isArray(queued)) {
         addEventListener(
           name,
           (event) => {
-            const link = event.button < 2 && event.target.closest?.("a[href]");
+            // composedPath: also links inside web components' shadow roots.
+            const link = event.button < 2 && event.composedPath()[0].closest?.("a[href]");
             const kind = link && linkKind(link, location.hostname);
             if (kind) commands.trackLink(link.href, kind);
           },
           true,
         ),
       )),
-    // A ping (it makes the visit's duration right) every `seconds` and when the page is hidden,
-    // but only when the visitor did something since the last hit: an abandoned tab does not
-    // stretch a visit, and a hidden one sees no activity.
-    enableHeartBeatTimer: (seconds) => {
-      const ping = () => pv && active > last && send({ ping: 1 });
-      beating ||=
-        (ACTIVITY_EVENTS.map((name) => addEventListener(name, () => (active = Date.now()), true)),
-        addEventListener("visibilitychange", ping),
-        setInterval(ping, 1000 * (seconds || HEARTBEAT_SECONDS))); // an interval's id is never 0
-    },
+    // A ping (it makes the visit's duration right) when the visitor leaves the page (another tab,
+    // another page, closing) at least `seconds` after the last hit, as matomo.js does: the
+    // duration ends when the reading did, and an abandoned tab sends nothing until it is left.
+    enableHeartBeatTimer: (seconds) =>
+      (beating ||=
+        addEventListener(
+          "visibilitychange",
+          () => document.hidden && pv && Date.now() - last >= 1000 * (seconds || HEARTBEAT_SECONDS) && send({ ping: 1 }),
+        ) || 1),
   };
   // A page's view (a pageview, or a search results page's site search) starts a new pageview id,
   // unique among one visitor's pageviews, which is all it needs.
@@ -94,12 +93,14 @@ if (script && Array.isArray(queued)) {
   const pageview = commands.trackPageView;
   commands.trackPageView = (value) => pageview(value || title || document.title);
 
-  // Settings apply at once (they send nothing). Before a decision, tracking calls wait, in order;
-  // once the visitor decided against analytics, they are dropped.
+  // Settings apply at once (they send nothing). Before a decision, tracking calls wait, in order,
+  // from the last page's view on (a single-page app may have shown several pages meanwhile: only
+  // the page the visitor decides on is counted), at most MAX_HELD; once the visitor decided
+  // against analytics, they are dropped.
   const take = (command) => {
     try {
       if (granted || !(command[0] in HITS)) commands[command[0]](...command.slice(1));
-      else decided || held[MAX_HELD - 1] || held.push(command); // at most MAX_HELD wait
+      else decided || (PAGEVIEW.test(command[0]) && (held.length = 0), held[MAX_HELD - 1] || held.push(command));
     } catch (e) {} // an unknown or malformed command must not break the page
   };
   window._paq = { push: (...pushed) => pushed.forEach(take) };
@@ -125,14 +126,17 @@ if (script && Array.isArray(queued)) {
   consent(window[BANNER_API]?.get());
 
   // Single-page apps (opt-in): a pageview on each history navigation to another URL (the hash
-  // aside), on the next tick so the app's new title is in place; the last page is its referrer.
+  // aside), on the next tick so the app's new title is in place, and once for navigations in the
+  // same tick (a redirect: pushState then replaceState); the last page is its referrer.
   if (spa != null) {
+    let timer;
     const navigated = () => {
       if (here() == page) return;
+      url = title = 0;
       if (granted) {
         referrer = page;
-        url = title = 0;
-        setTimeout(commands.trackPageView);
+        clearTimeout(timer);
+        timer = setTimeout(commands.trackPageView);
       }
       page = here();
     };

@@ -5,8 +5,9 @@
 import { DOWNLOADS } from "./constants.js";
 
 // The query string of one hit. Empty values are left out: Matomo reads a missing parameter and an
-// empty one alike, and the hit stays short.
-export const query = (params) => new URLSearchParams(Object.entries(params).filter(([, value]) => (value ?? "") + "")) + "";
+// empty one alike, and the hit stays short. So are false and NaN: Matomo's own calls say "unknown"
+// with false (trackSiteSearch(keyword, false, false)), and the gateway would refuse "false" as a number.
+export const query = (params) => new URLSearchParams(Object.entries(params).filter(([, value]) => value === 0 || value)) + "";
 
 // The parameters every hit carries besides the page's: rec, and the visitor's local time as Matomo
 // sends it (h, m, s).

@@ -194,19 +194,22 @@ test("loaded twice, or next to matomo.js, it stays out of the way", async () => 
   assert.equal(beacons.length, 1);
 });
 
-test("the heartbeat pings only after the visitor did something since the last hit", async () => {
-  await load({ paq: [["enableHeartBeatTimer", 10]] });
+test("the heartbeat pings when the visitor leaves the page, if it was open long enough", async () => {
+  await load({ paq: [["enableHeartBeatTimer", 0.05], ["enableHeartBeatTimer", 0.05]] });
   await decide(GRANTED);
-  const [[ping, ms]] = timers;
-  assert.equal(ms, 10000);
-  ping();
-  await settle();
-  assert.equal(beacons.length, 1, "no activity, no ping");
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  dispatchEvent(new Event("scroll"));
-  ping();
-  await settle();
+  const leave = async () => {
+    document.hidden = true;
+    dispatchEvent(new Event("visibilitychange"));
+    await settle();
+    document.hidden = false;
+  };
+  await leave();
+  assert.equal(beacons.length, 1, "left at once: no ping");
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  dispatchEvent(new Event("visibilitychange")); // coming back is no ping either
+  await leave();
   const [pageview, heartbeat] = hits();
+  assert.equal(hits().length, 2, "one ping, however often the heartbeat was enabled");
   assert.deepEqual([heartbeat.ping, heartbeat.pv_id], ["1", pageview.pv_id]);
 });
 
@@ -222,4 +225,55 @@ test("single-page apps: each history navigation is a pageview with the last page
   const [, pageview] = hits();
   assert.equal(hits().length, 2);
   assert.deepEqual([pageview.url, pageview.urlref], ["https://www.parts.example/brakes/pads", "https://www.parts.example/brakes?size=17"]);
+});
+
+test("a redirect in one tick (pushState, then replaceState) is one pageview; a hash change none", async () => {
+  await load({ spa: true });
+  await decide(GRANTED);
+  location.href = "https://www.parts.example/account";
+  history.pushState({}, "", "/account");
+  location.href = "https://www.parts.example/login";
+  history.replaceState({}, "", "/login");
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.deepEqual(
+    hits().map((hit) => hit.url),
+    ["https://www.parts.example/brakes?size=17#top", "https://www.parts.example/login"],
+  );
+});
+
+test("single-page apps: pages shown before the decision are not replayed, only the page decided on", async () => {
+  await load({ spa: true, paq: [["setCustomUrl", "/landing"], ["setDocumentTitle", "Landing"], ["trackPageView"]] });
+  for (const path of ["/a", "/b"]) {
+    location.href = "https://www.parts.example" + path;
+    history.pushState({}, "", path);
+    _paq.push(["setDocumentTitle", "Page " + path], ["trackPageView"], ["trackEvent", "Page", "Seen", path]);
+  }
+  location.href = "https://www.parts.example/checkout";
+  history.pushState({}, "", "/checkout");
+  await decide(GRANTED);
+  assert.deepEqual(
+    hits().map((hit) => [hit.url, hit.action_name || hit.e_n]),
+    [
+      // The last queued pageview (no earlier ones, no earlier events), for the page the visitor is on:
+      // the navigation reset the custom URL and title.
+      ["https://www.parts.example/checkout", "Brake pads"],
+      ["https://www.parts.example/checkout", "/b"],
+    ],
+  );
+});
+
+test("Matomo's loader with t.js in place of matomo.js: setSiteId names the site", async () => {
+  await load({ paq: [["setTrackerUrl", "https://stats.parts.example/matomo.php"], ["setSiteId", "7"], ["trackPageView"]] });
+  document.currentScript = null;
+  await decide(GRANTED);
+  assert.equal(hits()[0].idsite, "7");
+});
+
+test("Matomo's false for an unknown search category and count is left out, not sent as false", async () => {
+  await load({ paq: [["trackSiteSearch", "bremsbeläge", false, false], ["trackEvent", "Cart", "Total", "Order", NaN]] });
+  await decide(GRANTED);
+  const [search, event] = hits();
+  assert.deepEqual(search.search, "bremsbeläge");
+  assert.ok(!("search_cat" in search) && !("search_count" in search));
+  assert.ok(!("e_v" in event));
 });
