@@ -18,6 +18,8 @@ from gateway.settings import Settings, load_settings
 from gateway.storage.clickhouse import Database, connect
 
 SettingsFactory = Callable[..., Settings]
+# The browser tests' shared fixtures (``browser``, ``site``); only those tests request them.
+pytest_plugins = ["tests.support.browser_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.e2e.gateway_process import Gateway, running_gateway
-from tests.support.browser import FixtureSite, chromium
 
 TOKEN = "banner-test-site-token-000000001"
 ANY_LOCAL = '["http://127.0.0.1:*", "http://localhost:*"]'
@@ -89,12 +88,6 @@ theme = "dark"
 GatewayFactory = Callable[..., Gateway]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Per module, not per session: the sync API must not outlive into the asyncio tests' modules.
-    with chromium() as browser:
-        yield browser
-
 
 def start_gateway(
     folder: Path,
@@ -119,12 +112,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, city_db: Path) -> Iterator
     with start_gateway(tmp_path_factory.mktemp("banner-gateway"), city_db) as gateway:
         yield gateway
 
-
-@pytest.fixture(scope="module")
-def site(gateway: Gateway) -> Iterator[FixtureSite]:
-    fixture_site = FixtureSite(gateway.base)
-    yield fixture_site
-    fixture_site.close()
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from playwright.sync_api import Browser, Page, Response, expect
 from gateway.storage.clickhouse import Database, connect
 from tests.e2e.gateway_process import Gateway, running_gateway
 from tests.geoip_fixture import BERLIN
-from tests.support.browser import chromium
 from tests.support.clickhouse_standin import running_standin
 from tests.support.privacy import IP_SHAPED, ip_shaped_values
 from tests.tracker.conftest import VISITOR_IP, events, new_context
@@ -55,12 +54,6 @@ def served(tmp_path: Path, city_db: Path) -> Iterator[tuple[Gateway, Database, P
                 yield gateway, db, data
             finally:
                 db.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

@@ -40,7 +40,6 @@ from gateway.storage.clickhouse import Database, connect
 from gateway.storage.schema import EVENTS_TABLE
 from tests.e2e.gateway_process import Gateway, running_gateway
 from tests.geoip_fixture import BERLIN
-from tests.support.browser import FixtureSite, chromium
 from tests.support.clickhouse_standin import StandIn, running_standin
 
 TOKEN = "tracker-test-site-token-000000001"
@@ -73,12 +72,6 @@ COLUMNS = (*EVENTS_TABLE.columns, "ingested_at")
 AWAIT_DECISION = """() => { window.__decision = null; window.addEventListener("consentgateway:change",
     (event) => { window.__decision = event.detail; }, {once: true}); }"""
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Per module, not per session: the sync API must not outlive into the asyncio tests' modules.
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")
@@ -131,12 +124,6 @@ def db(gateway: Gateway, gateway_db_url: str) -> Iterator[Database]:
     yield database
     database.close()
 
-
-@pytest.fixture(scope="module")
-def site(gateway: Gateway) -> Iterator[FixtureSite]:
-    fixture_site = FixtureSite(gateway.base)
-    yield fixture_site
-    fixture_site.close()
 
 
 @pytest.fixture
