@@ -1,4 +1,4 @@
-"""The ``consent-gateway`` command: serve, migrate, check-config, geoip install.
+"""The ``consent-gateway`` command: serve, migrate, check-config, consent, geoip, users, share.
 
 Each command builds the settings once and reports configuration errors by key, with exit status 2,
 before touching anything else.
@@ -58,6 +58,35 @@ def _parser() -> argparse.ArgumentParser:
     install.add_argument("--version", dest="db_version", metavar="VERSION",
                          help="package version to fetch, or 'latest' to update (default: the pinned, "
                          "verified version)")
+
+    users = commands.add_parser("users", help="dashboard users (kept in DATA_DIR/users.json; works while "
+                                "`serve` runs)")
+    users_commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
+    add = users_commands.add_parser("add", help="add a user; prompts twice for the password (10+ characters)")
+    add.add_argument("name", help="1-64 letters, digits or . _ @ - (case-insensitive)")
+    add.add_argument("--role", required=True, choices=("admin", "viewer"),
+                     help="admin: every site; viewer: the sites given with --site")
+    add.add_argument("--site", type=int, action="append", metavar="ID",
+                     help="a site id the viewer may see (repeat for several)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from one line of "
+                     "standard input instead of prompting")
+    passwd = users_commands.add_parser("passwd", help="set a new password; signs out the user's sessions")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from one line of "
+                        "standard input instead of prompting")
+    remove = users_commands.add_parser("remove", help="remove a user; their sessions end at once")
+    remove.add_argument("name")
+    users_commands.add_parser("list", help="name, role, sites and creation time of every user")
+
+    share = commands.add_parser("share", help="read-only share links to one site's dashboards")
+    share_commands = share.add_subparsers(dest="share_command", required=True, metavar="COMMAND")
+    create = share_commands.add_parser("create", help="make a link; its secret key is printed once")
+    create.add_argument("--site", type=int, required=True, metavar="ID", help="the site to share")
+    create.add_argument("--label", default="", help="a note for `share list`, e.g. who has the link")
+    share_list = share_commands.add_parser("list", help="id, site, label and creation time of every link")
+    share_list.add_argument("--site", type=int, metavar="ID", help="only the links to this site")
+    revoke = share_commands.add_parser("revoke", help="end a link at once")
+    revoke.add_argument("share_id", metavar="ID", help="the id shown by `share create` or `share list`")
     return parser
 
 
@@ -77,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_config(settings)
     if args.command == "consent":
         return consent_show(settings, args.consent_id, args.json)
+    if args.command in ("users", "share"):
+        from gateway.dashboard.users_cli import share_command, users_command
+
+        return users_command(settings, args) if args.command == "users" else share_command(settings, args)
     return geoip_install(settings, args.source, args.if_missing, args.db_version)
 
 
