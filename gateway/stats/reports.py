@@ -1,0 +1,33 @@
+"""Every breakdown of the dashboards, by name, and ``breakdown`` to run one.
+
+Each family module declares its reports as data (``table.report``); they all run through the one
+query in ``table``. This module is what the web layer imports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.stats import behaviour, devices, locations, pages, sources
+from gateway.stats.query import QueryError, StatsQuery
+from gateway.stats.table import MAX_LIMIT, Report, run
+
+REPORTS: dict[str, Report] = {
+    r.name: r for family in (pages, sources, locations, devices, behaviour) for r in family.REPORTS
+}
+
+
+def breakdown(db: Any, q: StatsQuery, name: str, *, limit: int = 10, offset: int = 0,
+              search: str = "") -> dict[str, Any]:
+    """One page of report ``name``: ``{"report", "title", "columns", "rows", "has_more"}``.
+
+    ``search`` keeps rows whose last dimension contains it (case-insensitive); ``limit`` is capped
+    at 10,000 (a CSV export).
+    """
+    spec = REPORTS.get(name)
+    if spec is None:
+        raise QueryError(f"report: unknown report {name[:40]!r}")
+    return run(db, q, spec, limit=min(limit, MAX_LIMIT), offset=offset, search=search)
+
+
+__all__ = ["REPORTS", "Report", "breakdown"]

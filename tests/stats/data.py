@@ -1,0 +1,99 @@
+"""Hand-placed hits for the stats tests, small enough to compute every answer by hand.
+
+The shop (site 1, time zone UTC) on 2 November 2026, "today" in the tests:
+
+- A (DE, Berlin, Firefox, desktop): from Google at 09:00, pages / -> /pricing -> /signup with a
+  video event and a download (10 minutes, 5 actions); then, after a pause, a direct bounce on /blog.
+- B (FR, Paris, Chrome, smartphone): from the "spring" newsletter at 10:00, /pricing kept open by a
+  ping, a site search for "shoes" and an outlink (4 minutes, 3 actions).
+- C (DE, Munich, Chrome, desktop): from a blog at 11:00, a bounce on /.
+- D (US, New York, Safari, tablet): the day before, / then /about (1 minute).
+Another site's hit is never counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from gateway.storage.clickhouse import Database
+from gateway.storage.migrations import migrate
+from gateway.storage.schema import CONSENT_LOG_TABLE, EVENTS_TABLE
+
+TODAY = dt.date(2026, 11, 2)
+A, B, C, D = 1, 2, 3, 4
+
+PEOPLE: dict[int, dict[str, Any]] = {
+    A: dict(country_code="DE", subdivision_name="Berlin", city_name="Berlin", browser_name="Firefox",
+            browser_version="133", os_name="Windows", os_version="11", device_type="desktop",
+            screen_width=1920, screen_height=1080, language="de"),
+    B: dict(country_code="FR", subdivision_name="Île-de-France", city_name="Paris", browser_name="Chrome",
+            browser_version="131", os_name="Android", os_version="15", device_type="smartphone",
+            screen_width=390, screen_height=844, language="fr"),
+    C: dict(country_code="DE", subdivision_name="Bavaria", city_name="Munich", browser_name="Chrome",
+            browser_version="131", os_name="Mac", os_version="15", device_type="desktop",
+            screen_width=1920, screen_height=1080, language="de"),
+    D: dict(country_code="US", subdivision_name="New York", city_name="New York", browser_name="Safari",
+            browser_version="18", os_name="iOS", os_version="18", device_type="tablet",
+            screen_width=820, screen_height=1180, language="en"),
+}
+GOOGLE: dict[str, Any] = dict(referrer_type="search", referrer_host="www.google.com", referrer_name="Google")
+SPRING: dict[str, Any] = dict(referrer_type="campaign", referrer_host="mail.example", referrer_name="spring",
+              campaign_source="newsletter", campaign_medium="email", campaign_name="spring")
+BLOG: dict[str, Any] = dict(referrer_type="website", referrer_host="blog.example.org", referrer_name="")
+
+
+def at(day: dt.date, hh: int, mm: float = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hh), tzinfo=dt.UTC) + dt.timedelta(minutes=mm)
+
+
+def hit(visitor: int, ts: dt.datetime, kind: str = "pageview", path: str = "", *, site: int = 1,
+        **fields: Any) -> tuple[Any, ...]:
+    """One events row; the visitor's place and device from ``PEOPLE``, ``fields`` override."""
+    row: dict[str, Any] = dict.fromkeys(EVENTS_TABLE.columns, "")
+    row.update(site_id=site, ts=ts, visitor_id=visitor, new_visit=0, event_type=kind, url_path=path,
+               referrer_type="direct", screen_width=0, screen_height=0, event_value=None,
+               search_count=None, goal_id=0, revenue=0.0, dimensions={}, consent_id=uuid.uuid4(),
+               retention_days=30)
+    row.update(PEOPLE.get(visitor, {}))
+    row.update(fields)
+    return tuple(row[c] for c in EVENTS_TABLE.columns)
+
+
+def shop_hits() -> list[tuple[Any, ...]]:
+    today, yesterday = TODAY, TODAY - dt.timedelta(days=1)
+    return [
+        hit(A, at(today, 9, 0), path="/", **GOOGLE),
+        hit(A, at(today, 9, 5), path="/pricing"),
+        hit(A, at(today, 9, 6), "event", event_category="video", event_action="play", event_name="intro"),
+        hit(A, at(today, 9, 8), "download", link_url="https://shop.example/files/a.pdf"),
+        hit(A, at(today, 9, 10), path="/signup"),
+        hit(A, at(today, 12, 0), path="/blog"),
+        hit(B, at(today, 10, 0), path="/pricing", **SPRING),
+        hit(B, at(today, 10, 2), "ping"),
+        hit(B, at(today, 10, 3), "site_search", search_keyword="shoes"),
+        hit(B, at(today, 10, 4), "outlink", link_url="https://partner.example/x"),
+        hit(C, at(today, 11, 0), path="/", **BLOG),
+        hit(D, at(yesterday, 15, 0), path="/"),
+        hit(D, at(yesterday, 15, 1), path="/about"),
+        hit(A, at(today, 9, 1), path="/elsewhere", site=2),
+    ]
+
+
+def load(db: Database, hits: list[tuple[Any, ...]]) -> Database:
+    migrate(db)
+    db.insert("events", hits, list(EVENTS_TABLE.columns))
+    return db
+
+
+def consent_row(ts: dt.datetime, action: str, categories: list[str], site: int = 1) -> tuple[Any, ...]:
+    row: dict[str, Any] = dict.fromkeys(CONSENT_LOG_TABLE.columns, "")
+    row.update(consent_id=uuid.uuid4(), site_id=site, ts=ts, action=action, categories=categories,
+               source="banner")
+    return tuple(row[c] for c in CONSENT_LOG_TABLE.columns)
+
+
+def insert_consents(db: Database, rows: list[tuple[Any, ...]]) -> None:
+    migrate(db)
+    db.insert("consent_log", rows, list(CONSENT_LOG_TABLE.columns))

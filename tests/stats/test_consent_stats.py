@@ -1,0 +1,61 @@
+"""Consent statistics: decisions classified against the site's categories, per day, opt-in rate."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway.consent_config import Category, ConsentPolicy
+from gateway.sites import Site
+from gateway.stats.consent import classify, consent_stats
+from gateway.stats.query import parse_query
+from gateway.storage.clickhouse import Database
+from tests.stats.data import TODAY, at, consent_row, insert_consents
+
+ALL = ["necessary", "analytics", "marketing"]
+EVERY, REQUIRED = frozenset(ALL), frozenset({"necessary"})
+
+
+def test_classify() -> None:
+    assert classify("grant", ALL, EVERY, REQUIRED) == "accept_all"
+    assert classify("update", ["marketing", "analytics", "necessary"], EVERY, REQUIRED) == "accept_all"
+    assert classify("refuse", [], EVERY, REQUIRED) == "reject_all"
+    assert classify("grant", ["necessary"], EVERY, REQUIRED) == "reject_all"
+    assert classify("grant", [], EVERY, REQUIRED) == "reject_all"
+    assert classify("grant", ["necessary", "analytics"], EVERY, REQUIRED) == "custom"
+    assert classify("withdraw", [], EVERY, REQUIRED) == "withdraw"
+
+
+def test_consent_stats(db: Database) -> None:
+    yesterday = TODAY - dt.timedelta(days=1)
+    insert_consents(db, [
+        consent_row(at(TODAY, 9), "grant", ALL),
+        consent_row(at(TODAY, 9, 30), "refuse", []),
+        consent_row(at(TODAY, 10), "grant", ["necessary"]),
+        consent_row(at(TODAY, 10), "grant", ["necessary", "analytics"]),
+        consent_row(at(TODAY, 14), "update", ["necessary", "marketing"]),
+        consent_row(at(TODAY, 15), "withdraw", []),
+        consent_row(at(yesterday, 12), "grant", ALL),
+        consent_row(at(TODAY, 9), "grant", ALL, site=2),
+    ])
+    site = Site(id=1, name="Shop", origins=())
+    result = consent_stats(db, parse_query({"period": "7d", "city": "Berlin"}, 1, "UTC", TODAY), site)
+    assert result["unit"] == "day" and result["labels"][-1] == "2026-11-02" and len(result["labels"]) == 7
+    assert result["totals"] == {"accept_all": 2, "reject_all": 2, "custom": 2, "withdraw": 1}
+    assert result["series"]["accept_all"] == [0, 0, 0, 0, 0, 1, 1]
+    assert result["series"]["withdraw"] == [0, 0, 0, 0, 0, 0, 1]
+    assert result["opt_in_rate"] == 50.0  # 3 of 6 decisions allow analytics
+    assert result["previous"] == {"totals": {"accept_all": 0, "reject_all": 0, "custom": 0, "withdraw": 0},
+                                  "opt_in_rate": None}
+    today = consent_stats(db, parse_query({"period": "today"}, 1, "UTC", TODAY), site)
+    assert today["unit"] == "hour"
+    assert {h: n for h, n in enumerate(today["series"]["custom"]) if n} == {10: 1, 14: 1}
+    assert today["previous"] == {"totals": {"accept_all": 1, "reject_all": 0, "custom": 0, "withdraw": 0},
+                                 "opt_in_rate": 100.0}
+
+
+def test_a_site_with_its_own_categories(db: Database) -> None:
+    insert_consents(db, [consent_row(at(TODAY, 9), "grant", ["necessary", "stats"])])
+    site = Site(id=1, name="Shop", origins=(),
+                consent=ConsentPolicy(categories=(Category("necessary"), Category("stats"))))
+    result = consent_stats(db, parse_query({"period": "today"}, 1, "UTC", TODAY), site)
+    assert result["totals"]["accept_all"] == 1 and result["opt_in_rate"] == 0.0

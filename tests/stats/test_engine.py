@@ -1,0 +1,40 @@
+"""The engine's fast visits (hits packed into integers) cut exactly as the reference VISITS query."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from gateway.stats.engine import Params, Span, visit_rows
+from gateway.stats.query import parse_query
+from gateway.stats.visits import DEFAULT_TIMEOUT, VISITS
+from gateway.storage.clickhouse import Database
+from tests.stats.data import TODAY, at, hit, load
+
+KINDS = ["pageview"] * 5 + ["ping", "ping", "event", "outlink"]
+
+
+def test_packed_visits_match_the_reference(db: Database) -> None:
+    rng = random.Random(7)
+    hits = []
+    # Distinct instants: two hits of a visitor in the same millisecond have no defined order.
+    for visitor in range(1, 41):
+        ts = at(TODAY, 0) + dt.timedelta(minutes=rng.randrange(0, 600))
+        for _ in range(rng.randrange(1, 12)):
+            ts += dt.timedelta(seconds=rng.choice([1, 30, 600, 1799, 1801, 5000]))
+            if ts.date() == TODAY:
+                hits.append(hit(visitor, ts, rng.choice(KINDS), path=f"/p{rng.randrange(4)}",
+                                new_visit=int(rng.random() < 0.1)))
+    load(db, hits)
+    start, end = at(TODAY, 0), at(TODAY + dt.timedelta(days=1), 0)
+    reference = db.query(
+        f"SELECT visitor_id, duration, actions, pageviews, entry_page, exit_page, bounce FROM ({VISITS}) "
+        "ORDER BY visitor_id, visit_start",
+        {"site": 1, "start": start, "end": end, "timeout_ms": DEFAULT_TIMEOUT * 1000})
+    q = parse_query({"period": "today"}, 1, "UTC", TODAY)
+    p = Params()
+    rows = visit_rows(q, p, Span.of(q), ("entry_page", "exit_page"))
+    packed = db.query(f"SELECT visitor_id, duration, actions, pageviews, entry_page, exit_page, bounce "
+                      f"FROM ({rows}) ORDER BY visitor_id, v_first", p.values)
+    assert len(reference) > 60
+    assert packed == reference

@@ -1,0 +1,70 @@
+"""Top figures on the hand-made shop: visits, bounces, durations, filters of each level, comparison."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.stats.overview import change, figures
+from gateway.stats.query import parse_query
+from gateway.storage.clickhouse import Database
+from tests.stats.data import TODAY
+
+
+def values(db: Database, **params: str) -> dict[str, Any]:
+    result = figures(db, parse_query({"period": "today", **params}, 1, "UTC", TODAY))
+    return {key: figure["value"] for key, figure in result.items()}
+
+
+def test_figures_and_the_previous_day(shop: Database) -> None:
+    result = figures(shop, parse_query({"period": "today"}, 1, "UTC", TODAY))
+    assert list(result) == ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate",
+                            "avg_duration"]
+    # A: 10-minute visit + bounce; B: 4 minutes; C: bounce. Yesterday: D, 2 pages in a minute.
+    assert result == {
+        "visitors": {"value": 3, "previous": 1, "change": 200.0},
+        "visits": {"value": 4, "previous": 1, "change": 300.0},
+        "pageviews": {"value": 6, "previous": 2, "change": 200.0},
+        "views_per_visit": {"value": 1.5, "previous": 2.0, "change": -25.0},
+        "bounce_rate": {"value": 50.0, "previous": 0.0, "change": None},
+        "avg_duration": {"value": 210, "previous": 60, "change": 250.0},
+    }
+
+
+def test_no_data_gives_zeros_and_nones(shop: Database) -> None:
+    assert values(shop, period="custom", **{"from": "2026-01-01", "to": "2026-01-31"}) == {
+        "visitors": 0, "visits": 0, "pageviews": 0, "views_per_visit": None, "bounce_rate": None,
+        "avg_duration": None}
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    # hit level: all of A's hits
+    ({"city": "Berlin"}, (1, 2, 4, 50.0, 300)),
+    # visit level: A's first visit only, not its later direct bounce
+    ({"source": "Google"}, (1, 1, 3, 0.0, 600)),
+    ({"referrer_type": "direct"}, (1, 1, 1, 100.0, 0)),
+    ({"utm_campaign": "spring"}, (1, 1, 1, 0.0, 240)),
+    ({"entry_page": "/"}, (2, 2, 4, 50.0, 300)),
+    ({"exit_page": "/pricing"}, (1, 1, 1, 0.0, 240)),
+    # contains: visits that viewed /pricing (A's first, B's), all their pages counted
+    ({"page": "/pricing"}, (2, 2, 4, 0.0, 420)),
+    ({"event_category": "video"}, (1, 1, 3, 0.0, 600)),
+    ({"keyword": "shoes"}, (1, 1, 1, 0.0, 240)),
+    ({"download": "https://shop.example/files/a.pdf"}, (1, 1, 3, 0.0, 600)),
+    # levels combined
+    ({"country": "DE", "referrer_type": "website"}, (1, 1, 1, 100.0, 0)),
+    ({"page": "/pricing", "source": "spring"}, (1, 1, 1, 0.0, 240)),
+    ({"page": "/nowhere"}, (0, 0, 0, None, None)),
+])
+def test_filters_select_visits(shop: Database, params: dict[str, str], expected: tuple[Any, ...]) -> None:
+    got = values(shop, **params)
+    keys = ("visitors", "visits", "pageviews", "bounce_rate", "avg_duration")
+    assert tuple(got[k] for k in keys) == expected
+
+
+def test_change() -> None:
+    assert change(3, 2) == 50.0
+    assert change(1, 0) is None
+    assert change(None, 2) is None
+    assert change(0, 4) == -100.0

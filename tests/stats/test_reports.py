@@ -1,0 +1,116 @@
+"""Breakdowns on the hand-made shop: every family, filters, search, paging, the declared shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.stats.dims import DIMS
+from gateway.stats.query import FILTERS, QueryError, parse_query
+from gateway.stats.reports import REPORTS, breakdown
+from gateway.stats.table import METRICS
+from gateway.storage.clickhouse import Database
+from tests.stats.data import TODAY
+
+
+def rows(db: Database, name: str, params: dict[str, str] | None = None,
+         **options: Any) -> list[tuple[Any, ...]]:
+    q = parse_query({"period": "today", **(params or {})}, 1, "UTC", TODAY)
+    result = breakdown(db, q, name, **options)
+    return [tuple(row.values()) for row in result["rows"]]
+
+
+def test_reports_are_declared_over_known_dimensions_and_metrics() -> None:
+    assert len(REPORTS) == 24
+    for report in REPORTS.values():
+        assert all(d in FILTERS for d in report.dims), report.name
+        assert all(m in METRICS for m in report.metrics), report.name
+        assert set(report.labels) == {*report.dims, *report.metrics}
+    assert REPORTS["cities"].dims == ("country", "region", "city")
+    assert REPORTS["event_names"].dims == ("event_category", "event_action", "event_name")
+
+
+def test_the_result_shape(shop: Database) -> None:
+    result = breakdown(shop, parse_query({"period": "today"}, 1, "UTC", TODAY), "regions", limit=1)
+    assert result == {
+        "report": "regions", "title": "Regions",
+        "columns": [{"key": "country", "label": "Country", "kind": "dim"},
+                    {"key": "region", "label": "Region", "kind": "dim"},
+                    {"key": "visitors", "label": "Visitors", "kind": "metric"},
+                    {"key": "pageviews", "label": "Pageviews", "kind": "metric"}],
+        "rows": [{"country": "DE", "region": "Bavaria", "visitors": 1, "pageviews": 1}],
+        "has_more": True,
+    }
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("pages", [("/", 2, 2), ("/pricing", 2, 2), ("/blog", 1, 1), ("/signup", 1, 1)]),
+    ("entry_pages", [("/", 2, 2, 50.0), ("/blog", 1, 1, 100.0), ("/pricing", 1, 1, 0.0)]),
+    ("exit_pages", [("/", 1, 1), ("/blog", 1, 1), ("/pricing", 1, 1), ("/signup", 1, 1)]),
+    ("referrer_types", [("campaign", 1, 1, 0.0), ("direct", 1, 1, 100.0), ("search", 1, 1, 0.0),
+                        ("website", 1, 1, 100.0)]),
+    ("sources", [("", 1, 1, 100.0), ("Google", 1, 1, 0.0), ("blog.example.org", 1, 1, 100.0),
+                 ("spring", 1, 1, 0.0)]),
+    ("utm_sources", [("", 2, 3, 66.7), ("newsletter", 1, 1, 0.0)]),
+    ("utm_mediums", [("", 2, 3, 66.7), ("email", 1, 1, 0.0)]),
+    ("utm_campaigns", [("", 2, 3, 66.7), ("spring", 1, 1, 0.0)]),
+    ("countries", [("DE", 2, 5), ("FR", 1, 1)]),
+    ("cities", [("DE", "Bavaria", "Munich", 1, 1), ("DE", "Berlin", "Berlin", 1, 4),
+                ("FR", "Île-de-France", "Paris", 1, 1)]),
+    ("browser_versions", [("Chrome", "131", 2, 2), ("Firefox", "133", 1, 4)]),
+    ("os", [("Android", 1, 1), ("Mac", 1, 1), ("Windows", 1, 4)]),
+    ("devices", [("desktop", 2, 5), ("smartphone", 1, 1)]),
+    ("screens", [("1920x1080", 2, 5), ("390x844", 1, 1)]),
+    ("languages", [("de", 2, 5), ("fr", 1, 1)]),
+    ("event_names", [("video", "play", "intro", 1, 1)]),
+    ("search_keywords", [("shoes", 1, 1)]),
+    ("outlinks", [("https://partner.example/x", 1, 1)]),
+    ("downloads", [("https://shop.example/files/a.pdf", 1, 1)]),
+])
+def test_every_family(shop: Database, name: str, expected: list[tuple[Any, ...]]) -> None:
+    assert rows(shop, name) == expected
+
+
+@pytest.mark.parametrize(("name", "params", "expected"), [
+    # Matomo segments: the pages of the visits from Google, not A's later visit
+    ("pages", {"source": "Google"}, [("/", 1, 1), ("/pricing", 1, 1), ("/signup", 1, 1)]),
+    ("pages", {"page": "/pricing"}, [("/pricing", 2, 2), ("/", 1, 1), ("/signup", 1, 1)]),
+    ("pages", {"city": "Berlin"}, [("/", 1, 1), ("/blog", 1, 1), ("/pricing", 1, 1), ("/signup", 1, 1)]),
+    ("entry_pages", {"page": "/pricing"}, [("/", 1, 1, 0.0), ("/pricing", 1, 1, 0.0)]),
+    ("sources", {"country": "DE"}, [("", 1, 1, 100.0), ("Google", 1, 1, 0.0),
+                                    ("blog.example.org", 1, 1, 100.0)]),
+    ("countries", {"referrer_type": "search"}, [("DE", 1, 3)]),
+    ("countries", {"keyword": "shoes"}, [("FR", 1, 1)]),
+    ("event_categories", {"exit_page": "/signup"}, [("video", 1, 1)]),
+    ("outlinks", {"source": "Google"}, []),
+])
+def test_filters_select_visits(shop: Database, name: str, params: dict[str, str],
+                               expected: list[tuple[Any, ...]]) -> None:
+    assert rows(shop, name, params) == expected
+
+
+def test_search_is_case_insensitive_on_the_last_dimension(shop: Database) -> None:
+    assert rows(shop, "pages", search="PRI") == [("/pricing", 2, 2)]
+    assert rows(shop, "cities", search="mun") == [("DE", "Bavaria", "Munich", 1, 1)]
+    assert rows(shop, "countries", search="germ") == [("DE", 2, 5)]  # by the name shown
+    assert rows(shop, "pages", search="%") == []  # no pattern syntax
+
+
+def test_paging(shop: Database) -> None:
+    q = parse_query({"period": "today"}, 1, "UTC", TODAY)
+    first = breakdown(shop, q, "pages", limit=3)
+    second = breakdown(shop, q, "pages", limit=3, offset=3)
+    assert [r["page"] for r in first["rows"]] == ["/", "/pricing", "/blog"] and first["has_more"]
+    assert [r["page"] for r in second["rows"]] == ["/signup"] and not second["has_more"]
+
+
+def test_unknown_report(shop: Database) -> None:
+    with pytest.raises(QueryError, match=r"^report:"):
+        breakdown(shop, parse_query({}, 1, "UTC", TODAY), "planets")
+
+
+@pytest.mark.parametrize("key", sorted(DIMS))
+def test_every_filter_runs(shop: Database, key: str) -> None:
+    q = parse_query({"period": "today", key: "x"}, 1, "UTC", TODAY)
+    assert breakdown(shop, q, "pages")["rows"] == []
