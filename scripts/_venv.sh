@@ -21,11 +21,11 @@ ensure_venv() {  # $1: pip extras, e.g. "test" or ""
     export PATH="$VENV/bin:$PATH"
 }
 
-ensure_browser_tools() {  # Node packages of consent_banner/ and tracker_js/, and Debian's chromium
+ensure_browser_tools() {  # Node packages of consent_banner/, tracker_js/ and dashboard_js/, and Debian's chromium
     command -v npm >/dev/null \
         || { echo "the browser tests need Node.js 18+ with npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
     local folder lock stamp
-    for folder in consent_banner tracker_js; do
+    for folder in consent_banner tracker_js dashboard_js; do
         lock="$ROOT/$folder/package-lock.json"
         stamp="$ROOT/$folder/node_modules/.installed-$(sha256sum "$lock" | cut -c1-16)"
         [ -e "$stamp" ] && continue
