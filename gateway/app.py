@@ -24,6 +24,7 @@ from gateway.assets import demo, load_scripts, script, script_paths
 from gateway.consent import ConsentCodec, ConsentGate
 from gateway.consent_api import consent_endpoint, consent_proof
 from gateway.consent_log import missing_config_rows
+from gateway.dashboard import routes as dashboard
 from gateway.geoip import GeoDatabase, GeoDatabaseError
 from gateway.ingest.endpoint import PATHS, track, uid_key
 from gateway.ingest.pipeline import Pipeline
@@ -106,6 +107,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
                                       trusted=app.state.trusted_proxies,
                                       opt_in_countries=settings.opt_in_countries, sites=settings.sites,
                                       store=spool.append)
+        # The dummy password hash, made now rather than at the first login with an unknown name (whose
+        # slower answer would tell that the name does not exist). In the background: ~0.15 s of CPU.
+        asyncio.get_running_loop().run_in_executor(None, app.state.users.passwords.warm_up)
         log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
         try:
             yield
@@ -129,6 +133,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/-/health", health.health, methods=["GET"]),
         Route("/-/version", health.version, methods=["GET"]),
         Route("/-/metrics", metrics_view, methods=["GET"]),
+        *dashboard.routes(),
     ]
     middleware = [Middleware(AccessLogMiddleware)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
@@ -143,6 +148,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.scripts = load_scripts()
     app.state.demo = settings.sites == (DEMO_SITE,)
     app.state.banners = {site.id: site.consent.shown(site.policy_version) for site in settings.sites}
+    dashboard.setup(app, settings)
     return app
 
 

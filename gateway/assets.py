@@ -30,6 +30,7 @@ SCRIPTS = ("banner.js", "t.js")
 SHORT_CACHE = "public, max-age=300, must-revalidate"
 LONG_CACHE = "public, max-age=31536000, immutable"
 JAVASCRIPT = "text/javascript; charset=utf-8"
+MEDIA_TYPES = {"js": JAVASCRIPT, "css": "text/css; charset=utf-8"}
 VERSIONED = re.compile(r"(?P<stem>[a-z]+)\.(?P<hash>[0-9a-f]{12})\.js")
 DEMO_FILES = {"": ("index.html", "text/html; charset=utf-8"), "demo.css": ("demo.css", "text/css"),
               "demo.js": ("demo.js", JAVASCRIPT), "gated.js": ("gated.js", JAVASCRIPT)}
@@ -70,7 +71,7 @@ class Asset:
         body = self.body
         if gzipped:
             body, headers["Content-Encoding"] = self.gzipped, "gzip"
-        return Response(body, media_type=JAVASCRIPT, headers=headers)
+        return Response(body, media_type=MEDIA_TYPES[self.name.rpartition(".")[2]], headers=headers)
 
 
 def accepts_gzip(header: str) -> bool:

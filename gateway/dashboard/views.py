@@ -1,0 +1,260 @@
+"""The dashboard's pages: the site list, a site's overview, a full report, realtime and consent.
+
+Each handler is the same short pipeline: who is asking (``access``), which site and query
+(``gateway.stats.query``), the stats functions run off the event loop, then one of three answers
+(``pages``): HTML, its JSON twin, or CSV. Statistics never fail with a 500: a bad query is a 400
+naming the parameter, ClickHouse trouble a 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.dashboard import context as ctx
+from gateway.dashboard.access import Viewer, viewer
+from gateway.dashboard.pages import (
+    csv_response,
+    error_page,
+    json_response,
+    redirect,
+    render,
+    split_suffix,
+    wanted,
+)
+from gateway.settings import Settings
+from gateway.sites import Site
+from gateway.stats.consent import consent_stats
+from gateway.stats.overview import figures
+from gateway.stats.query import DateRange, QueryError, StatsQuery, parse_query
+from gateway.stats.realtime import realtime
+from gateway.stats.reports import REPORTS, breakdown
+from gateway.stats.timeseries import timeseries
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+PAGE_SIZE, MAX_PAGE, CSV_ROWS = 50, 1000, 10_000
+
+
+class Unavailable(Exception):
+    """ClickHouse did not answer a statistics query."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    site: Site
+    who: Viewer
+    fmt: str
+    query: StatsQuery
+    links: ctx.Links
+    now: datetime
+
+
+async def stats(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return await asyncio.to_thread(function, *args, **kwargs)
+    except (QueryError, KeyError, ValueError):
+        raise
+    except Exception as exc:  # the engine's own errors: one line in the log, a 503 to the caller
+        log.error("statistics query failed: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:300]
+                  if str(exc) else "")
+        raise Unavailable from exc
+
+
+def _range_json(r: DateRange) -> dict[str, str]:
+    return {"period": r.period, "start": r.start.isoformat(), "end": r.end.isoformat(), "timezone": r.tz,
+            "label": r.label}
+
+
+def _head(call: Call) -> dict[str, Any]:
+    """What every JSON answer about a site starts with."""
+    return {"site": {"id": call.site.id, "name": call.site.name, "timezone": call.site.timezone},
+            "range": _range_json(call.query.range),
+            "previous_range": _range_json(call.query.range.previous()),
+            "filters": {f.key: f.value for f in call.query.filters}}
+
+
+def _sites(request: Request, who: Viewer) -> list[dict[str, Any]]:
+    settings: Settings = request.app.state.settings
+    return [{"id": s.id, "name": s.name, "href": f"/dashboard/{s.id}", "timezone": s.timezone}
+            for s in who.visible(settings.sites)]
+
+
+def _page_context(call: Call, request: Request, path: str = "") -> dict[str, Any]:
+    return {"site": {"id": call.site.id, "name": call.site.name, "timezone": call.site.timezone,
+                     "href": call.links.base},
+            "sites": _sites(request, call.who), "range": ctx.range_context(call.query),
+            "periods": ctx.periods(call.links, path), "filters": ctx.filter_chips(call.links, path),
+            "clear_href": call.links.href(path, call.links.range_params()),
+            "hidden": ctx.hidden_inputs(call.links)}
+
+
+async def open_site(request: Request, suffix: str | None) -> Call | Response:
+    """Authenticate, authorise and parse the query, or the response that refuses."""
+    state = request.app.state
+    fmt = wanted(request, suffix)
+    site: Site | None = state.sites_by_id.get(request.path_params["site"])
+    who = viewer(request, site, api=fmt != "html")
+    if who is None:
+        if fmt != "html":
+            response = error_page(request, 401, "authentication required: log in, or send the site's "
+                                  "token as Authorization: Bearer", as_json=True)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="consent-gateway"'
+            return response
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect(f"/dashboard/login?next={quote(target, safe='')}")
+    if site is None:
+        return error_page(request, 404, "There is no such site.", as_json=fmt != "html", viewer_=who)
+    if not who.can_view(site.id):
+        return error_page(request, 403, "You do not have access to this site.", as_json=fmt != "html",
+                          viewer_=who)
+    now: datetime = state.clock()
+    today: date = now.astimezone(ZoneInfo(site.timezone)).date()
+    settings: Settings = state.settings
+    try:
+        query = parse_query(request.query_params.multi_items(), site.id, site.timezone, today,
+                            settings.visit_timeout)
+    except QueryError as exc:
+        return error_page(request, 400, str(exc), as_json=fmt != "html", viewer_=who)
+    return Call(site, who, fmt, query, ctx.Links("/dashboard", site.id, query), now)
+
+
+def _unavailable(request: Request, call: Call) -> Response:
+    return error_page(request, 503, "Statistics are unavailable right now (ClickHouse did not answer). "
+                      "Please try again in a minute.", as_json=call.fmt != "html", viewer_=call.who)
+
+
+async def sites_index(request: Request) -> Response:
+    fmt = "json" if request.url.path.endswith(".json") else wanted(request, None)
+    who = viewer(request, None, api=False)
+    if who is None:
+        if fmt == "json":
+            return error_page(request, 401, "authentication required", as_json=True)
+        return redirect("/dashboard/login")
+    sites = _sites(request, who)
+    if fmt == "json":
+        return json_response({"sites": sites})
+    if len(sites) == 1:
+        return redirect(sites[0]["href"])
+    return render(request, "sites.html", {"sites": sites}, viewer_=who)
+
+
+async def overview(request: Request) -> Response:
+    call = await open_site(request, "json" if request.url.path.endswith(".json") else None)
+    if not isinstance(call, Call):
+        return call
+    db, q = request.app.state.resources.db, call.query
+    shown = [ctx.active_report(tabs[0][0], q) for _, _, tabs in ctx.CARDS]
+    try:
+        figs, series, live, *cards = await asyncio.gather(
+            stats(figures, db, q), stats(timeseries, db, q), stats(realtime, db, call.site.id, call.now),
+            *(stats(breakdown, db, q, name, limit=10) for name in shown))
+    except Unavailable:
+        return _unavailable(request, call)
+    if call.fmt != "html":
+        return json_response({**_head(call), "figures": figs, "timeseries": series,
+                              "realtime": {"visitors": live["visitors"]},
+                              "reports": {name: result for name, result in zip(shown, cards, strict=True)}})
+    links = call.links
+    previous = call.query.range.previous()
+    page = _page_context(call, request) | {
+        "figures": ctx.figure_cards(figs),
+        "chart": {**series, "previous_label": previous.label},
+        "chart_rows": ctx.chart_rows(series),
+        "cards": [{"id": card_id, "title": title, "tabs": ctx.tabs(tabs, links, name),
+                   "table": ctx.table(result, links)}
+                  for (card_id, title, tabs), name, result in zip(ctx.CARDS, shown, cards, strict=True)],
+        "realtime": {"visitors": live["visitors"], "json_href": f"{links.base}/realtime.json",
+                     "href": f"{links.base}/realtime"},
+        "links": {"json": links.href(".json"), "consent": links.href("/consent", links.range_params()),
+                  "realtime": f"{links.base}/realtime"},
+    }
+    return render(request, "overview.html", page, viewer_=call.who)
+
+
+def _int_param(request: Request, name: str, default: int, high: int) -> int:
+    raw = request.query_params.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise QueryError(f"{name}: must be a whole number, got {raw[:20]!r}")
+    return min(int(raw), high)
+
+
+async def report(request: Request) -> Response:
+    name, suffix = split_suffix(request.path_params["report"])
+    call = await open_site(request, suffix)
+    if not isinstance(call, Call):
+        return call
+    if name not in REPORTS:
+        return error_page(request, 404, f"There is no report named {name[:40]!r}.",
+                          as_json=call.fmt != "html", viewer_=call.who)
+    fragment = request.query_params.get("fragment") == "card"
+    try:
+        default = 10 if fragment else PAGE_SIZE
+        limit = CSV_ROWS if call.fmt == "csv" else _int_param(request, "limit", default, MAX_PAGE)
+        offset = 0 if call.fmt == "csv" else _int_param(request, "offset", 0, 10_000_000)
+    except QueryError as exc:
+        return error_page(request, 400, str(exc), as_json=call.fmt != "html", viewer_=call.who)
+    search = request.query_params.get("search", "")[:200]
+    try:
+        result = await stats(breakdown, request.app.state.resources.db, call.query, name, limit=limit,
+                             offset=offset, search=search)
+    except Unavailable:
+        return _unavailable(request, call)
+    if call.fmt == "json":
+        return json_response({**_head(call), **result, "limit": limit, "offset": offset, "search": search})
+    r = call.query.range
+    if call.fmt == "csv":
+        filename = f"site-{call.site.id}-{name}-{r.start}-{r.end}.csv"
+        return csv_response(result["columns"], result["rows"], filename)
+    links, path = call.links, f"/reports/{name}"
+    table = ctx.table(result, links, more=fragment)
+    if fragment:
+        return render(request, "_report_table.html", {"table": table}, viewer_=call.who)
+    keep = [*call.query.params(), *([("search", search)] if search else [])]
+    page = _page_context(call, request, path) | {
+        "table": table, "search": search,
+        "prev_href": links.href(path, keep, offset=max(0, offset - limit)) if offset else None,
+        "next_href": links.href(path, keep, offset=offset + limit) if result["has_more"] else None,
+        "back_href": links.href(), "tabs": ctx.report_tabs(name, links),
+    }
+    return render(request, "report.html", page, viewer_=call.who)
+
+
+async def realtime_page(request: Request) -> Response:
+    call = await open_site(request, "json" if request.url.path.endswith(".json") else None)
+    if not isinstance(call, Call):
+        return call
+    try:
+        live = await stats(realtime, request.app.state.resources.db, call.site.id, call.now)
+    except Unavailable:
+        return _unavailable(request, call)
+    if call.fmt != "html":
+        return json_response({"site": _head(call)["site"], **live})
+    page = _page_context(call, request, "/realtime") | {
+        "realtime": {**live, "json_href": f"{call.links.base}/realtime.json"}}
+    return render(request, "realtime.html", page, viewer_=call.who)
+
+
+async def consent_page(request: Request) -> Response:
+    call = await open_site(request, "json" if request.url.path.endswith(".json") else None)
+    if not isinstance(call, Call):
+        return call
+    try:
+        result = await stats(consent_stats, request.app.state.resources.db, call.query, call.site)
+    except Unavailable:
+        return _unavailable(request, call)
+    if call.fmt != "html":
+        return json_response({**_head(call), **result})
+    page = _page_context(call, request, "/consent") | {"consent": ctx.consent_context(result)}
+    return render(request, "consent.html", page, viewer_=call.who)

@@ -1,0 +1,344 @@
+"""The dashboard in Debian's chromium: what a marketing user does and sees, checked against the JSON API.
+
+The server and its data are ``conftest.py``'s (the real app in this process, seeded, clock pinned).
+Numbers on the page are compared with the page's JSON twin fetched with the same query, so the
+tests hold whatever the seed's exact figures are; hand-made rows give the few exact numbers.
+Screenshots for people to look at land in ``artifacts/screenshots/dashboard-*.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import ConsoleMessage, Page, expect
+
+from gateway.dashboard.context import FIGURE_LABELS
+from gateway.storage.schema import EVENTS_TABLE
+from tests.dashboard.conftest import (
+    ADMIN,
+    LEAVER,
+    SITE_2_PAGEVIEWS,
+    SITE_2_VISITORS,
+    VIEWER,
+    Dashboard,
+    PageFactory,
+    log_in,
+)
+from tests.support.browser import screenshot_path
+from tests.support.dashboard import event
+
+KEYS = {label: key for key, label in FIGURE_LABELS.items()}
+# Records what the browser says about the Content-Security-Policy, from before the page's own script.
+CSP_PROBE = """window.__csp = []; document.addEventListener("securitypolicyviolation",
+    (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));"""
+
+
+def figures(page: Page) -> dict[str, str]:
+    """The figure cards as shown: ``{"visitors": "1,234", ..., "bounce_rate": "48.2%"}``."""
+    cards = page.locator(".figures .figure")
+    expect(cards.first).to_be_visible()
+    # text_content, not inner_text: the labels are upper-cased by CSS only.
+    return {KEYS[(card.locator(".figure-label").text_content() or "").strip()]:
+            (card.locator(".figure-value").text_content() or "").strip() for card in cards.all()}
+
+
+def api(page: Page, path: str) -> tuple[int, Any]:
+    """GET ``path`` from inside the page (its session cookie, same origin): status and JSON body."""
+    answer: list[Any] = page.evaluate("""async (path) => {
+        const r = await fetch(path, {headers: {Accept: "application/json"}});
+        return [r.status, await r.json().catch(() => null)]; }""", path)
+    return int(answer[0]), answer[1]
+
+
+def twin(page: Page) -> dict[str, Any]:
+    """The JSON twin of the page on screen: the same path with ``.json``, the same query."""
+    url = urlsplit(page.url)
+    status, body = api(page, f"{url.path}.json" + (f"?{url.query}" if url.query else ""))
+    assert status == 200, body
+    result: dict[str, Any] = body
+    return result
+
+
+def seconds(text: str) -> int:
+    """ "1h 02m", "3m 07s" or "45s" as seconds."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([hms])", text))
+
+
+def assert_figures_match(page: Page) -> dict[str, Any]:
+    """Every figure card shows its JSON value, as far as the formatting lets one compare."""
+    shown, data = figures(page), twin(page)
+    values = {key: figure["value"] for key, figure in data["figures"].items()}
+    assert list(shown) == list(values)  # same figures, same order
+    for key in ("visitors", "visits", "pageviews"):
+        assert int(shown[key].replace(",", "")) == values[key], (key, shown, values)
+    if values["views_per_visit"] is None:
+        assert shown["views_per_visit"] == "—"
+    else:
+        assert abs(float(shown["views_per_visit"].replace(",", "")) - values["views_per_visit"]) < 0.0051
+    if values["bounce_rate"] is None:
+        assert shown["bounce_rate"] == "—"
+    else:
+        assert shown["bounce_rate"] == f"{values['bounce_rate']:.1f}%"
+    if values["avg_duration"] is not None:
+        slack = 30 if "h" in shown["avg_duration"] else 0.5  # hours are shown to the minute
+        assert abs(seconds(shown["avg_duration"]) - values["avg_duration"]) <= slack, shown
+    assert page.locator(".range-label strong").inner_text() == data["range"]["label"]
+    return data
+
+
+def href_query(href: str | None) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(href or "").query))
+
+
+def query_of(page: Page) -> dict[str, str]:
+    return href_query(page.url)
+
+
+def test_logging_in_through_the_form_leads_to_the_overview(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    page = open_page(state=None)
+    page.goto(f"{dashboard.base}/dashboard/1")
+    expect(page).to_have_url(re.compile(r"/dashboard/login\?next=%2Fdashboard%2F1$"))
+    page.get_by_label("User name").fill(ADMIN)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    log_in(page, dashboard.base, ADMIN, target="/dashboard/1")
+    expect(page).to_have_url(f"{dashboard.base}/dashboard/1")
+    expect(page.locator(".figures .figure")).to_have_count(len(FIGURE_LABELS))
+    expect(page.locator(".user-name")).to_have_text(ADMIN)
+
+
+def test_the_overview_shows_the_numbers_of_its_json_twin(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    page = open_page()
+    page.goto(f"{dashboard.base}/dashboard/1")
+    data = assert_figures_match(page)
+    assert data["range"]["period"] == "30d"
+    assert data["figures"]["visitors"]["value"] > 1000  # the seed, not an empty database
+    countries = page.locator("#panel-locations tbody tr")
+    assert countries.count() == len(data["reports"]["countries"]["rows"])
+    page.screenshot(path=screenshot_path("dashboard-overview-light"), full_page=True)
+
+
+def test_clicking_a_city_filters_the_dashboard_and_the_chip_removes_it(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    page = open_page()
+    page.goto(f"{dashboard.base}/dashboard/1")
+    everything = assert_figures_match(page)["figures"]
+    card = page.locator("#card-locations")
+    with page.expect_response(lambda r: "/reports/cities?" in r.url and "fragment=card" in r.url):
+        card.get_by_role("tab", name="Cities").click()
+    expect(card.get_by_role("tab", name="Cities")).to_have_attribute("aria-selected", "true")
+    expect(card.locator("[role=tabpanel]")).not_to_have_attribute("aria-busy", "true")
+    expect(card.locator("caption")).to_have_text("Cities")
+    assert page.url == f"{dashboard.base}/dashboard/1"  # the tab swapped the card, no navigation
+    rows = [(link, href_query(link.get_attribute("href"))) for link in card.locator("tbody th.label a").all()]
+    city_link, city = next((link, query["city"]) for link, query in rows if query.get("city"))
+    city_link.click()
+    page.wait_for_url(re.compile(r"[?&]city="))
+    assert query_of(page)["city"] == city
+    expect(page.locator(".chip").filter(has_text="City")).to_contain_text(city)
+    filtered = assert_figures_match(page)
+    assert filtered["filters"]["city"] == city
+    assert filtered["figures"]["visitors"]["value"] < everything["visitors"]["value"]
+    page.screenshot(path=screenshot_path("dashboard-filtered"), full_page=True)
+    page.get_by_role("link", name=re.compile(f"^Remove filter City: {re.escape(city)}")).click()
+    page.wait_for_url(lambda url: "city=" not in url)
+    expect(page.locator(".chip").filter(has_text="City")).to_have_count(0)
+    assert_figures_match(page)
+    if page.locator(".clear-all").count():  # the city row also set its country and region
+        page.locator(".clear-all").click()
+        page.wait_for_url(f"{dashboard.base}/dashboard/1?period=30d")
+    expect(page.locator(".chip")).to_have_count(0)
+    assert assert_figures_match(page)["figures"] == everything
+
+
+def test_changing_the_range_changes_the_url_the_label_and_the_numbers(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    page = open_page()
+    page.goto(f"{dashboard.base}/dashboard/1")
+    page.locator(".periods").get_by_role("link", name="Last 7 days").click()
+    page.wait_for_url(re.compile(r"period=7d"))
+    expect(page.locator(".periods").get_by_role("link", name="Last 7 days")).to_have_attribute(
+        "aria-current", "page")
+    expect(page.locator(".range-label strong")).to_have_text("Last 7 days")
+    assert assert_figures_match(page)["range"]["period"] == "7d"
+
+    today = dashboard.now.astimezone(ZoneInfo("Europe/Berlin")).date()
+    start, end = today - dt.timedelta(days=12), today - dt.timedelta(days=3)
+    page.locator(".custom-range summary").click()
+    page.get_by_label("From").fill(start.isoformat())
+    page.get_by_label("To").fill(end.isoformat())
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"period=custom"))
+    assert query_of(page) == {"period": "custom", "from": start.isoformat(), "to": end.isoformat()}
+    data = assert_figures_match(page)
+    assert (data["range"]["start"], data["range"]["end"]) == (start.isoformat(), end.isoformat())
+    expect(page.locator(".range-label strong")).to_contain_text(str(end.day))
+    expect(page.locator(".periods [aria-current]")).to_have_count(0)
+
+
+def test_the_csv_link_downloads_the_reports_rows(open_page: PageFactory, dashboard: Dashboard) -> None:
+    page = open_page()
+    page.goto(f"{dashboard.base}/dashboard/1?period=7d")
+    with page.expect_download() as download:
+        page.locator("#card-pages").get_by_role("link", name="CSV of Pages").click()
+    day = r"\d{4}-\d\d-\d\d"
+    assert re.fullmatch(f"site-1-pages-{day}-{day}\\.csv", download.value.suggested_filename)
+    with Path(download.value.path()).open(encoding="utf-8", newline="") as file:
+        header, *rows = list(csv.reader(file))
+    # The JSON gives at most 1000 rows at a time: read it page by page.
+    expected: list[dict[str, Any]] = []
+    while True:
+        path = f"/dashboard/1/reports/pages.json?period=7d&limit=1000&offset={len(expected)}"
+        status, report = api(page, path)
+        assert status == 200, report
+        expected += report["rows"]
+        if not report["has_more"]:
+            break
+    assert header == [column["key"] for column in report["columns"]]
+    assert len(rows) == len(expected) > 10
+    assert rows == [[str(row[key]) for key in header] for row in expected]
+
+
+def test_a_viewer_sees_only_the_assigned_site(open_page: PageFactory, dashboard: Dashboard) -> None:
+    page = open_page(state=None)
+    log_in(page, dashboard.base, VIEWER)
+    expect(page).to_have_url(f"{dashboard.base}/dashboard/2")
+    expect(page.locator(".site-name")).to_have_text("Other shop")
+    page.goto(f"{dashboard.base}/dashboard/2?period=today")
+    shown = figures(page)
+    assert (shown["visitors"], shown["pageviews"]) == (str(SITE_2_VISITORS), str(SITE_2_PAGEVIEWS))
+    assert_figures_match(page)
+    assert page.locator('a[href^="/dashboard/1"]').count() == 0
+    response = page.goto(f"{dashboard.base}/dashboard/1")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", level=1)).to_contain_text("You do not have access to this site.")
+    assert api(page, "/dashboard/1.json")[0] == 403
+    assert api(page, "/dashboard/1/reports/pages.json")[0] == 403
+
+
+def test_logging_out_leads_to_the_login_page_and_ends_the_session(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    page = open_page(state=None)
+    log_in(page, dashboard.base, LEAVER, target="/dashboard/1")
+    expect(page).to_have_url(f"{dashboard.base}/dashboard/1")
+    kept = page.context.storage_state()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/dashboard/login"))
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.goto(f"{dashboard.base}/dashboard/1")
+    expect(page).to_have_url(f"{dashboard.base}/dashboard/login?next=%2Fdashboard%2F1")
+    # The cookie from before the logout no longer opens anything either.
+    stale = open_page(state=dict(kept))
+    stale.goto(f"{dashboard.base}/dashboard/1")
+    expect(stale).to_have_url(re.compile(r"/dashboard/login\?next="))
+
+
+def test_the_overview_runs_without_console_errors_or_csp_violations(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    page = open_page()
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            problems.append(f"console {message.type}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.add_init_script(CSP_PROBE)
+    page.goto(f"{dashboard.base}/dashboard/1")
+    expect(page.locator("#chart canvas").first).to_be_visible()
+    with page.expect_response(lambda r: "fragment=card" in r.url):
+        page.locator("#card-devices").get_by_role("tab", name="Operating systems").click()
+    expect(page.locator("#panel-devices caption")).to_have_text(re.compile("Operating systems"))
+    page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")  # a realtime refresh
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("() => window.__csp") == []
+    assert problems == []
+
+
+def test_the_chart_draws_and_the_realtime_badge_counts_and_refreshes(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    page = open_page()
+    page.goto(f"{dashboard.base}/dashboard/1?period=today")
+    chart = page.locator("#chart")
+    expect(chart.locator("canvas").first).to_be_visible()
+    box = chart.locator("canvas").first.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100
+    expect(chart.locator(".chart-fallback")).to_have_count(0)
+    data = twin(page)
+    assert len(data["timeseries"]["labels"]) == 24  # hourly for one day
+    badge = page.locator(".live [data-realtime-field=visitors]")
+    live = data["realtime"]["visitors"]
+    assert live >= 2  # the two hand-made visitors of the last minutes
+    expect(badge).to_have_text(str(live))
+    status, realtime = api(page, "/dashboard/1/realtime.json")
+    assert status == 200 and realtime["visitors"] == live
+    # One more visitor, then the page shows again: the badge refreshes at once from realtime.json.
+    dashboard.db.insert("events", [event(10**15 + 3, dashboard.now - dt.timedelta(seconds=30))],
+                        list(EVENTS_TABLE.columns))
+    page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+    expect(badge).to_have_text(str(live + 1))
+
+
+def test_the_keyboard_reaches_the_periods_and_the_tabs_and_arrows_move_between_tabs(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    page = open_page()
+    page.goto(f"{dashboard.base}/dashboard/1")
+    expect(page.locator("#chart canvas").first).to_be_visible()
+    reached: list[str] = []
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        where = page.evaluate("""() => { const e = document.activeElement;
+            return e.closest('.periods') && e.tagName === 'A' ? 'period:' + e.textContent.trim()
+                 : e.getAttribute('role') === 'tab' ? 'tab:' + e.id : ''; }""")
+        if where:
+            reached.append(where)
+        if where.startswith("tab:"):
+            break
+    assert "period:Last 7 days" in reached
+    assert reached[-1] == "tab:tab-pages-pages"  # the selected tab, the others are skipped (tabindex -1)
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#tab-pages-entry_pages")).to_be_focused()
+    page.keyboard.press("End")
+    expect(page.locator("#tab-pages-exit_pages")).to_be_focused()
+    page.keyboard.press("ArrowRight")  # wraps around
+    expect(page.locator("#tab-pages-pages")).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    with page.expect_response(lambda r: "/reports/exit_pages?" in r.url):
+        page.keyboard.press("Enter")
+    expect(page.locator("#tab-pages-exit_pages")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#panel-pages caption")).to_have_text("Exit pages")
+    page.keyboard.press("Tab")  # from the tab list into the panel
+    expect(page.locator("#panel-pages")).to_be_focused()
+
+
+def test_screenshots_dark_and_mobile(open_page: PageFactory, dashboard: Dashboard) -> None:
+    page = open_page(color_scheme="dark")
+    page.goto(f"{dashboard.base}/dashboard/1")
+    expect(page.locator("#chart canvas").first).to_be_visible()
+    page.screenshot(path=screenshot_path("dashboard-overview-dark"), full_page=True)
+    mobile = open_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                       has_touch=True)
+    mobile.goto(f"{dashboard.base}/dashboard/1")
+    expect(mobile.locator("#chart canvas").first).to_be_visible()
+    overflow = mobile.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    mobile.screenshot(path=screenshot_path("dashboard-mobile"), full_page=True)
+    assert overflow <= 0, f"the page is {overflow}px wider than a 390px phone"

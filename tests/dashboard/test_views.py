@@ -1,0 +1,213 @@
+"""The dashboard over HTTP: who gets in, what each page and its JSON twin answer, CSV, share links."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.dashboard.sessions import CSRF_COOKIE, SESSION_COOKIE
+from gateway.dashboard.users import UserStore, users_path
+from gateway.settings import Settings
+from gateway.storage.clickhouse import Database
+from tests.conftest import SettingsFactory
+from tests.support.dashboard import NOW, PASSWORD, SITES_TOML, TOKEN_1, TOKEN_2, seed
+
+RANGE = "period=custom&from=2026-11-20&to=2026-11-20"
+
+
+@pytest.fixture
+def settings(make_settings: SettingsFactory, clickhouse_url: str, city_db: Path) -> Settings:
+    return make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city_db)},
+                         SITES_TOML)
+
+
+@pytest.fixture
+def store(settings: Settings) -> UserStore:
+    users = UserStore(users_path(settings))
+    users.add("anna", PASSWORD, "admin", [])
+    users.add("victor", PASSWORD, "viewer", [2])
+    return users
+
+
+@pytest.fixture
+def app(settings: Settings, store: UserStore, db: Database) -> Iterator[TestClient]:
+    seed(db)
+    application = create_app(settings)
+    application.state.clock = lambda: NOW
+    with TestClient(application, base_url="http://127.0.0.1") as client:
+        yield client
+
+
+def log_in(client: TestClient, name: str = "anna", password: str = PASSWORD, next_url: str = "") -> int:
+    page = client.get("/dashboard/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    answer = client.post("/dashboard/login", data={"username": name, "password": password, "csrf": csrf,
+                                                   "next": next_url}, follow_redirects=False)
+    return answer.status_code
+
+
+def test_pages_ask_for_a_login_and_the_api_for_credentials(app: TestClient) -> None:
+    page = app.get(f"/dashboard/1?{RANGE}", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/dashboard/login?next=%2Fdashboard%2F1%3Fperiod")
+    api = app.get("/dashboard/1.json")
+    assert api.status_code == 401
+    assert api.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_logging_in_sets_a_strict_http_only_session_and_returns_to_the_page(app: TestClient) -> None:
+    assert log_in(app, password="wrong password") == 401
+    page = app.get("/dashboard/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    answer = app.post("/dashboard/login", data={"username": "anna", "password": PASSWORD, "csrf": csrf,
+                                                "next": "/dashboard/1?period=7d"}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/dashboard/1?period=7d"
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    overview = app.get("/dashboard/1?period=7d")
+    assert overview.status_code == 200
+    assert "unsafe-inline" not in overview.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in overview.headers["content-security-policy"]
+    assert overview.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_login_form_without_its_csrf_token_is_refused(app: TestClient) -> None:
+    app.get("/dashboard/login")
+    answer = app.post("/dashboard/login", data={"username": "anna", "password": PASSWORD, "csrf": "forged"},
+                      follow_redirects=False)
+    assert answer.status_code == 403 and SESSION_COOKIE not in answer.cookies
+
+
+def test_a_login_never_redirects_to_another_host(app: TestClient) -> None:
+    page = app.get("/dashboard/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    answer = app.post("/dashboard/login", data={"username": "anna", "password": PASSWORD, "csrf": csrf,
+                                                "next": "//evil.example/dashboard"}, follow_redirects=False)
+    assert answer.headers["location"] == "/dashboard"
+
+
+def test_guessing_passwords_is_throttled_even_when_the_right_one_comes(app: TestClient) -> None:
+    for _ in range(5):
+        assert log_in(app, password="not the password") == 401
+    assert log_in(app) == 429
+
+
+def test_a_viewer_sees_only_the_assigned_site(app: TestClient) -> None:
+    assert log_in(app, "victor") == 303
+    assert app.get("/dashboard", follow_redirects=False).headers["location"] == "/dashboard/2"
+    assert app.get(f"/dashboard/2?{RANGE}").status_code == 200
+    assert app.get(f"/dashboard/1?{RANGE}").status_code == 403
+    assert app.get(f"/dashboard/1.json?{RANGE}").status_code == 403
+    assert app.get(f"/dashboard/1/reports/pages.csv?{RANGE}").status_code == 403
+    assert app.get("/dashboard.json").json() == {"sites": [
+        {"id": 2, "name": "Other shop", "href": "/dashboard/2", "timezone": "UTC"}]}
+
+
+def test_the_site_token_opens_that_sites_api_and_nothing_else(app: TestClient) -> None:
+    bearer = {"Authorization": f"Bearer {TOKEN_1}"}
+    assert app.get(f"/dashboard/1.json?{RANGE}", headers=bearer).status_code == 200
+    assert app.get(f"/dashboard/2.json?{RANGE}", headers=bearer).status_code == 401
+    other = {"Authorization": f"Bearer {TOKEN_2}"}
+    assert app.get(f"/dashboard/1.json?{RANGE}", headers=other).status_code == 401
+    # A page never takes a token: it would end up in the browser's history and caches.
+    assert app.get(f"/dashboard/1?{RANGE}", headers=bearer, follow_redirects=False).status_code == 303
+
+
+def test_the_overview_and_its_json_twin_tell_the_same_numbers(app: TestClient) -> None:
+    log_in(app)
+    data = app.get(f"/dashboard/1.json?{RANGE}").json()
+    assert app.get(f"/dashboard/1?{RANGE}", headers={"Accept": "application/json"}).json() == data
+    figures = {key: value["value"] for key, value in data["figures"].items()}
+    assert figures["visitors"] == 3 and figures["visits"] == 3 and figures["pageviews"] == 5
+    assert figures["bounce_rate"] == pytest.approx(100 / 3, abs=0.1)  # only visitor 2 bounced
+    assert data["range"] == {"period": "custom", "start": "2026-11-20", "end": "2026-11-20",
+                             "timezone": "Europe/Berlin", "label": data["range"]["label"]}
+    assert data["timeseries"]["unit"] == "hour"
+    pages = {row["page"]: row["pageviews"] for row in data["reports"]["pages"]["rows"]}
+    assert pages["/brakes"] == 2
+    html = app.get(f"/dashboard/1?{RANGE}").text
+    assert "Parts catalogue" in html and "/brakes/pads" in html
+
+
+def test_a_filter_narrows_every_number_and_shows_as_a_removable_chip(app: TestClient) -> None:
+    log_in(app)
+    data = app.get(f"/dashboard/1.json?{RANGE}&city=Munich").json()
+    assert data["filters"] == {"city": "Munich"}
+    assert data["figures"]["visitors"]["value"] == 1 and data["figures"]["pageviews"]["value"] == 1
+    html = app.get(f"/dashboard/1?{RANGE}&city=Munich").text
+    assert f'href="/dashboard/1?{RANGE.replace("&", "&amp;")}"' in html  # the chip's remove link
+
+
+def test_a_report_as_csv_json_and_a_card_fragment(app: TestClient) -> None:
+    log_in(app)
+    answer = app.get(f"/dashboard/1/reports/pages.csv?{RANGE}")
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in answer.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(answer.text)))
+    assert rows[0][:3] == ["page", "visitors", "pageviews"]
+    assert ["/brakes", "2", "2"] in rows
+    # A keyword that looks like a spreadsheet formula is quoted, not run when the file is opened.
+    answer = app.get(f"/dashboard/1/reports/search_keywords.csv?{RANGE}")
+    keywords = list(csv.reader(io.StringIO(answer.text)))
+    assert keywords[1][0] == "'=1+1"
+    report = app.get(f"/dashboard/1/reports/cities.json?{RANGE}&search=mun").json()
+    assert [row["city"] for row in report["rows"]] == ["Munich"]
+    fragment = app.get(f"/dashboard/1/reports/downloads?{RANGE}&fragment=card")
+    assert "<html" not in fragment.text and "catalogue.pdf" in fragment.text
+
+
+def test_bad_queries_are_a_400_that_names_the_parameter(app: TestClient) -> None:
+    log_in(app)
+    answer = app.get("/dashboard/1.json?period=fortnight")
+    assert answer.status_code == 400 and "period" in answer.json()["error"]
+    assert app.get("/dashboard/1/reports/nothing.json").status_code == 404
+    assert app.get("/dashboard/9.json").status_code == 404
+    assert app.get(f"/dashboard/1/reports/pages.json?{RANGE}&limit=ten").status_code == 400
+
+
+def test_clickhouse_trouble_is_a_503_not_a_500(app: TestClient, db: Database) -> None:
+    log_in(app)
+    db.command("DROP TABLE events")
+    answer = app.get(f"/dashboard/1.json?{RANGE}")
+    assert answer.status_code == 503 and "unavailable" in answer.json()["error"]
+
+
+def test_a_share_link_opens_one_site_read_only_until_revoked(app: TestClient, store: UserStore) -> None:
+    link, token = store.create_share(1, "agency")
+    opened = app.get(f"/dashboard/shared?key={token}", follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"] == "/dashboard/1"
+    page = app.get(f"/dashboard/1?{RANGE}")
+    assert page.status_code == 200 and 'action="/dashboard/logout"' not in page.text
+    assert app.get(f"/dashboard/2?{RANGE}").status_code == 403
+    store.revoke_share(link.id)
+    assert app.get(f"/dashboard/1?{RANGE}", follow_redirects=False).status_code == 303
+    assert app.get("/dashboard/shared?key=wrong").status_code == 404
+
+
+def test_logging_out_ends_the_session_even_for_a_copied_cookie(app: TestClient) -> None:
+    log_in(app)
+    copied = app.cookies[SESSION_COOKIE]
+    page = app.get(f"/dashboard/1?{RANGE}")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    answer = app.post("/dashboard/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/dashboard/login"
+    assert app.get(f"/dashboard/1?{RANGE}", follow_redirects=False).status_code == 303
+    app.cookies.set(SESSION_COOKIE, copied)
+    assert app.get(f"/dashboard/1?{RANGE}", follow_redirects=False).status_code == 303
+    assert CSRF_COOKIE not in answer.cookies or not answer.cookies[CSRF_COOKIE]
+
+
+def test_realtime_and_consent_have_json_twins(app: TestClient) -> None:
+    log_in(app)
+    live = app.get("/dashboard/1/realtime.json").json()
+    assert set(live) >= {"visitors", "pageviews", "pages", "site"}
+    consent = app.get(f"/dashboard/1/consent.json?{RANGE}").json()
+    assert set(consent["totals"]) == {"accept_all", "reject_all", "custom", "withdraw"}
+    assert app.get(f"/dashboard/1/consent?{RANGE}").status_code == 200
+    assert app.get("/dashboard/1/realtime").status_code == 200
