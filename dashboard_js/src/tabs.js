@@ -8,7 +8,8 @@ import { nextTabIndex } from "./format.js";
 
 async function fetchFragment(url) {
   const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
-  if (!response.ok) throw new Error(`${response.status}`);
+  // A redirect (to the login page, say) is no card body: the caller opens the report page instead.
+  if (!response.ok || response.redirected) throw new Error(`${response.status}`);
   // Parsed into inert nodes and moved over: no HTML string is ever assigned to the live page.
   return new DOMParser().parseFromString(await response.text(), "text/html").body.childNodes;
 }

@@ -77,7 +77,7 @@ async def login(request: Request) -> Response:
                           error="The form expired. Please try again.")
     throttle: LoginThrottle = state.throttle
     client, now = _client_key(request), time.monotonic()
-    wait = throttle.retry_after(username, client, now)
+    wait = throttle.reserve(username, client, now)
     if wait > 0:
         response = login_form(request, next_url=next_url, username=username, status=429,
                               retry_after=int(wait) + 1)
@@ -87,8 +87,7 @@ async def login(request: Request) -> Response:
         user = await asyncio.to_thread(store.verify, username, form.get("password", ""))
     except UsersFileError:
         return error_page(request, 503, USERS_FILE_DOWN)
-    if user is None:
-        throttle.failed(username, client, now)
+    if user is None:  # the attempt was counted as a failure by reserve()
         # Neither the name (it may be a password typed into the wrong box) nor the client is logged.
         log.info("dashboard login failed")
         return login_form(request, next_url=next_url, username=username, status=401,

@@ -72,13 +72,13 @@ def common(request: Request, who: Viewer | None) -> tuple[dict[str, Any], str | 
     assets: dict[str, Asset] = state.dashboard_assets
     urls = {name.rpartition(".")[2]: f"/dashboard/static/{name}" for name in assets}
     geo = getattr(getattr(state, "resources", None), "geo", None)
-    attribution = geo.attribution if geo is not None else None
+    credits = geo.attributions if geo is not None else ()  # the city database's, and the ASN one's
     return {
         "assets": {"js": urls.get("js", ""), "css": urls.get("css", "")},
         "user": None if who is None or who.user is None else {"name": who.user.name, "role": who.user.role},
         "shared": who is not None and who.share is not None,
         "csrf": sessions.csrf_token(cookie),
-        "attribution": None if attribution is None else {"text": attribution.text, "url": attribution.url},
+        "attributions": [{"text": credit.text, "url": credit.url} for credit in credits],
         "version": __version__,
     }, (cookie if new else None)
 
@@ -114,18 +114,20 @@ def error_page(request: Request, status: int, message: str, *, as_json: bool = F
 
 def csv_cell(value: Any) -> Any:
     """A value safe to open in a spreadsheet: text that looks like a formula is quoted (OWASP)."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_START):
         return "'" + value
     return value
 
 
 def csv_response(columns: Sequence[Mapping[str, str]], rows: Sequence[Mapping[str, Any]],
-                 filename: str) -> Response:
+                 filename: str, *, truncated: bool = False) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([c["key"] for c in columns])
     for row in rows:
         writer.writerow([csv_cell(row.get(c["key"], "")) for c in columns])
-    response = Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if truncated:  # more rows exist than one export holds; the JSON API pages through all of them
+        headers["X-Truncated"] = "true"
+    response = Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
     return security_headers(response)

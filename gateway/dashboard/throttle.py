@@ -46,6 +46,12 @@ class _Window:
     def clear(self, key: bytes) -> None:
         self._failures.pop(key, None)
 
+    def discard(self, key: bytes, at: float) -> None:
+        """Forget one failure recorded at ``at`` (a reservation that turned out to be a success)."""
+        times = self._failures.get(key)
+        if times is not None and at in times:
+            times.remove(at)
+
     def _recent(self, key: bytes, now: float) -> deque[float] | None:
         times = self._failures.get(key)
         if times is None:
@@ -77,15 +83,30 @@ class LoginThrottle:
             return max(self._users.retry_after(self._user_key(username), now),
                        self._clients.retry_after(self._client_key(client), now))
 
+    def reserve(self, username: str, client: str, now: float) -> float:
+        """Take an attempt before checking the password: the seconds to wait (nothing is taken), or
+        0 with the attempt counted as a failure until ``succeeded`` says otherwise. Counting first is
+        what stops a burst of parallel guesses: they all queue for the slow hash, and a check made
+        before the hash would let every one of them through."""
+        with self._lock:
+            user, client_key = self._user_key(username), self._client_key(client)
+            wait = max(self._users.retry_after(user, now), self._clients.retry_after(client_key, now))
+            if wait == 0:
+                self._users.add(user, now)
+                self._clients.add(client_key, now)
+            return wait
+
     def failed(self, username: str, client: str, now: float) -> None:
         with self._lock:
             self._users.add(self._user_key(username), now)
             self._clients.add(self._client_key(client), now)
 
     def succeeded(self, username: str, client: str, now: float) -> None:
-        # The client's failures stay: one right password must not reset guessing at other names.
+        # The client's other failures stay: one right password must not reset guessing at other names.
+        # Only the attempt ``reserve`` counted at ``now`` is taken back.
         with self._lock:
             self._users.clear(self._user_key(username))
+            self._clients.discard(self._client_key(client), now)
 
     def sizes(self) -> tuple[int, int]:
         """How many user names and clients are tracked (for tests and metrics)."""

@@ -275,7 +275,7 @@ class UserStore:
         key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
         try:
             return key, _parse(raw)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             message = f"{self.path}: the users file is damaged ({_reason(exc)}); fix it or restore a backup"
             if self._reported != key:
                 self._reported = key

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -60,9 +61,10 @@ class Call:
 
 
 async def stats(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a stats function off the event loop; anything but a QueryError (a 400) becomes a 503."""
     try:
         return await asyncio.to_thread(function, *args, **kwargs)
-    except (QueryError, KeyError, ValueError):
+    except QueryError:
         raise
     except Exception as exc:  # the engine's own errors: one line in the log, a 503 to the caller
         log.error("statistics query failed: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:300]
@@ -105,7 +107,9 @@ async def open_site(request: Request, suffix: str | None) -> Call | Response:
     site: Site | None = state.sites_by_id.get(request.path_params["site"])
     who = viewer(request, site, api=fmt != "html")
     if who is None:
-        if fmt != "html":
+        # A card's tab fetches its body with JavaScript: a redirect there would put the login page
+        # inside the card, so it is told 401 and the script opens the (redirecting) report page.
+        if fmt != "html" or request.query_params.get("fragment"):
             response = error_page(request, 401, "authentication required: log in, or send the site's "
                                   "token as Authorization: Bearer", as_json=True)
             response.headers["WWW-Authenticate"] = 'Bearer realm="consent-gateway"'
@@ -128,7 +132,9 @@ async def open_site(request: Request, suffix: str | None) -> Call | Response:
     return Call(site, who, fmt, query, ctx.Links("/dashboard", site.id, query), now)
 
 
-def _unavailable(request: Request, call: Call) -> Response:
+def _failed(request: Request, call: Call, exc: Exception) -> Response:
+    if isinstance(exc, QueryError):
+        return error_page(request, 400, str(exc), as_json=call.fmt != "html", viewer_=call.who)
     return error_page(request, 503, "Statistics are unavailable right now (ClickHouse did not answer). "
                       "Please try again in a minute.", as_json=call.fmt != "html", viewer_=call.who)
 
@@ -158,8 +164,8 @@ async def overview(request: Request) -> Response:
         figs, series, live, *cards = await asyncio.gather(
             stats(figures, db, q), stats(timeseries, db, q), stats(realtime, db, call.site.id, call.now),
             *(stats(breakdown, db, q, name, limit=10) for name in shown))
-    except Unavailable:
-        return _unavailable(request, call)
+    except (Unavailable, QueryError) as exc:
+        return _failed(request, call, exc)
     if call.fmt != "html":
         return json_response({**_head(call), "figures": figs, "timeseries": series,
                               "realtime": {"visitors": live["visitors"]},
@@ -181,13 +187,13 @@ async def overview(request: Request) -> Response:
     return render(request, "overview.html", page, viewer_=call.who)
 
 
-def _int_param(request: Request, name: str, default: int, high: int) -> int:
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name, "")
     if not raw:
         return default
-    if not raw.isdigit():
-        raise QueryError(f"{name}: must be a whole number, got {raw[:20]!r}")
-    return min(int(raw), high)
+    if not re.fullmatch(r"[0-9]{1,9}", raw):
+        raise QueryError(f"{name}: must be a whole number from {low} to {high}, got {raw[:20]!r}")
+    return max(low, min(int(raw), high))
 
 
 async def report(request: Request) -> Response:
@@ -201,22 +207,22 @@ async def report(request: Request) -> Response:
     fragment = request.query_params.get("fragment") == "card"
     try:
         default = 10 if fragment else PAGE_SIZE
-        limit = CSV_ROWS if call.fmt == "csv" else _int_param(request, "limit", default, MAX_PAGE)
-        offset = 0 if call.fmt == "csv" else _int_param(request, "offset", 0, 10_000_000)
+        limit = CSV_ROWS if call.fmt == "csv" else _int_param(request, "limit", default, 1, MAX_PAGE)
+        offset = 0 if call.fmt == "csv" else _int_param(request, "offset", 0, 0, 10_000_000)
     except QueryError as exc:
         return error_page(request, 400, str(exc), as_json=call.fmt != "html", viewer_=call.who)
     search = request.query_params.get("search", "")[:200]
     try:
         result = await stats(breakdown, request.app.state.resources.db, call.query, name, limit=limit,
                              offset=offset, search=search)
-    except Unavailable:
-        return _unavailable(request, call)
+    except (Unavailable, QueryError) as exc:
+        return _failed(request, call, exc)
     if call.fmt == "json":
         return json_response({**_head(call), **result, "limit": limit, "offset": offset, "search": search})
     r = call.query.range
     if call.fmt == "csv":
         filename = f"site-{call.site.id}-{name}-{r.start}-{r.end}.csv"
-        return csv_response(result["columns"], result["rows"], filename)
+        return csv_response(result["columns"], result["rows"], filename, truncated=result["has_more"])
     links, path = call.links, f"/reports/{name}"
     table = ctx.table(result, links, more=fragment)
     if fragment:
@@ -237,8 +243,8 @@ async def realtime_page(request: Request) -> Response:
         return call
     try:
         live = await stats(realtime, request.app.state.resources.db, call.site.id, call.now)
-    except Unavailable:
-        return _unavailable(request, call)
+    except (Unavailable, QueryError) as exc:
+        return _failed(request, call, exc)
     if call.fmt != "html":
         return json_response({"site": _head(call)["site"], **live})
     page = _page_context(call, request, "/realtime") | {
@@ -250,10 +256,14 @@ async def consent_page(request: Request) -> Response:
     call = await open_site(request, "json" if request.url.path.endswith(".json") else None)
     if not isinstance(call, Call):
         return call
+    # Consent counts are per decision, with no visitor data to filter by: filters are dropped, and
+    # the page's links do not carry them either.
+    query = replace(call.query, filters=())
+    call = replace(call, query=query, links=ctx.Links("/dashboard", call.site.id, query))
     try:
         result = await stats(consent_stats, request.app.state.resources.db, call.query, call.site)
-    except Unavailable:
-        return _unavailable(request, call)
+    except (Unavailable, QueryError) as exc:
+        return _failed(request, call, exc)
     if call.fmt != "html":
         return json_response({**_head(call), **result})
     page = _page_context(call, request, "/consent") | {"consent": ctx.consent_context(result)}

@@ -101,8 +101,10 @@ def hit_rows(q: StatsQuery, p: Params, span: Span, dims: Sequence[str] = (), con
     """One row per hit of the selected visits: ``visitor_id, ts, is_pv, cur`` and ``dims`` by key."""
     if not needs_visits(q):
         columns = "".join(f", {DIMS[d].expr} AS {d}" for d in dims)
+        # Pings only say a page is still open: a visitor with nothing but pings in the range has no
+        # visit (visits.py), so counting them here would make reports disagree with the figures.
         return (f"SELECT visitor_id, ts, event_type = 'pageview' AS is_pv, {_cur(span, p)} AS cur{columns} "
-                f"FROM events WHERE {_where(q, p, span)} AND {condition}")
+                f"FROM events WHERE {_where(q, p, span)} AND {condition} AND event_type != 'ping'")
     if not dims and condition == "1":  # every hit: walk the visit's own array
         return (f"SELECT visitor_id, cur, fromUnixTimestamp64Milli(toInt64(intDiv(h, 8)), 'UTC') AS ts, "
                 f"bitAnd(h, {IS_PAGEVIEW}) != 0 AS is_pv FROM ({visit_rows(q, p, span, keep=('v',))}) "

@@ -37,8 +37,9 @@ def common() -> Context:
         "user": {"name": "maria", "role": "viewer"},
         "shared": False,
         "csrf": "csrf-token-1",
-        "attribution": {"text": "This product includes GeoLite2 data created by MaxMind, available from "
-                                "https://www.maxmind.com", "url": "https://www.maxmind.com"},
+        "attributions": [{"text": "This product includes GeoLite2 data created by MaxMind, available from "
+                                  "https://www.maxmind.com", "url": "https://www.maxmind.com"},
+                         {"text": "IP Geolocation by DB-IP", "url": "https://db-ip.com"}],
         "version": "1.4.0",
     }
 
@@ -192,7 +193,7 @@ def page_context(page: str) -> Context:
     """The complete context of one page, as the views fill it (used by the screenshots, too)."""
     specific: dict[str, Context] = {
         "login.html": {"error": "Wrong user name or password.", "username": "maria", "next": "/dashboard/1",
-                       "retry_after": None, "user": None},
+                       "retry_after": None, "user": None, "no_users": False},
         "sites.html": {"sites": [
             {"id": 1, "name": "Shop", "href": "/dashboard/1", "timezone": "Europe/Berlin"},
             {"id": 2, "name": "Blog", "href": "/dashboard/2", "timezone": "UTC"},
@@ -327,8 +328,9 @@ def test_the_attribution_is_in_the_footer() -> None:
     html = render("overview.html")
     footer = html.split('<footer class="foot">', 1)[1]
     assert 'GeoLite2 data created by MaxMind, available from <a href="https://www.maxmind.com"' in footer
+    assert '<a href="https://db-ip.com" rel="noopener">IP Geolocation by DB-IP</a>' in footer
     assert "consent-gateway 1.4.0" in footer
-    assert "MaxMind" not in render("overview.html", {**page_context("overview.html"), "attribution": None})
+    assert "MaxMind" not in render("overview.html", {**page_context("overview.html"), "attributions": []})
 
 
 def test_tabs_are_an_aria_tablist_with_fragments_and_bars_carry_shares() -> None:

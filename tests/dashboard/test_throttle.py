@@ -74,3 +74,17 @@ def test_old_failures_are_forgotten() -> None:
     fail(throttle, 4)
     assert throttle.retry_after("anna", IP, 1000) == 0
     assert throttle.sizes() == (0, 0)
+
+
+def test_parallel_guesses_are_counted_before_the_slow_password_check() -> None:
+    # Forty requests queue for the hash at once: each takes its attempt first, so only five get one.
+    throttle = LoginThrottle()
+    waits = [throttle.reserve("anna", "client", 100.0) for _ in range(40)]
+    assert waits[:5] == [0.0] * 5 and all(wait > 0 for wait in waits[5:])
+
+
+def test_a_reserved_attempt_that_succeeds_is_not_held_against_the_client() -> None:
+    throttle = LoginThrottle(per_client=2)
+    for second in range(5):
+        assert throttle.reserve(f"user{second}", "office", float(second)) == 0.0
+        throttle.succeeded(f"user{second}", "office", float(second))

@@ -168,7 +168,20 @@ def test_bad_queries_are_a_400_that_names_the_parameter(app: TestClient) -> None
     assert answer.status_code == 400 and "period" in answer.json()["error"]
     assert app.get("/dashboard/1/reports/nothing.json").status_code == 404
     assert app.get("/dashboard/9.json").status_code == 404
-    assert app.get(f"/dashboard/1/reports/pages.json?{RANGE}&limit=ten").status_code == 400
+    for odd in ("limit=ten", "limit=%C2%B2", "offset=" + "9" * 5000, "limit=-1"):
+        answer = app.get(f"/dashboard/1/reports/pages.json?{RANGE}&{odd}")
+        assert answer.status_code == 400 and answer.json()["error"].startswith(odd.split("=")[0])
+    assert app.get(f"/dashboard/1/reports/pages.json?{RANGE}&limit=0").json()["limit"] == 1
+
+
+def test_a_card_tab_without_a_session_gets_401_not_the_login_page(app: TestClient) -> None:
+    answer = app.get(f"/dashboard/1/reports/cities?{RANGE}&fragment=card", follow_redirects=False)
+    assert answer.status_code == 401
+
+
+def test_the_consent_page_takes_no_visitor_filters(app: TestClient) -> None:
+    log_in(app)
+    assert app.get(f"/dashboard/1/consent.json?{RANGE}&country=DE").json()["filters"] == {}
 
 
 def test_clickhouse_trouble_is_a_503_not_a_500(app: TestClient, db: Database) -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 
 from gateway.stats.dims import DIMS
+from gateway.stats.overview import figures
 from gateway.stats.query import FILTERS, QueryError, parse_query
 from gateway.stats.reports import REPORTS, breakdown
 from gateway.stats.table import METRICS
+from gateway.stats.timeseries import timeseries
 from gateway.storage.clickhouse import Database
+from gateway.storage.migrations import migrate
+from gateway.storage.schema import EVENTS_TABLE
 from tests.stats.data import TODAY
+from tests.support.dashboard import event
 
 
 def rows(db: Database, name: str, params: dict[str, str] | None = None,
@@ -114,3 +120,16 @@ def test_unknown_report(shop: Database) -> None:
 def test_every_filter_runs(shop: Database, key: str) -> None:
     q = parse_query({"period": "today", key: "x"}, 1, "UTC", TODAY)
     assert breakdown(shop, q, "pages")["rows"] == []
+
+
+
+def test_a_visitor_with_only_pings_is_in_no_report(db: Database) -> None:
+    # A tab left open since yesterday pings into the range: no action, so no visit and no visitor.
+    noon = dt.datetime.combine(TODAY, dt.time(12), tzinfo=dt.UTC)
+    migrate(db)
+    db.insert("events", [event(1, noon), event(2, noon, "ping", city_name="Hamburg")],
+              list(EVENTS_TABLE.columns))
+    q = parse_query({"period": "today"}, 1, "UTC", TODAY)
+    assert figures(db, q)["visitors"]["value"] == 1
+    assert [row["city"] for row in breakdown(db, q, "cities")["rows"]] == ["Berlin"]
+    assert sum(timeseries(db, q)["visitors"]) == 1
