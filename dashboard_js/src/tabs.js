@@ -27,11 +27,14 @@ function setUp(card) {
   const panel = card.querySelector('[role="tabpanel"]');
   if (!tabs.length || !panel) return;
   let latest = 0; // a slow answer for an earlier click must not overwrite a later one
-  select(tabs, tabs.find((tab) => tab.getAttribute("aria-selected") === "true") || tabs[0]);
+  const current = tabs.find((tab) => tab.getAttribute("aria-selected") === "true") || tabs[0];
+  select(tabs, current);
 
-  async function activate(tab) {
+  // stay: the card's first load, right after the page: on failure it offers the report page
+  // instead of leaving the dashboard.
+  async function activate(tab, stay = false) {
     const url = tab.getAttribute(FRAGMENT_ATTR);
-    if (!url) return void (location.href = tab.href);
+    if (!url) return void (stay || (location.href = tab.href));
     const ticket = ++latest;
     select(tabs, tab);
     panel.setAttribute("aria-labelledby", tab.id);
@@ -43,7 +46,16 @@ function setUp(card) {
       applyShares(panel);
       panel.removeAttribute("aria-busy");
     } catch {
-      location.href = tab.href; // the full report page still works
+      if (!stay) return void (location.href = tab.href); // the full report page still works
+      if (ticket !== latest) return;
+      const link = document.createElement("a");
+      link.href = tab.href;
+      link.textContent = `Could not load this card: open ${tab.textContent.trim()}`;
+      const note = document.createElement("p");
+      note.className = "empty";
+      note.append(link);
+      panel.replaceChildren(note);
+      panel.removeAttribute("aria-busy");
     }
   }
 
@@ -65,6 +77,7 @@ function setUp(card) {
       tabs[next].focus();
     });
   }
+  if (panel.hasAttribute("data-autoload")) activate(current, true);
 }
 
 export function initTabs() {

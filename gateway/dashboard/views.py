@@ -159,26 +159,25 @@ async def overview(request: Request) -> Response:
     if not isinstance(call, Call):
         return call
     db, q = request.app.state.resources.db, call.query
-    shown = [ctx.active_report(tabs[0][0], q) for _, _, tabs in ctx.CARDS]
+    # The figures and the chart; each card loads its own report right after the page (a request each,
+    # as the stats API does), so the top of the page never waits for the breakdowns.
     try:
-        figs, series, live, *cards = await asyncio.gather(
-            stats(figures, db, q), stats(timeseries, db, q), stats(realtime, db, call.site.id, call.now),
-            *(stats(breakdown, db, q, name, limit=10) for name in shown))
+        figs, series, live = await asyncio.gather(
+            stats(figures, db, q), stats(timeseries, db, q), stats(realtime, db, call.site.id, call.now))
     except (Unavailable, QueryError) as exc:
         return _failed(request, call, exc)
     if call.fmt != "html":
         return json_response({**_head(call), "figures": figs, "timeseries": series,
-                              "realtime": {"visitors": live["visitors"]},
-                              "reports": {name: result for name, result in zip(shown, cards, strict=True)}})
+                              "realtime": {"visitors": live["visitors"]}})
     links = call.links
     previous = call.query.range.previous()
     page = _page_context(call, request) | {
         "figures": ctx.figure_cards(figs),
         "chart": {**series, "previous_label": previous.label},
         "chart_rows": ctx.chart_rows(series),
-        "cards": [{"id": card_id, "title": title, "tabs": ctx.tabs(tabs, links, name),
-                   "table": ctx.table(result, links)}
-                  for (card_id, title, tabs), name, result in zip(ctx.CARDS, shown, cards, strict=True)],
+        "cards": [{"id": card_id, "title": title, "table": None,
+                   "tabs": ctx.tabs(tabs, links, ctx.active_report(tabs[0][0], q))}
+                  for card_id, title, tabs in ctx.CARDS],
         "realtime": {"visitors": live["visitors"], "json_href": f"{links.base}/realtime.json",
                      "href": f"{links.base}/realtime"},
         "links": {"json": links.href(".json"), "consent": links.href("/consent", links.range_params()),

@@ -125,8 +125,12 @@ def test_the_overview_shows_the_numbers_of_its_json_twin(
     data = assert_figures_match(page)
     assert data["range"]["period"] == "30d"
     assert data["figures"]["visitors"]["value"] > 1000  # the seed, not an empty database
+    # The cards load right after the page, each from its report.
     countries = page.locator("#panel-locations tbody tr")
-    assert countries.count() == len(data["reports"]["countries"]["rows"])
+    expect(countries.first).to_be_visible()
+    report = page.request.get(f"{dashboard.base}/dashboard/1/reports/countries.json?limit=10").json()
+    expect(countries).to_have_count(len(report["rows"]))
+    expect(page.locator("[data-autoload][aria-busy]")).to_have_count(0)
     page.screenshot(path=screenshot_path("dashboard-overview-light"), full_page=True)
 
 
@@ -152,6 +156,7 @@ def test_clicking_a_city_filters_the_dashboard_and_the_chip_removes_it(
     filtered = assert_figures_match(page)
     assert filtered["filters"]["city"] == city
     assert filtered["figures"]["visitors"]["value"] < everything["visitors"]["value"]
+    expect(page.locator("[data-autoload][aria-busy]")).to_have_count(0)
     page.screenshot(path=screenshot_path("dashboard-filtered"), full_page=True)
     page.get_by_role("link", name=re.compile(f"^Remove filter City: {re.escape(city)}")).click()
     page.wait_for_url(lambda url: "city=" not in url)
@@ -334,11 +339,13 @@ def test_screenshots_dark_and_mobile(open_page: PageFactory, dashboard: Dashboar
     page = open_page(color_scheme="dark")
     page.goto(f"{dashboard.base}/dashboard/1")
     expect(page.locator("#chart canvas").first).to_be_visible()
+    expect(page.locator("[data-autoload][aria-busy]")).to_have_count(0)
     page.screenshot(path=screenshot_path("dashboard-overview-dark"), full_page=True)
     mobile = open_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
                        has_touch=True)
     mobile.goto(f"{dashboard.base}/dashboard/1")
     expect(mobile.locator("#chart canvas").first).to_be_visible()
+    expect(mobile.locator("[data-autoload][aria-busy]")).to_have_count(0)
     overflow = mobile.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     mobile.screenshot(path=screenshot_path("dashboard-mobile"), full_page=True)
     assert overflow <= 0, f"the page is {overflow}px wider than a 390px phone"
