@@ -1,0 +1,246 @@
+"""Benchmark: every dashboard JSON endpoint on a seeded site, against the target p95 < 500 ms.
+
+Seeds ``--events`` realistic events (default 10,000,000 by ~1,000,000 visitors over 90 days, see
+``benchmarks.seed_events``) into an embedded ClickHouse folder under /tmp, in a subprocess (chDB runs
+one engine path per process, and the app opens its own), or reuses it with ``--reuse``. Then times
+the overview (``/dashboard/1.json``), every report of ``gateway.stats.reports.REPORTS``, realtime and
+consent, for the last 7, 30 and 90 days, each without a filter, with a city filter (hit level) and
+with a source filter (visit level), through the real app (``create_app``, lifespan, the site token
+as ``Authorization: Bearer``) in-process with Starlette's TestClient. ``--direct`` times the stats
+functions the views call instead, without HTTP: the difference is the web layer's share. The
+dashboard's clock (``app.state.clock``) is pinned to the end of the seeded data, so a reused folder
+gives the same ranges and a realtime window with visitors, whenever it runs.
+
+Each case runs ``--runs`` times back to back; the first ``--warmup`` are discarded. Printed: p50,
+p95 (nearest rank: with 6 runs, the slowest) and max in ms, OK or OVER, then a summary. Not a
+test: run it by hand on a quiet machine (this VM's speed drifts by ~30 % between minutes).
+    python -m benchmarks.dashboard [--quick] [--reuse] [--direct] [--runs 7] [--path /tmp/bench_dashboard]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from starlette.testclient import TestClient
+
+from benchmarks.seed_data import SITE_TIMEZONE
+from gateway.app import create_app
+from gateway.dashboard.context import CARDS, active_report
+from gateway.settings import load_settings
+from gateway.sites import Site
+from gateway.stats.consent import consent_stats
+from gateway.stats.overview import figures
+from gateway.stats.query import parse_query
+from gateway.stats.realtime import realtime
+from gateway.stats.reports import REPORTS, breakdown
+from gateway.stats.timeseries import timeseries
+from gateway.storage.clickhouse import connect
+
+SITE_ID = 1
+TARGET_MS = 500.0
+PERIODS = ("7d", "30d", "90d")
+QUICK_EVENTS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    endpoint: str  # "overview", "reports/<name>", "realtime", "consent"
+    period: str
+    filter: tuple[str, str] | None
+
+    @property
+    def path(self) -> str:
+        base = f"/dashboard/{SITE_ID}"
+        return f"{base}.json" if self.endpoint == "overview" else f"{base}/{self.endpoint}.json"
+
+    @property
+    def params(self) -> list[tuple[str, str]]:
+        return [("period", self.period), *([self.filter] if self.filter else [])]
+
+    @property
+    def filter_label(self) -> str:
+        return f"{self.filter[0]}={self.filter[1]}" if self.filter else "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    case: Case
+    ms: tuple[float, ...]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.ms)
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.ms)
+        return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+    @property
+    def over(self) -> bool:
+        return self.p95 >= TARGET_MS
+
+
+def cases(filters: list[tuple[str, str] | None]) -> list[Case]:
+    endpoints = ["overview", *(f"reports/{name}" for name in REPORTS), "realtime", "consent"]
+    return [Case(endpoint, period, f) for endpoint in endpoints for period in PERIODS for f in filters]
+
+
+def ensure_seeded(path: Path, events: int, visitors: int, reuse: bool) -> None:
+    """A folder holding the seeded site: reused, or made afresh in a subprocess."""
+    if reuse and path.exists():
+        print(f"reusing {path}")
+        return
+    if path.exists():
+        if not path.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve()):
+            raise SystemExit(f"{path} exists outside {tempfile.gettempdir()}: remove it, or --reuse it")
+        shutil.rmtree(path)
+    print(f"seeding {events:,} events by ~{visitors:,} visitors into {path} ...", flush=True)
+    subprocess.run([sys.executable, "-m", "benchmarks.seed_events", "--path", str(path), "--events",
+                    str(events), "--visitors", str(visitors), "--profile"], check=True)
+
+
+def environment(path: Path, token: str) -> dict[str, str]:
+    """The gateway's settings for the benchmark: one site, its token, the seeded folder."""
+    data_dir = path.with_name(path.name + "_gateway")
+    data_dir.mkdir(exist_ok=True)
+    config = data_dir / "gateway.toml"
+    config.write_text(f'[[sites]]\nid = {SITE_ID}\nname = "Parts Example"\norigins = ["https://parts.example"]\n'
+                      f'timezone = "{SITE_TIMEZONE}"\ntoken = "{token}"\n', encoding="utf-8")
+    return {"GATEWAY_DATA_DIR": str(data_dir), "GATEWAY_CLICKHOUSE_URL": f"chdb://{path}",
+            "GATEWAY_CONFIG": str(config), "GATEWAY_SECRET_KEYS": secrets.token_urlsafe(48)}
+
+
+def run_cases(todo: list[Case], call: Callable[[Case], None], runs: int, warmup: int) -> Iterator[Timing]:
+    for case in todo:
+        samples = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            call(case)
+            samples.append((time.perf_counter() - started) * 1000)
+        yield Timing(case, tuple(samples[warmup:]))
+
+
+def data_end(path: Path) -> dt.datetime:
+    """Just after the last seeded hit: the moment the benchmark's dashboard lives in."""
+    db = connect(f"chdb://{path}", create_database=False)
+    try:
+        [(last,)] = db.query("SELECT max(ts) FROM events WHERE site_id = {site:UInt32}", {"site": SITE_ID})
+    finally:
+        db.close()  # before the app opens the same folder: one engine path per process
+    assert isinstance(last, dt.datetime), "no seeded events"
+    return last.replace(tzinfo=dt.UTC) + dt.timedelta(seconds=1)
+
+
+@contextmanager
+def over_http(path: Path, now: dt.datetime) -> Iterator[Callable[[Case], None]]:
+    """Requests through the real app, with the site token."""
+    token = secrets.token_urlsafe(32)
+    app = create_app(load_settings(environment(path, token)))
+    app.state.clock = lambda: now
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    with TestClient(app) as client:
+        def call(case: Case) -> None:
+            response = client.get(f"{case.path}?{urlencode(case.params)}", headers=headers)
+            if response.status_code != 200:
+                raise SystemExit(f"{case.path}?{case.params}: {response.status_code} {response.text[:300]}")
+            response.json()
+        yield call
+
+
+@contextmanager
+def direct(path: Path, now: dt.datetime) -> Iterator[Callable[[Case], None]]:
+    """The stats functions the views call, on one connection, without HTTP."""
+    db = connect(f"chdb://{path}", create_database=False)
+    site = Site(id=SITE_ID, name="Parts Example", origins=(), timezone=SITE_TIMEZONE)
+    try:
+        def call(case: Case) -> None:
+            today = now.astimezone(ZoneInfo(SITE_TIMEZONE)).date()
+            q = parse_query(case.params, SITE_ID, SITE_TIMEZONE, today)
+            if case.endpoint == "overview":  # what the overview view gathers
+                figures(db, q)
+                timeseries(db, q)
+                realtime(db, SITE_ID, now)
+                for _, _, tabs in CARDS:
+                    breakdown(db, q, active_report(tabs[0][0], q), limit=10)
+            elif case.endpoint == "realtime":
+                realtime(db, SITE_ID, now)
+            elif case.endpoint == "consent":
+                consent_stats(db, q, site)
+            else:
+                breakdown(db, q, case.endpoint.removeprefix("reports/"), limit=50)
+        yield call
+    finally:
+        db.close()
+
+
+def print_table(timings: list[Timing], mode: str) -> None:
+    print(f"\n{'endpoint (' + mode + ')':<32} {'period':<6} {'filter':<14} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'max ms':>8}  verdict")
+    for t in timings:
+        print(f"{t.case.endpoint:<32} {t.case.period:<6} {t.case.filter_label:<14} {t.p50:8.1f} {t.p95:8.1f} "
+              f"{max(t.ms):8.1f}  {'OVER' if t.over else 'OK'}")
+
+
+def print_summary(timings: list[Timing], mode: str, elapsed: float) -> None:
+    over = [t for t in timings if t.over]
+    worst = max(timings, key=lambda t: t.p95)
+    print(f"\n{mode}: {len(timings)} cases, {len(over)} over {TARGET_MS:.0f} ms at p95; worst: "
+          f"{worst.case.endpoint} {worst.case.period} {worst.case.filter_label} p95 {worst.p95:.0f} ms; "
+          f"median of p50s {statistics.median(t.p50 for t in timings):.0f} ms; {elapsed:.0f} s in all")
+    for t in sorted(over, key=lambda t: -t.p95):
+        print(f"  OVER {t.case.endpoint} {t.case.period} {t.case.filter_label}: p95 {t.p95:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--path", type=Path, default=None, help="default /tmp/bench_dashboard[_quick]")
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--visitors", type=int, default=0, help="default: events / 10")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_EVENTS:,} events, to try the harness")
+    parser.add_argument("--reuse", action="store_true", help="use the folder as seeded before")
+    parser.add_argument("--direct", action="store_true", help="time the stats functions, not HTTP")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=1, help="first runs of each case not counted")
+    parser.add_argument("--city", default="Berlin")
+    parser.add_argument("--source", default="Google")
+    parser.add_argument("--only", default="", help="endpoints containing this text")
+    args = parser.parse_args()
+    if args.runs <= args.warmup:
+        parser.error("--runs must be more than --warmup")
+    events = QUICK_EVENTS if args.quick else args.events
+    default = Path(tempfile.gettempdir()) / ("bench_dashboard" + ("_quick" if args.quick else ""))
+    path = (args.path or default).absolute()
+    ensure_seeded(path, events, args.visitors or max(1, events // 10), args.reuse)
+    todo = [c for c in cases([None, ("city", args.city), ("source", args.source)]) if args.only in c.endpoint]
+    mode = "direct" if args.direct else "HTTP"
+    now = data_end(path)
+    print(f"dashboard clock pinned to {now:%Y-%m-%d %H:%M:%S} UTC (the end of the seeded data)")
+    started = time.perf_counter()
+    with (direct(path, now) if args.direct else over_http(path, now)) as call:
+        timings = []
+        for timing in run_cases(todo, call, args.runs, args.warmup):
+            timings.append(timing)
+            print(".", end="", flush=True)
+    elapsed = time.perf_counter() - started
+    print_table(timings, mode)
+    print_summary(timings, mode, elapsed)
+
+
+if __name__ == "__main__":
+    main()
