@@ -86,6 +86,7 @@ async def login(request: Request) -> Response:
     try:
         user = await asyncio.to_thread(store.verify, username, form.get("password", ""))
     except UsersFileError:
+        throttle.release(username, client, now)
         return error_page(request, 503, USERS_FILE_DOWN)
     if user is None:  # the attempt was counted as a failure by reserve()
         # Neither the name (it may be a password typed into the wrong box) nor the client is logged.

@@ -96,6 +96,13 @@ class LoginThrottle:
                 self._clients.add(client_key, now)
             return wait
 
+    def release(self, username: str, client: str, now: float) -> None:
+        """Give back the attempt ``reserve`` took at ``now`` when no password was checked (the users
+        file could not be read): an outage must not lock anyone out."""
+        with self._lock:
+            self._users.discard(self._user_key(username), now)
+            self._clients.discard(self._client_key(client), now)
+
     def failed(self, username: str, client: str, now: float) -> None:
         with self._lock:
             self._users.add(self._user_key(username), now)

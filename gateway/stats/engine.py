@@ -105,10 +105,11 @@ def hit_rows(q: StatsQuery, p: Params, span: Span, dims: Sequence[str] = (), con
         # visit (visits.py), so counting them here would make reports disagree with the figures.
         return (f"SELECT visitor_id, ts, event_type = 'pageview' AS is_pv, {_cur(span, p)} AS cur{columns} "
                 f"FROM events WHERE {_where(q, p, span)} AND {condition} AND event_type != 'ping'")
-    if not dims and condition == "1":  # every hit: walk the visit's own array
+    if not dims and condition == "1":  # every hit but pings: walk the visit's own array
         return (f"SELECT visitor_id, cur, fromUnixTimestamp64Milli(toInt64(intDiv(h, 8)), 'UTC') AS ts, "
                 f"bitAnd(h, {IS_PAGEVIEW}) != 0 AS is_pv FROM ({visit_rows(q, p, span, keep=('v',))}) "
-                "ARRAY JOIN v AS h")
+                f"ARRAY JOIN arrayFilter(h -> bitAnd(h, {IS_ACTION}) != 0, v) AS h")
+    condition = f"{condition} AND event_type != 'ping'"
     carried = [f"groupArrayIf({P}, {condition}) AS r_ms"]
     carried += [f"groupArrayIf({DIMS[d].expr}, {condition}) AS r_{d}" for d in dims]
     visits = visit_rows(q, p, span, carried=carried, keep=("r_ms", *(f"r_{d}" for d in dims)),

@@ -88,3 +88,12 @@ def test_a_reserved_attempt_that_succeeds_is_not_held_against_the_client() -> No
     for second in range(5):
         assert throttle.reserve(f"user{second}", "office", float(second)) == 0.0
         throttle.succeeded(f"user{second}", "office", float(second))
+
+
+def test_an_attempt_that_checked_no_password_is_given_back() -> None:
+    # The users file could not be read: five such attempts must not lock the user out afterwards.
+    throttle = LoginThrottle()
+    for second in range(5):
+        assert throttle.reserve("anna", "office", float(second)) == 0.0
+        throttle.release("anna", "office", float(second))
+    assert throttle.reserve("anna", "office", 6.0) == 0.0

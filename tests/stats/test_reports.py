@@ -133,3 +133,16 @@ def test_a_visitor_with_only_pings_is_in_no_report(db: Database) -> None:
     assert figures(db, q)["visitors"]["value"] == 1
     assert [row["city"] for row in breakdown(db, q, "cities")["rows"]] == ["Berlin"]
     assert sum(timeseries(db, q)["visitors"]) == 1
+
+
+def test_pings_count_the_same_with_a_filter_that_needs_whole_visits(db: Database) -> None:
+    # A pageview at 10:55 from Google, then a ping at 11:05: the visitor is in hour 10 only, with or
+    # without a source filter that matches all the traffic.
+    at = dt.datetime.combine(TODAY, dt.time(10, 55), tzinfo=dt.UTC)
+    migrate(db)
+    db.insert("events", [event(1, at, referrer_type="search", referrer_name="Google"),
+                         event(1, at + dt.timedelta(minutes=10), "ping")], list(EVENTS_TABLE.columns))
+    for extra in ({}, {"source": "Google"}, {"page": "/"}):
+        params = {"period": "today", **extra}
+        hours = timeseries(db, parse_query(params, 1, "UTC", TODAY))["visitors"]
+        assert [h for h, n in enumerate(hours) if n] == [10], params
