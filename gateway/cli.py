@@ -74,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from one line of "
                         "standard input instead of prompting")
+    access = users_commands.add_parser("access", help="change a user's role and sites; open sessions see "
+                                       "the change at once")
+    access.add_argument("name")
+    access.add_argument("--role", required=True, choices=("admin", "viewer"),
+                        help="admin: every site; viewer: the sites given with --site")
+    access.add_argument("--site", type=int, action="append", metavar="ID",
+                        help="a site id the viewer may see (repeat for several)")
     remove = users_commands.add_parser("remove", help="remove a user; their sessions end at once")
     remove.add_argument("name")
     users_commands.add_parser("list", help="name, role, sites and creation time of every user")

@@ -23,6 +23,7 @@ from gateway.dashboard.sessions import (
     SESSION_COOKIE,
     SESSION_MAX_AGE,
     SHARE_COOKIE,
+    SHARE_MAX_AGE,
     Sessions,
 )
 from gateway.dashboard.throttle import LoginThrottle
@@ -144,7 +145,7 @@ async def shared(request: Request) -> Response:
         return error_page(request, 404, "This share link is not valid (it may have been revoked).")
     sessions: Sessions = request.app.state.sessions
     response = redirect(f"/dashboard/{link.site_id}", shared=True)
-    set_cookie(request, response, SHARE_COOKIE, sessions.issue_share(link), SESSION_MAX_AGE)
+    set_cookie(request, response, SHARE_COOKIE, sessions.issue_share(link), SHARE_MAX_AGE)
     value, _ = csrf_cookie(request)
     set_cookie(request, response, CSRF_COOKIE, value, None)
     return response

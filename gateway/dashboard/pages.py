@@ -54,6 +54,11 @@ def split_suffix(name: str) -> tuple[str, str | None]:
     return (stem, suffix) if dot and suffix in ("json", "csv") else (name, None)
 
 
+def json_suffix(request: Request) -> str | None:
+    """"json" for a page's twin path (``/dashboard/1.json``), else None."""
+    return "json" if request.url.path.endswith(".json") else None
+
+
 def wanted(request: Request, suffix: str | None) -> str:
     """html, json or csv: the path's suffix wins, then the Accept header."""
     if suffix is not None:

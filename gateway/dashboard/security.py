@@ -13,7 +13,6 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 PERMISSIONS_POLICY = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), microphone=(), payment=(), "
                       "usb=(), browsing-topics=()")
-IMMUTABLE = "public, max-age=31536000, immutable"  # for assets whose URL holds their content hash
 
 
 def security_headers(response: Response, *, private: bool = True, shared: bool = False) -> Response:
@@ -38,11 +37,6 @@ def no_store(response: Response) -> Response:
     add_vary(response, "Cookie")
     return response
 
-
-def immutable(response: Response) -> Response:
-    """Cached for a year: for ``dashboard.<hash>.js|css``, whose URL changes with their content."""
-    response.headers["Cache-Control"] = IMMUTABLE
-    return response
 
 
 def add_vary(response: Response, *fields: str) -> Response:

@@ -80,8 +80,7 @@ class LoginThrottle:
     def retry_after(self, username: str, client: str, now: float) -> float:
         """Seconds until this user name and client may try again; 0 when they may now."""
         with self._lock:
-            return max(self._users.retry_after(self._user_key(username), now),
-                       self._clients.retry_after(self._client_key(client), now))
+            return self._wait(self._user_key(username), self._client_key(client), now)
 
     def reserve(self, username: str, client: str, now: float) -> float:
         """Take an attempt before checking the password: the seconds to wait (nothing is taken), or
@@ -90,7 +89,7 @@ class LoginThrottle:
         before the hash would let every one of them through."""
         with self._lock:
             user, client_key = self._user_key(username), self._client_key(client)
-            wait = max(self._users.retry_after(user, now), self._clients.retry_after(client_key, now))
+            wait = self._wait(user, client_key, now)
             if wait == 0:
                 self._users.add(user, now)
                 self._clients.add(client_key, now)
@@ -103,11 +102,6 @@ class LoginThrottle:
             self._users.discard(self._user_key(username), now)
             self._clients.discard(self._client_key(client), now)
 
-    def failed(self, username: str, client: str, now: float) -> None:
-        with self._lock:
-            self._users.add(self._user_key(username), now)
-            self._clients.add(self._client_key(client), now)
-
     def succeeded(self, username: str, client: str, now: float) -> None:
         # The client's other failures stay: one right password must not reset guessing at other names.
         # Only the attempt ``reserve`` counted at ``now`` is taken back.
@@ -119,6 +113,9 @@ class LoginThrottle:
         """How many user names and clients are tracked (for tests and metrics)."""
         with self._lock:
             return len(self._users), len(self._clients)
+
+    def _wait(self, user: bytes, client: bytes, now: float) -> float:
+        return max(self._users.retry_after(user, now), self._clients.retry_after(client, now))
 
     def _user_key(self, username: str) -> bytes:
         # Names are hashed too: cheaper to keep than to argue they are not personal (e-mail addresses).

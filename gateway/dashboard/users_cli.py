@@ -44,6 +44,7 @@ def users_command(settings: Settings, args: argparse.Namespace) -> int:
     commands = {
         "add": lambda: add_user(settings, store, args.name, args.role, args.site, args.password_stdin),
         "passwd": lambda: change_password(store, args.name, args.password_stdin),
+        "access": lambda: set_access(settings, store, args.name, args.role, args.site),
         "remove": lambda: remove_user(store, args.name),
         "list": lambda: list_users(store),
     }
@@ -97,6 +98,14 @@ def change_password(store: UserStore, name: str, password_stdin: bool) -> None:
         raise UserError(f"no user {name.strip()!r}")
     store.set_password(user.name, _read_password(user.name, password_stdin))
     print(f"changed the password of {user.name!r}; their open sessions are signed out")
+
+
+def set_access(settings: Settings, store: UserStore, name: str, role: str,
+               sites: Sequence[int] | None) -> None:
+    checked_sites = check_role_sites(role, sites or ())
+    _check_sites_exist(settings, checked_sites)
+    user = store.set_role(name, role, checked_sites)
+    print(f"{user.name!r} is now {user.role} ({_sites_text(user)}); open sessions see it at once")
 
 
 def remove_user(store: UserStore, name: str) -> None:

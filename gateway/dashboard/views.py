@@ -27,6 +27,7 @@ from gateway.dashboard.pages import (
     csv_response,
     error_page,
     json_response,
+    json_suffix,
     redirect,
     render,
     split_suffix,
@@ -140,7 +141,7 @@ def _failed(request: Request, call: Call, exc: Exception) -> Response:
 
 
 async def sites_index(request: Request) -> Response:
-    fmt = "json" if request.url.path.endswith(".json") else wanted(request, None)
+    fmt = wanted(request, json_suffix(request))
     who = viewer(request, None, api=False)
     if who is None:
         if fmt == "json":
@@ -155,7 +156,7 @@ async def sites_index(request: Request) -> Response:
 
 
 async def overview(request: Request) -> Response:
-    call = await open_site(request, "json" if request.url.path.endswith(".json") else None)
+    call = await open_site(request, json_suffix(request))
     if not isinstance(call, Call):
         return call
     db, q = request.app.state.resources.db, call.query
@@ -237,7 +238,7 @@ async def report(request: Request) -> Response:
 
 
 async def realtime_page(request: Request) -> Response:
-    call = await open_site(request, "json" if request.url.path.endswith(".json") else None)
+    call = await open_site(request, json_suffix(request))
     if not isinstance(call, Call):
         return call
     try:
@@ -252,7 +253,7 @@ async def realtime_page(request: Request) -> Response:
 
 
 async def consent_page(request: Request) -> Response:
-    call = await open_site(request, "json" if request.url.path.endswith(".json") else None)
+    call = await open_site(request, json_suffix(request))
     if not isinstance(call, Call):
         return call
     # Consent counts are per decision, with no visitor data to filter by: filters are dropped, and

@@ -1,4 +1,6 @@
-"""Login throttling: locks after repeated failures, releases after the window, keeps no addresses."""
+"""Login throttling: locks after repeated failures, releases after the window, keeps no addresses.
+
+An attempt ``reserve`` lets through counts as a failure until ``succeeded`` says otherwise."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ IP, OTHER_IP = "203.0.113.7", "198.51.100.23"
 def fail(throttle: LoginThrottle, times: int, user: str = "anna", client: str = IP, now: float = 0.0,
          step: float = 1.0) -> float:
     for i in range(times):
-        throttle.failed(user, client, now + i * step)
+        throttle.reserve(user, client, now + i * step)
     return now + (times - 1) * step
 
 
@@ -20,19 +22,19 @@ def test_five_failures_lock_the_name_until_the_oldest_leaves_the_window() -> Non
     throttle = LoginThrottle()
     last = fail(throttle, 4, step=10)
     assert throttle.retry_after("anna", IP, last) == 0
-    throttle.failed("anna", IP, 40)
+    throttle.reserve("anna", IP, 40)
     assert throttle.retry_after("anna", IP, 40) == pytest.approx(900 - 40)
     assert throttle.retry_after("ANNA", OTHER_IP, 100) == pytest.approx(800)  # any client, any case
     assert throttle.retry_after("bob", IP, 100) == 0  # other names are not locked
     assert throttle.retry_after("anna", IP, 900) == 0  # the first failure left the window
-    throttle.failed("anna", IP, 900)  # one more wrong guess locks again, until the second leaves
+    throttle.reserve("anna", IP, 900)  # one more wrong guess locks again, until the second leaves
     assert throttle.retry_after("anna", IP, 901) == pytest.approx(910 - 901)
 
 
 def test_twenty_failures_from_one_client_lock_it_for_every_name() -> None:
     throttle = LoginThrottle()
     for i in range(20):
-        throttle.failed(f"user{i}", IP, float(i))
+        throttle.reserve(f"user{i}", IP, float(i))
     assert throttle.retry_after("someone-new", IP, 20) == pytest.approx(900 - 20)
     assert throttle.retry_after("someone-new", OTHER_IP, 20) == 0
     assert throttle.retry_after("someone-new", IP, 900) == 0
@@ -64,7 +66,7 @@ def test_no_client_address_or_name_is_kept() -> None:
 def test_memory_stays_bounded_under_a_flood_of_names_and_addresses() -> None:
     throttle = LoginThrottle(max_entries=100)
     for i in range(5000):
-        throttle.failed(f"user{i}", f"10.0.{i // 256}.{i % 256}", i * 0.01)
+        throttle.reserve(f"user{i}", f"10.0.{i // 256}.{i % 256}", i * 0.01)
     assert throttle.sizes() == (100, 100)
     assert throttle.retry_after("user4999", "10.0.19.135", 50) == 0  # recent entries are kept, unlocked
 

@@ -81,6 +81,13 @@ def test_add_list_passwd_remove(run: Run, data_dir: Path) -> None:
     assert store(data_dir).verify("anna", PASSWORD) is None
     assert store(data_dir).verify("anna", "a brand new password") is not None
 
+    assert run("users", "access", "anna", "--role", "viewer", "--site", "2") == (
+        0, "'anna' is now viewer (sites 2); open sessions see it at once\n", "")
+    changed = store(data_dir).get("anna")
+    assert changed is not None and changed.can_view(2) and not changed.can_view(1)
+    assert run("users", "access", "anna", "--role", "viewer", "--site", "9")[0] == 2  # no such site
+    assert run("users", "access", "nobody", "--role", "admin")[0] == 2
+
     assert run("users", "remove", "anna") == (0, "removed 'anna'; their open sessions are signed out\n", "")
     assert [u.name for u in store(data_dir).users()] == ["root"]
 

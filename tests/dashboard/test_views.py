@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +76,13 @@ def test_logging_in_sets_a_strict_http_only_session_and_returns_to_the_page(app:
     assert "unsafe-inline" not in overview.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in overview.headers["content-security-policy"]
     assert overview.headers["x-content-type-options"] == "nosniff"
+    # The page's CSS and JavaScript: versioned URLs, cached for good.
+    for asset, kind in (("css", "text/css"), ("js", "text/javascript")):
+        found = re.search(rf'"(/dashboard/static/dashboard\.[0-9a-f]{{12}}\.{asset})"', overview.text)
+        assert found is not None
+        served = app.get(found.group(1))
+        assert served.headers["content-type"].startswith(kind)
+        assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
 def test_a_login_form_without_its_csrf_token_is_refused(app: TestClient) -> None:
