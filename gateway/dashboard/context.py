@@ -72,9 +72,9 @@ def percent(value: float | int | None) -> str:
 
 
 def metric(key: str, value: Any) -> str:
-    if key in ("bounce_rate", "opt_in_rate"):
+    if key == "bounce_rate":
         return percent(value)
-    if key in ("avg_duration", "duration"):
+    if key == "avg_duration":
         return duration(value)
     return number(value)
 

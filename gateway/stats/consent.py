@@ -14,12 +14,11 @@ from typing import Any
 
 from gateway.consent_config import ANALYTICS
 from gateway.sites import Site
-from gateway.stats.engine import Params, Span
+from gateway.stats.engine import DT, Params, Span
 from gateway.stats.query import StatsQuery
 from gateway.stats.timeseries import Key, bucket_sql, buckets, series
 
 KINDS = ("accept_all", "reject_all", "custom", "withdraw")
-DT = "DateTime64(3, 'UTC')"
 
 
 def classify(action: str, categories: Sequence[str], every: frozenset[str], required: frozenset[str]) -> str:
