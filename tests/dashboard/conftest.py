@@ -2,9 +2,10 @@
 
 The app runs in this process under uvicorn in a thread, over the test session's embedded chDB
 (one engine path per process: ``chdb_path``), in a database of its own dropped at the end. In
-process rather than a ``serve`` subprocess so ``app.state.clock`` can be pinned: "now" is taken
-once when the module starts, the data is seeded up to it, and every range preset and the realtime
-window stay the same for the whole module even when the run crosses midnight.
+process rather than a ``serve`` subprocess so ``app.state.clock`` can be pinned: "now" is the run's
+moment (``tests.support.clock``: the real clock when the tests were collected, or a moment set to
+try a hard one), the data is seeded up to it, and every range preset and the realtime window stay
+the same for the whole module even when the run crosses midnight.
 
 Data: ~60,000 events by ~6,000 visitors over the 60 days before "now" on site 1
 (``benchmarks.seed_events``; 60 days, so "Last 30 days" has a previous period to compare with),
@@ -37,6 +38,7 @@ from gateway.settings import load_settings
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.schema import EVENTS_TABLE
 from tests.e2e.gateway_process import free_port
+from tests.support.clock import MOMENT
 from tests.support.dashboard import PASSWORD, SITES_TOML, event
 
 ADMIN, VIEWER, LEAVER = "anna", "victor", "lena"  # lena logs out: that ends all her sessions
@@ -53,11 +55,12 @@ class Dashboard:
 
 
 def _hand_made_rows(now: dt.datetime) -> list[tuple[Any, ...]]:
-    # Site 2's rows stay inside today (UTC, the site's zone) even just after midnight.
+    # Site 2's rows stay inside today (UTC, the site's zone) even just after midnight, and in order:
+    # a visitor's two hits in the same millisecond would have no defined order.
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
 
     def today(minutes: int) -> dt.datetime:
-        return max(midnight, now - dt.timedelta(minutes=minutes))
+        return max(midnight + dt.timedelta(seconds=60 - minutes), now - dt.timedelta(minutes=minutes))
 
     live = 10**15  # visitor ids far from the seed's
     return [
@@ -102,7 +105,7 @@ def dashboard(
     users.add(ADMIN, PASSWORD, "admin", [])
     users.add(VIEWER, PASSWORD, "viewer", [2])
     users.add(LEAVER, PASSWORD, "admin", [])
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    now = MOMENT.instant  # the real clock, or the moment the run is set to (tests.support.clock)
     db = connect(settings.clickhouse_url)
     seed_events(db, events=SEEDED_EVENTS, visitors=SEEDED_VISITORS, days=SEEDED_DAYS, end=now,
                 site_id=1)

@@ -7,6 +7,7 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
@@ -17,9 +18,8 @@ from gateway.dashboard.users import UserStore, users_path
 from gateway.settings import Settings
 from gateway.storage.clickhouse import Database
 from tests.conftest import SettingsFactory
-from tests.support.dashboard import NOW, PASSWORD, SITES_TOML, TOKEN_1, TOKEN_2, seed
-
-RANGE = "period=custom&from=2026-11-20&to=2026-11-20"
+from tests.support.clock import bucket_of, hours_of, local_time
+from tests.support.dashboard import DAY, NOW, PASSWORD, RANGE, SITE_1_ZONE, SITES_TOML, TOKEN_1, TOKEN_2, seed
 
 
 @pytest.fixture
@@ -127,6 +127,7 @@ def test_the_site_token_opens_that_sites_api_and_nothing_else(app: TestClient) -
     assert app.get(f"/dashboard/1?{RANGE}", headers=bearer, follow_redirects=False).status_code == 303
 
 
+@pytest.mark.dated
 def test_the_overview_and_its_json_twin_tell_the_same_numbers(app: TestClient) -> None:
     log_in(app)
     data = app.get(f"/dashboard/1.json?{RANGE}").json()
@@ -134,8 +135,8 @@ def test_the_overview_and_its_json_twin_tell_the_same_numbers(app: TestClient) -
     figures = {key: value["value"] for key, value in data["figures"].items()}
     assert figures["visitors"] == 3 and figures["visits"] == 3 and figures["pageviews"] == 5
     assert figures["bounce_rate"] == pytest.approx(100 / 3, abs=0.1)  # only visitor 2 bounced
-    assert data["range"] == {"period": "custom", "start": "2026-11-20", "end": "2026-11-20",
-                             "timezone": "Europe/Berlin", "label": data["range"]["label"]}
+    assert data["range"] == {"period": "custom", "start": DAY.isoformat(), "end": DAY.isoformat(),
+                             "timezone": SITE_1_ZONE, "label": data["range"]["label"]}
     assert data["timeseries"]["unit"] == "hour"
     assert sum(data["timeseries"]["pageviews"]) == 5
     html = app.get(f"/dashboard/1?{RANGE}").text
@@ -144,6 +145,24 @@ def test_the_overview_and_its_json_twin_tell_the_same_numbers(app: TestClient) -
     assert "/brakes/pads" in pages and "<html" not in pages
 
 
+@pytest.mark.dated
+def test_today_and_yesterday_are_each_sites_own_days_at_any_hour(app: TestClient) -> None:
+    # NOW is the run's moment: at 00:01 in Berlin the UTC date is still the day before.
+    log_in(app)
+    for site, zone in ((1, SITE_1_ZONE), (2, "UTC")):
+        today = NOW.astimezone(ZoneInfo(zone)).date()
+        data = app.get(f"/dashboard/{site}.json?period=today").json()
+        assert (data["range"]["start"], data["range"]["end"]) == (today.isoformat(), today.isoformat())
+        labels = data["timeseries"]["labels"]
+        assert labels[0] == bucket_of(zone, today, local_time(zone, today, 0))[1]  # T00:00, or T01:00
+        assert labels[0].startswith(f"{today}T") and len(labels) == hours_of(zone, today)
+    # Site 1's yesterday is the seeded day.
+    yesterday = app.get("/dashboard/1.json?period=yesterday").json()
+    assert yesterday["range"]["start"] == DAY.isoformat()
+    assert (yesterday["figures"]["visitors"]["value"], yesterday["figures"]["pageviews"]["value"]) == (3, 5)
+
+
+@pytest.mark.dated
 def test_a_filter_narrows_every_number_and_shows_as_a_removable_chip(app: TestClient) -> None:
     log_in(app)
     data = app.get(f"/dashboard/1.json?{RANGE}&city=Munich").json()
@@ -153,6 +172,7 @@ def test_a_filter_narrows_every_number_and_shows_as_a_removable_chip(app: TestCl
     assert f'href="/dashboard/1?{RANGE.replace("&", "&amp;")}"' in html  # the chip's remove link
 
 
+@pytest.mark.dated
 def test_a_report_as_csv_json_and_a_card_fragment(app: TestClient) -> None:
     log_in(app)
     answer = app.get(f"/dashboard/1/reports/pages.csv?{RANGE}")
@@ -225,6 +245,7 @@ def test_logging_out_ends_the_session_even_for_a_copied_cookie(app: TestClient) 
     assert CSRF_COOKIE not in answer.cookies or not answer.cookies[CSRF_COOKIE]
 
 
+@pytest.mark.dated
 def test_realtime_and_consent_have_json_twins(app: TestClient) -> None:
     log_in(app)
     live = app.get("/dashboard/1/realtime.json").json()

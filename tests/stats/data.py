@@ -1,6 +1,9 @@
 """Hand-placed hits for the stats tests, small enough to compute every answer by hand.
 
-The shop (site 1, time zone UTC) on 2 November 2026, "today" in the tests:
+The shop (site 1) lives in the zone of the run's moment (``tests.support.clock``: the real clock in
+Berlin, or a moment set to try a hard one), and "today" is the shop's date at that moment. Times
+below are the shop's local times; rows keep ``FIXTURE_RETENTION_DAYS`` so that ClickHouse's TTL,
+which runs on its real clock, never takes them during a run:
 
 - A (DE, Berlin, Firefox, desktop): from Google at 09:00, pages / -> /pricing -> /signup with a
   video event and a download (10 minutes, 5 actions); then, after a pause, a direct bounce on /blog.
@@ -20,8 +23,10 @@ from typing import Any
 from gateway.storage.clickhouse import Database
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import CONSENT_LOG_TABLE, EVENTS_TABLE
+from tests.support.clock import FIXTURE_RETENTION_DAYS, MOMENT, bucket_of, local_time
 
-TODAY = dt.date(2026, 11, 2)
+ZONE = MOMENT.zone  # the shop's time zone
+TODAY = MOMENT.today  # the shop's date, not the UTC date
 A, B, C, D = 1, 2, 3, 4
 
 PEOPLE: dict[int, dict[str, Any]] = {
@@ -45,7 +50,19 @@ BLOG: dict[str, Any] = dict(referrer_type="website", referrer_host="blog.example
 
 
 def at(day: dt.date, hh: int, mm: float = 0) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hh), tzinfo=dt.UTC) + dt.timedelta(minutes=mm)
+    """``hh:mm`` on ``day`` in the shop's zone, as a UTC instant."""
+    return local_time(ZONE, day, hh, mm)
+
+
+def bucket(day: dt.date, hh: int, mm: float = 0) -> int:
+    """Which of ``day``'s hourly buckets holds local ``hh:mm``: not ``hh`` on a summer-time day."""
+    return bucket_of(ZONE, day, at(day, hh, mm))[0]
+
+
+def label(day: dt.date, hh: int, mm: float = 0) -> str:
+    """The label of the hourly bucket that holds local ``hh:mm`` on ``day``: ``"2026-11-02T09:00"``,
+    or ``08:30`` where the clocks moved by half an hour."""
+    return bucket_of(ZONE, day, at(day, hh, mm))[1]
 
 
 def hit(visitor: int, ts: dt.datetime, kind: str = "pageview", path: str = "", *, site: int = 1,
@@ -55,7 +72,7 @@ def hit(visitor: int, ts: dt.datetime, kind: str = "pageview", path: str = "", *
     row.update(site_id=site, ts=ts, visitor_id=visitor, new_visit=0, event_type=kind, url_path=path,
                referrer_type="direct", screen_width=0, screen_height=0, event_value=None,
                search_count=None, goal_id=0, revenue=0.0, dimensions={}, consent_id=uuid.uuid4(),
-               retention_days=30)
+               retention_days=FIXTURE_RETENTION_DAYS)
     row.update(PEOPLE.get(visitor, {}))
     row.update(fields)
     return tuple(row[c] for c in EVENTS_TABLE.columns)

@@ -3,63 +3,101 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+
+import pytest
 
 from gateway.stats.query import parse_query
 from gateway.stats.timeseries import timeseries
 from gateway.storage.clickhouse import Database
-from tests.stats.data import TODAY, A, B, at, hit, load
+from tests.stats.data import TODAY, ZONE, A, B, bucket, hit, label, load
+from tests.support.clock import hours_of, local_time, summer_time_ends, summer_time_starts
+
+pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
+
+DAY = dt.timedelta(days=1)
+
+
+def nonzero(result: dict[str, Any], key: str) -> dict[str, int]:
+    """The buckets of ``result[key]`` that have something, by label."""
+    return {label: value for label, value in zip(result["labels"], result[key], strict=True) if value}
 
 
 def test_hours_of_today_with_yesterday_beside(shop: Database) -> None:
-    result = timeseries(shop, parse_query({"period": "today"}, 1, "UTC", TODAY))
+    result = timeseries(shop, parse_query({"period": "today"}, 1, ZONE, TODAY))
     assert result["unit"] == "hour"
-    assert result["labels"][:2] == ["2026-11-02T00:00", "2026-11-02T01:00"] and len(result["labels"]) == 24
+    # "2026-11-02T00:00" (T01:00 where the day starts at 01:00), "2026-11-02T01:00", ...
+    assert result["labels"][:2] == [label(TODAY, 0), label(TODAY, 0, 60)]
+    assert result["labels"][0].startswith(f"{TODAY}T")
+    assert len(result["labels"]) == hours_of(ZONE, TODAY)  # 23 or 25 when summer time starts or ends
     # 09:00 A (3 pages), 10:00 B (1), 11:00 C (1), 12:00 A (1); yesterday 15:00 D (2 pages).
-    assert {h: v for h, v in enumerate(result["visitors"]) if v} == {9: 1, 10: 1, 11: 1, 12: 1}
-    assert {h: v for h, v in enumerate(result["pageviews"]) if v} == {9: 3, 10: 1, 11: 1, 12: 1}
-    assert {h: v for h, v in enumerate(result["previous_visitors"]) if v} == {15: 1}
-    assert {h: v for h, v in enumerate(result["previous_pageviews"]) if v} == {15: 2}
+    hours = {label(TODAY, hh): 1 for hh in (9, 10, 11, 12)}
+    assert nonzero(result, "visitors") == hours
+    assert nonzero(result, "pageviews") == {**hours, label(TODAY, 9): 3}
+    # The previous day is aligned by bucket: its 15:00 is its bucket 15 (14 or 16 on a summer-time day).
+    yesterday_15 = bucket(TODAY - DAY, 15)
+    assert {h: v for h, v in enumerate(result["previous_visitors"]) if v} == {yesterday_15: 1}
+    assert {h: v for h, v in enumerate(result["previous_pageviews"]) if v} == {yesterday_15: 2}
 
 
 def test_days_zero_filled(shop: Database) -> None:
-    result = timeseries(shop, parse_query({"period": "7d"}, 1, "UTC", TODAY))
+    result = timeseries(shop, parse_query({"period": "7d"}, 1, ZONE, TODAY))
     assert result["unit"] == "day"
-    assert result["labels"] == [f"2026-10-{d}" for d in range(27, 32)] + ["2026-11-01", "2026-11-02"]
+    assert result["labels"] == [(TODAY - n * DAY).isoformat() for n in range(6, -1, -1)]
     assert result["visitors"] == [0, 0, 0, 0, 0, 1, 3]
     assert result["pageviews"] == [0, 0, 0, 0, 0, 2, 6]
     assert result["previous_visitors"] == [0] * 7
 
 
 def test_a_visit_filter_counts_only_the_matching_visits_hits(shop: Database) -> None:
-    result = timeseries(shop, parse_query({"period": "today", "source": "Google"}, 1, "UTC", TODAY))
-    assert {h: v for h, v in enumerate(result["pageviews"]) if v} == {9: 3}  # not A's 12:00 bounce
+    result = timeseries(shop, parse_query({"period": "today", "source": "Google"}, 1, ZONE, TODAY))
+    assert nonzero(result, "pageviews") == {label(TODAY, 9): 3}  # not A's 12:00 bounce
     assert sum(result["previous_pageviews"]) == 0
 
 
 def test_days_are_the_sites_days(db: Database) -> None:
-    # 20:00 UTC on 1 November is 04:00 on 2 November in Shanghai; 17:00 UTC on the 2nd is the 3rd there.
-    load(db, [hit(A, at(TODAY - dt.timedelta(days=1), 20), path="/"), hit(B, at(TODAY, 17), path="/")])
+    # 20:00 UTC the day before is 04:00 today in Shanghai; 17:00 UTC today is tomorrow there.
+    load(db, [hit(A, local_time("UTC", TODAY - DAY, 20), path="/"),
+              hit(B, local_time("UTC", TODAY, 17), path="/")])
     shanghai = timeseries(db, parse_query({"period": "today"}, 1, "Asia/Shanghai", TODAY))
-    assert {h: v for h, v in enumerate(shanghai["pageviews"]) if v} == {4: 1}
+    assert nonzero(shanghai, "pageviews") == {f"{TODAY}T04:00": 1}
     utc = timeseries(db, parse_query({"period": "today"}, 1, "UTC", TODAY))
-    assert {h: v for h, v in enumerate(utc["pageviews"]) if v} == {17: 1}
+    assert nonzero(utc, "pageviews") == {f"{TODAY}T17:00": 1}
 
 
 def test_the_day_summer_time_ends_has_25_hours(db: Database) -> None:
-    day = dt.date(2026, 10, 25)  # Berlin: 03:00 CEST becomes 02:00 CET
-    utc = dt.UTC
+    berlin = "Europe/Berlin"
+    day = summer_time_ends(berlin, TODAY)  # the next one: 03:00 CEST becomes 02:00 CET
+    # 02:30 comes twice that night: as a UTC instant, 00:30 (summer time) and then 01:30.
+    half_past_two = dt.datetime.combine(day, dt.time(0, 30), tzinfo=dt.UTC)
     load(db, [
-        hit(A, dt.datetime(2026, 10, 24, 21, 30, tzinfo=utc), path="/"),  # 23:30 CEST the day before
-        hit(A, dt.datetime(2026, 10, 25, 0, 30, tzinfo=utc), path="/"),  # 02:30 CEST
-        hit(B, dt.datetime(2026, 10, 25, 1, 30, tzinfo=utc), path="/"),  # 02:30 CET
-        hit(B, dt.datetime(2026, 10, 25, 22, 30, tzinfo=utc), path="/"),  # 23:30 CET
+        hit(A, local_time(berlin, day - DAY, 23, 30), path="/"),  # the day before
+        hit(A, half_past_two, path="/"),  # 02:30 CEST
+        hit(B, half_past_two + dt.timedelta(hours=1), path="/"),  # 02:30 CET, an hour later
+        hit(B, local_time(berlin, day, 23, 30), path="/"),
     ])
-    q = parse_query({"period": "custom", "from": "2026-10-25", "to": "2026-10-25"}, 1, "Europe/Berlin", day)
+    # Seen on that day: "today" bounds custom dates (a year ahead at most), and the next change can
+    # be 371 days away.
+    q = parse_query({"period": "custom", "from": day.isoformat(), "to": day.isoformat()}, 1, berlin, day)
     result = timeseries(db, q)
     assert len(result["labels"]) == 25
-    assert result["labels"][2:4] == ["2026-10-25T02:00", "2026-10-25T02:00"]
+    assert result["labels"][2:4] == [f"{day}T02:00", f"{day}T02:00"]
     assert {h: v for h, v in enumerate(result["pageviews"]) if v} == {2: 1, 3: 1, 24: 1}
     assert {h: v for h, v in enumerate(result["previous_pageviews"]) if v} == {23: 1}
-    span = {"period": "custom", "from": "2026-10-24", "to": "2026-10-26"}
-    days = parse_query(span, 1, "Europe/Berlin", day)
-    assert timeseries(db, days)["pageviews"] == [1, 3, 0]
+    span = {"period": "custom", "from": (day - DAY).isoformat(), "to": (day + DAY).isoformat()}
+    assert timeseries(db, parse_query(span, 1, berlin, day))["pageviews"] == [1, 3, 0]
+
+
+def test_the_day_summer_time_starts_has_23_hours(db: Database) -> None:
+    berlin = "Europe/Berlin"
+    day = summer_time_starts(berlin, TODAY)  # the next one: 02:00 CET becomes 03:00 CEST
+    load(db, [
+        hit(A, local_time(berlin, day, 1, 30), path="/"),  # CET
+        hit(B, local_time(berlin, day, 3, 30), path="/"),  # CEST, an hour later
+        hit(B, local_time(berlin, day, 23, 30), path="/"),
+    ])
+    q = parse_query({"period": "custom", "from": day.isoformat(), "to": day.isoformat()}, 1, berlin, day)
+    result = timeseries(db, q)
+    assert len(result["labels"]) == 23
+    assert result["labels"][1:3] == [f"{day}T01:00", f"{day}T03:00"]  # no 02:00 that night
+    assert {h: v for h, v in enumerate(result["pageviews"]) if v} == {1: 1, 2: 1, 22: 1}

@@ -12,8 +12,11 @@ from gateway.stats.visits import DEFAULT_TIMEOUT, VISITS
 from gateway.storage.clickhouse import Database
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import EVENTS_TABLE
+from tests.support.clock import FIXTURE_RETENTION_DAYS, MOMENT
 
-T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
+
+T0 = MOMENT.at(MOMENT.today, 9)  # 09:00 on the run's day: rows on a fixed day would expire (TTL)
 A, B, C = 11, 22, 33
 
 
@@ -23,7 +26,7 @@ def hit(visitor: int, minutes: float, kind: str = "pageview", path: str = "/", n
     row.update(site_id=site, ts=T0 + dt.timedelta(minutes=minutes), visitor_id=visitor, new_visit=new_visit,
                event_type=kind, url_path=path, referrer_type="direct", screen_width=0, screen_height=0,
                event_value=None, search_count=None, goal_id=0, revenue=0.0, dimensions={},
-               consent_id=uuid.uuid4(), retention_days=30)
+               consent_id=uuid.uuid4(), retention_days=FIXTURE_RETENTION_DAYS)
     return tuple(row[c] for c in EVENTS_TABLE.columns)
 
 

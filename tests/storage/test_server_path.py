@@ -19,6 +19,7 @@ from gateway.storage.migrations import migrate
 from gateway.storage.schema import CONSENT_LOG_TABLE
 from gateway.storage.writer import BatchWriter
 from tests.support.clickhouse_standin import StandIn, running_standin
+from tests.support.clock import MOMENT
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,12 @@ def server_db(standin: StandIn) -> Iterator[Database]:
     database.close()
 
 
+# Noon (UTC) on the run's day: a fixed day would fall out of a retention the log may get one day.
+NOON = dt.datetime.combine(MOMENT.instant.date(), dt.time(12), tzinfo=dt.UTC)
+
+
 def consent_row(n: int) -> tuple[object, ...]:
-    ts = dt.datetime(2026, 11, 21, 12, 0, n % 60, tzinfo=dt.UTC)
+    ts = NOON + dt.timedelta(seconds=n % 60)
     return (uuid.uuid4(), 1, ts, "grant", ["necessary", "analytics"], "1", "b1", "en", "banner", "DE",
             "Firefox", "test")
 
@@ -53,7 +58,7 @@ def test_rows_round_trip_with_utc_timestamps(server_db: Database) -> None:
     row = consent_row(7)
     server_db.insert(CONSENT_LOG_TABLE.name, [row], CONSENT_LOG_TABLE.columns)
     [(stored_ts, categories)] = server_db.query("SELECT toString(ts), categories FROM consent_log")
-    assert stored_ts == "2026-11-21 12:00:07.000"
+    assert stored_ts == f"{NOON.date()} 12:00:07.000"
     assert categories == ["necessary", "analytics"]
 
 

@@ -9,16 +9,20 @@ from typing import Any
 from gateway.storage.clickhouse import Database
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import EVENTS_TABLE
+from tests.support.clock import FIXTURE_RETENTION_DAYS, MOMENT, local_time
 
 TOKEN_1 = "site-one-token-0123456789abcdef"
 TOKEN_2 = "site-two-token-0123456789abcdef"
 PASSWORD = "correct horse battery"
+# Site 1 lives in the zone of the run's moment (Berlin but when a hard moment is tried elsewhere);
+# site 2 in UTC, so the two sites' "today" differ around midnight.
+SITE_1_ZONE = MOMENT.zone
 SITES_TOML = f"""
 [[sites]]
 id = 1
 name = "Parts catalogue"
 origins = ["https://parts.example"]
-timezone = "Europe/Berlin"
+timezone = "{SITE_1_ZONE}"
 token = "{TOKEN_1}"
 
 [[sites]]
@@ -28,8 +32,11 @@ origins = ["https://other.example"]
 timezone = "UTC"
 token = "{TOKEN_2}"
 """
-# "Now" for the tests: a fixed clock, so the range presets are known days.
-NOW = dt.datetime(2026, 11, 21, 15, 0, tzinfo=dt.UTC)
+# "Now" for the tests: the run's moment (tests.support.clock), pinned as the app's clock, so the
+# range presets are the same days for the whole run; the seeded day is site 1's day before.
+NOW = MOMENT.instant
+DAY = MOMENT.today - dt.timedelta(days=1)
+RANGE = f"period=custom&from={DAY}&to={DAY}"
 
 
 def event(visitor: int, at: dt.datetime, kind: str = "pageview", path: str = "/", site: int = 1,
@@ -38,21 +45,21 @@ def event(visitor: int, at: dt.datetime, kind: str = "pageview", path: str = "/"
     row.update(site_id=site, ts=at, visitor_id=visitor, new_visit=0, event_type=kind, url_path=path,
                referrer_type="direct", screen_width=1920, screen_height=1080, event_value=None,
                search_count=None, goal_id=0, revenue=0.0, dimensions={}, consent_id=uuid.uuid4(),
-               retention_days=30, country_code="DE", subdivision_name="Berlin", city_name="Berlin",
-               browser_name="Chrome", browser_version="120", os_name="Windows", os_version="11",
-               device_type="desktop", language="de-de")
+               retention_days=FIXTURE_RETENTION_DAYS, country_code="DE", subdivision_name="Berlin",
+               city_name="Berlin", browser_name="Chrome", browser_version="120", os_name="Windows",
+               os_version="11", device_type="desktop", language="de-de")
     row.update(fields)
     return tuple(row[c] for c in EVENTS_TABLE.columns)
 
 
 def seed(db: Database) -> None:
-    """Three visitors on 20 November 2026 (Berlin time) on site 1, one on site 2.
+    """Three visitors on ``DAY`` (site 1's day before ``NOW``) on site 1, one on site 2 that day (UTC).
 
     Visitor 1 (Berlin, from Google): /, /brakes, /brakes/pads over 10 minutes — one visit, no bounce.
     Visitor 2 (Munich): one page, a bounce. Visitor 3 (Berlin): one page, then a download and a site
     search (one visit of three actions).
     """
-    day = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+    day = local_time(SITE_1_ZONE, DAY, 10)
     minute = dt.timedelta(minutes=1)
     google: dict[str, Any] = {"referrer_type": "search", "referrer_name": "Google",
                               "referrer_host": "www.google.com"}
@@ -67,7 +74,7 @@ def seed(db: Database) -> None:
         # A keyword that a spreadsheet would run as a formula.
         event(3, day + 30 * minute + dt.timedelta(seconds=9), "site_search", path="/search",
               search_keyword="=1+1"),
-        event(9, day, path="/elsewhere", site=2),
+        event(9, local_time("UTC", DAY, 10), path="/elsewhere", site=2),
     ]
     migrate(db)
     db.insert("events", rows, list(EVENTS_TABLE.columns))
