@@ -137,13 +137,21 @@ def run_cases(todo: list[Case], call: Callable[[Case], None], runs: int, warmup:
 
 
 def data_end(path: Path) -> dt.datetime:
-    """Just after the last seeded hit: the moment the benchmark's dashboard lives in."""
+    """Just after the last seeded hit: the moment the benchmark's dashboard lives in. The pinned clock
+    keeps a reused folder's ranges, but ClickHouse's TTL runs on the real clock: a folder seeded
+    long enough ago has lost its oldest rows, and its figures no longer compare."""
     db = connect(f"chdb://{path}", create_database=False)
     try:
-        [(last,)] = db.query("SELECT max(ts) FROM events WHERE site_id = {site:UInt32}", {"site": SITE_ID})
+        [(first, last, retention)] = db.query(
+            "SELECT min(ts), max(ts), min(retention_days) FROM events WHERE site_id = {site:UInt32}",
+            {"site": SITE_ID})
     finally:
         db.close()  # before the app opens the same folder: one engine path per process
-    assert isinstance(last, dt.datetime), "no seeded events"
+    assert isinstance(last, dt.datetime) and isinstance(first, dt.datetime), "no seeded events"
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=int(retention))
+    if first.replace(tzinfo=dt.UTC) < cutoff:
+        print(f"warning: the events before {cutoff:%Y-%m-%d} are past their {retention}-day retention and "
+              "being deleted; seed again (without --reuse) for figures that compare")
     return last.replace(tzinfo=dt.UTC) + dt.timedelta(seconds=1)
 
 
