@@ -142,12 +142,14 @@ def data_end(path: Path) -> dt.datetime:
     long enough ago has lost its oldest rows, and its figures no longer compare."""
     db = connect(f"chdb://{path}", create_database=False)
     try:
-        [(first, last, retention)] = db.query(
-            "SELECT min(ts), max(ts), min(retention_days) FROM events WHERE site_id = {site:UInt32}",
+        [(count, first, last, retention)] = db.query(
+            "SELECT count(), min(ts), max(ts), min(retention_days) FROM events WHERE site_id = {site:UInt32}",
             {"site": SITE_ID})
     finally:
         db.close()  # before the app opens the same folder: one engine path per process
-    assert isinstance(last, dt.datetime) and isinstance(first, dt.datetime), "no seeded events"
+    if not count:
+        raise SystemExit(f"{path} holds no events of site {SITE_ID}: seed it (run without --reuse)")
+    assert isinstance(first, dt.datetime) and isinstance(last, dt.datetime)
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=int(retention))
     if first.replace(tzinfo=dt.UTC) < cutoff:
         print(f"warning: the events before {cutoff:%Y-%m-%d} are past their {retention}-day retention and "

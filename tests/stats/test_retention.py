@@ -36,11 +36,9 @@ GONE: dict[str, Any] = dict(
     screen_height=1, language="la")
 
 
-def rows(expired_retention: int) -> list[tuple[Any, ...]]:
+def rows(today: dt.date, expired_retention: int) -> list[tuple[Any, ...]]:
     """Visitor 1 yesterday, kept; visitors 2 and 3 three and a hundred days ago, with
     ``expired_retention`` days of retention, touching every report."""
-    today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo(ZONE)).date()
-
     def day(n: int, hh: int, mm: float = 0) -> dt.datetime:
         return local_time(ZONE, today - dt.timedelta(days=n), hh, mm)
 
@@ -87,17 +85,17 @@ def new_db(chdb_path: Path) -> Iterator[Callable[[], Database]]:
 
 
 def test_rows_past_their_retention_are_gone_from_every_report(new_db: Callable[[], Database]) -> None:
+    today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo(ZONE)).date()  # the TTL's clock, in the shop
     expired, kept, fresh_only = new_db(), new_db(), new_db()
-    load(expired, rows(expired_retention=1))  # 3 and 100 days old, kept for 1 day: past retention
-    load(kept, rows(expired_retention=FIXTURE_RETENTION_DAYS))  # the same rows, kept for years
-    load(fresh_only, rows(expired_retention=1)[:2])  # what the reports should show: visitor 1 alone
+    load(expired, rows(today, expired_retention=1))  # 3 and 100 days old, kept for 1 day: past retention
+    load(kept, rows(today, expired_retention=FIXTURE_RETENTION_DAYS))  # the same rows, kept for years
+    load(fresh_only, rows(today, expired_retention=1)[:2])  # what the reports should show: visitor 1
 
     deadline = time.monotonic() + TTL_CEILING
     while expired.query("SELECT count() FROM events WHERE retention_days = 1")[0][0]:
         assert time.monotonic() < deadline, f"ClickHouse kept expired rows for {TTL_CEILING:.0f} s"
         time.sleep(0.1)
 
-    today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo(ZONE)).date()
     span = {"period": "custom", "from": (today - dt.timedelta(days=120)).isoformat(), "to": today.isoformat()}
     for params in (span, {**span, "city": "Atlantis"}, {**span, "page": "/expired"}, {"period": "7d"}):
         q = parse_query(params, 1, ZONE, today)

@@ -26,7 +26,7 @@ def nonzero(result: dict[str, Any], key: str) -> dict[str, int]:
 def test_hours_of_today_with_yesterday_beside(shop: Database) -> None:
     result = timeseries(shop, parse_query({"period": "today"}, 1, ZONE, TODAY))
     assert result["unit"] == "hour"
-    # "2026-11-02T00:00" (T01:00 where the day starts at 01:00), "2026-11-02T01:00", ...
+    # "2026-11-02T00:00", "2026-11-02T01:00", ... (from T01:00 where the day starts at 01:00)
     assert result["labels"][:2] == [label(TODAY, 0), label(TODAY, 0, 60)]
     assert result["labels"][0].startswith(f"{TODAY}T")
     assert len(result["labels"]) == hours_of(ZONE, TODAY)  # 23 or 25 when summer time starts or ends

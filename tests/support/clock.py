@@ -5,14 +5,16 @@ past their retention by its own clock (the events table's TTL), so rows written 
 gone once that day is older than their retention. The stats fixtures, fixed on 2 November 2026 with
 30 days' retention, stopped working on 2 December 2026.
 
-The variable sets the moment a run lives at, as a local time and the IANA zone it is read in:
+The variable sets the moment a run lives at, as a local time (its offset optional) and the IANA zone
+it is read in, at most 300 days back; ``python -m tests.support.clock`` lists the coming year's hard
+moments in that form:
 
-    CONSENT_GATEWAY_TEST_NOW="2027-01-01T00:01 Asia/Shanghai" pytest tests/stats
+    CONSENT_GATEWAY_TEST_NOW="<YYYY-MM-DDTHH:MM> <Area/City>" ./scripts/test -m dated
 
 The stats tests' shop and the dashboard tests' first site then live in that zone, and their clock
 is pinned to that instant. ``HARD_MOMENTS`` lists where date code breaks (New Year, the days summer
 time starts and ends and the days after, a minute before and after local midnight, clocks moved by
-half an hour or at midnight, a leap day), the next ones from the real date on;
+half an hour or at midnight, a leap day), the next ones after the real date;
 ``tests/test_any_moment.py`` runs the tests marked ``dated`` at each. Only the fixtures move:
 ClickHouse keeps its real clock (libfaketime cannot move chDB's), which is why fixture rows carry
 ``FIXTURE_RETENTION_DAYS`` and a moment may not lie far in the past.
@@ -106,9 +108,9 @@ def parse_moment(text: str) -> Moment:
     try:
         when = dt.datetime.fromisoformat(stamp)
         tz = ZoneInfo(zone)
-    except (ValueError, KeyError) as error:
+    except (ValueError, KeyError, OSError) as error:  # OSError: a folder of zones, such as "Asia"
         raise ValueError(f"{ENV}: not a moment like '2027-01-01T00:01 Asia/Shanghai': {text!r}") from error
-    instant = (when if when.tzinfo else when.replace(tzinfo=tz)).astimezone(dt.UTC)
+    instant = (when if when.tzinfo else when.replace(tzinfo=tz)).astimezone(dt.UTC).replace(microsecond=0)
     return Moment(instant, zone, name=text.strip())
 
 
@@ -146,7 +148,7 @@ def summer_time_ends(zone: str, after: dt.date) -> dt.date:
 
 
 def hard_moments(after: dt.date) -> tuple[Moment, ...]:
-    """Where date code breaks, the next time each comes from ``after`` on:
+    """Where date code breaks, the next time each comes after ``after``:
 
     - New Year in Shanghai (UTC+8): at 00:01 on 1 January the UTC date is still 31 December;
     - New Year's Eve in Los Angeles (UTC-8): at 23:59 the UTC date is already 1 January;
@@ -154,14 +156,14 @@ def hard_moments(after: dt.date) -> tuple[Moment, ...]:
       and a minute before the next, and the days after them (yesterday had 23 or 25 hours); the
       day it starts in Los Angeles, in the evening (UTC is the next day);
     - Adelaide's zone, half an hour off whole hours, on the day its summer time ends; Lord Howe
-      Island, whose clocks move by half an hour; Santiago, whose clocks move at midnight (the day
-      starts at 01:00);
+      Island, whose clocks move by half an hour (days of 23.5 and 24.5 hours); Santiago, whose
+      clocks move at midnight (the day starts at 01:00);
     - a leap day, when "a year ago" has no such date.
     """
     def at(zone: str, day: dt.date, hour: int, minute: int, name: str) -> Moment:
         return Moment(local_time(zone, day, hour, minute), zone, name)
 
-    new_year = dt.date(after.year + 1, 1, 1)
+    new_year = dt.date(after.year + (2 if (after.month, after.day) == (12, 31) else 1), 1, 1)
     berlin, shanghai, los_angeles = "Europe/Berlin", "Asia/Shanghai", "America/Los_Angeles"
     spring, autumn = summer_time_starts(berlin, after), summer_time_ends(berlin, after)
     us_spring = summer_time_starts(los_angeles, after)
@@ -180,6 +182,7 @@ def hard_moments(after: dt.date) -> tuple[Moment, ...]:
         at(los_angeles, us_spring, 23, 59, "summer-time-starts-23:59-los-angeles"),
         at(adelaide, summer_time_ends(adelaide, after), 0, 1, "summer-time-ends-00:01-adelaide"),
         at(lord_howe, summer_time_starts(lord_howe, after), 23, 59, "summer-time-starts-23:59-lord-howe"),
+        at(lord_howe, summer_time_ends(lord_howe, after), 23, 59, "summer-time-ends-23:59-lord-howe"),
         at(santiago, summer_time_starts(santiago, after), 23, 59, "summer-time-starts-23:59-santiago"),
         at("Pacific/Auckland", leap, 0, 1, "leap-day-00:01-auckland"),
     )
@@ -189,3 +192,8 @@ def hard_moments(after: dt.date) -> tuple[Moment, ...]:
 # the run crosses midnight.
 MOMENT = current_moment()
 HARD_MOMENTS = hard_moments(dt.datetime.now(dt.UTC).date())
+
+
+if __name__ == "__main__":
+    for hard in HARD_MOMENTS:
+        print(f"{hard.name:<44} CONSENT_GATEWAY_TEST_NOW=\"{hard.spec}\"")

@@ -27,11 +27,13 @@ def test_a_moment_is_a_local_time_in_a_zone() -> None:
     assert moment.today == dt.date(2027, 1, 1)  # the site's date, while UTC is still in 2026
     assert moment.at(moment.today, 9) == dt.datetime(2027, 1, 1, 1, 0, tzinfo=dt.UTC)
     assert parse_moment(moment.spec) == Moment(moment.instant, moment.zone, moment.spec)
-    with_offset = parse_moment("2027-06-01T12:00:00+00:00")
+    with_offset = parse_moment("2027-06-01T12:00:00.75+00:00")
     assert (with_offset.zone, with_offset.local.hour) == (DEFAULT_ZONE, 14)
+    assert with_offset.instant.microsecond == 0  # whole seconds, as the spec round-trips them
 
 
-@pytest.mark.parametrize("text", ["tomorrow", "2027-01-01T00:01 Mars/Olympus", "2027-13-01T00:00 UTC"])
+@pytest.mark.parametrize("text", ["tomorrow", "2027-01-01T00:01 Mars/Olympus", "2027-13-01T00:00 UTC",
+                                  "2027-01-01T00:01 Asia"])
 def test_a_bad_moment_names_the_variable(text: str) -> None:
     with pytest.raises(ValueError, match=ENV):
         parse_moment(text)
@@ -96,5 +98,6 @@ def test_the_hard_moments_are_the_next_ones_and_each_is_hard() -> None:
     assert {m.today for m in moments if m.zone == "Europe/Berlin"} == {
         dt.date(2027, 3, 28), dt.date(2027, 3, 29), dt.date(2027, 10, 31), dt.date(2027, 11, 1)}
     # A year later, they are a year later: never in the past, so the rows placed around them are
-    # never past their retention either.
+    # never past their retention either; on New Year's Eve too.
     assert min(m.today for m in hard_moments(after.replace(year=2030))) > dt.date(2030, 12, 6)
+    assert min(m.today for m in hard_moments(dt.date(2026, 12, 31))) > dt.date(2026, 12, 31)
