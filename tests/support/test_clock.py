@@ -18,6 +18,7 @@ from tests.support.clock import (
     hours_of,
     local_time,
     parse_moment,
+    summer_time_starts,
 )
 
 
@@ -27,7 +28,7 @@ def test_a_moment_is_a_local_time_in_a_zone() -> None:
     assert moment.today == dt.date(2027, 1, 1)  # the site's date, while UTC is still in 2026
     assert moment.at(moment.today, 9) == dt.datetime(2027, 1, 1, 1, 0, tzinfo=dt.UTC)
     assert parse_moment(moment.spec) == Moment(moment.instant, moment.zone, moment.spec)
-    with_offset = parse_moment("2027-06-01T12:00:00.75+00:00")
+    with_offset = parse_moment("2026-06-01T12:00:00.75+00:00")  # Berlin was on summer time
     assert (with_offset.zone, with_offset.local.hour) == (DEFAULT_ZONE, 14)
     assert with_offset.instant.microsecond == 0  # whole seconds, as the spec round-trips them
 
@@ -51,38 +52,40 @@ def test_the_moment_is_the_real_clock_unless_set() -> None:
 
 
 def test_the_second_of_two_equal_local_times_stays_the_second() -> None:
-    second = Moment(dt.datetime(2027, 10, 31, 1, 30, tzinfo=dt.UTC), "Europe/Berlin")  # 02:30 CET
-    assert second.spec == "2027-10-31T02:30:00+01:00 Europe/Berlin"
+    second = Moment(dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC), "Europe/Berlin")  # 02:30 CET
+    assert second.spec == "2026-10-25T02:30:00+01:00 Europe/Berlin"
     assert parse_moment(second.spec).instant == second.instant
 
 
+# Days of 2026, when the clocks have already moved as the time-zone database says: its rules for the
+# years ahead can still change, and these are calendar checks that read no "today".
 def test_hourly_buckets_count_whole_hours_from_the_days_start() -> None:
-    day = dt.date(2027, 4, 4)  # Lord Howe: 02:00 becomes 01:30
+    day = dt.date(2026, 4, 5)  # Lord Howe: 02:00 becomes 01:30
     assert bucket_of("Australia/Lord_Howe", day, local_time("Australia/Lord_Howe", day, 9)) == (
-        9, "2027-04-04T08:30")
-    berlin = dt.date(2027, 3, 28)  # 02:00 becomes 03:00
+        9, "2026-04-05T08:30")
+    berlin = dt.date(2026, 3, 29)  # 02:00 becomes 03:00
     nine = local_time("Europe/Berlin", berlin, 9)
-    assert bucket_of("Europe/Berlin", berlin, nine) == (8, "2027-03-28T09:00")
+    assert bucket_of("Europe/Berlin", berlin, nine) == (8, "2026-03-29T09:00")
 
 
 def test_days_last_23_24_or_25_hours() -> None:
-    assert hours_of("Europe/Berlin", dt.date(2027, 3, 28)) == 23
-    assert hours_of("Europe/Berlin", dt.date(2027, 10, 31)) == 25
-    assert hours_of("Asia/Shanghai", dt.date(2027, 3, 28)) == 24
+    assert hours_of("Europe/Berlin", dt.date(2026, 3, 29)) == 23
+    assert hours_of("Europe/Berlin", dt.date(2026, 10, 25)) == 25
+    assert hours_of("Asia/Shanghai", dt.date(2026, 3, 29)) == 24
     # Lord Howe Island moves its clocks by half an hour: 25 buckets, the last one half an hour long.
-    assert day_length("Australia/Lord_Howe", dt.date(2027, 4, 4)) == dt.timedelta(hours=24, minutes=30)
-    assert hours_of("Australia/Lord_Howe", dt.date(2027, 4, 4)) == 25
+    assert day_length("Australia/Lord_Howe", dt.date(2026, 4, 5)) == dt.timedelta(hours=24, minutes=30)
+    assert hours_of("Australia/Lord_Howe", dt.date(2026, 4, 5)) == 25
     # Santiago moves its clocks at midnight: that day starts at 01:00 and has 23 hours.
-    assert local_time("America/Santiago", dt.date(2027, 9, 5), 0).astimezone(
+    assert local_time("America/Santiago", dt.date(2026, 9, 6), 0).astimezone(
         ZoneInfo("America/Santiago")).hour == 1
-    assert hours_of("America/Santiago", dt.date(2027, 9, 5)) == 23
+    assert hours_of("America/Santiago", dt.date(2026, 9, 6)) == 23
     # Minutes are added in UTC: 90 minutes after 01:00 on the short day is 03:30 local.
-    assert local_time("Europe/Berlin", dt.date(2027, 3, 28), 1, 90) == dt.datetime(
-        2027, 3, 28, 1, 30, tzinfo=dt.UTC)
+    assert local_time("Europe/Berlin", dt.date(2026, 3, 29), 1, 90) == dt.datetime(
+        2026, 3, 29, 1, 30, tzinfo=dt.UTC)
 
 
 def test_the_hard_moments_are_the_next_ones_and_each_is_hard() -> None:
-    after = dt.date(2026, 12, 6)
+    after = dt.date(2025, 12, 6)  # the moments of 2026: past, so the database's rules for them are settled
     moments = hard_moments(after)
     assert len({m.name for m in moments}) == len(moments)
     assert all(m.today > after for m in moments)
@@ -96,8 +99,10 @@ def test_the_hard_moments_are_the_next_ones_and_each_is_hard() -> None:
     assert any((m.today.month, m.today.day) == (1, 1) for m in moments)
     assert any((m.today.month, m.today.day) == (2, 29) for m in moments)
     assert {m.today for m in moments if m.zone == "Europe/Berlin"} == {
-        dt.date(2027, 3, 28), dt.date(2027, 3, 29), dt.date(2027, 10, 31), dt.date(2027, 11, 1)}
+        dt.date(2026, 3, 29), dt.date(2026, 3, 30), dt.date(2026, 10, 25), dt.date(2026, 10, 26)}
     # A year later, they are a year later: never in the past, so the rows placed around them are
     # never past their retention either; on New Year's Eve too.
     assert min(m.today for m in hard_moments(after.replace(year=2030))) > dt.date(2030, 12, 6)
-    assert min(m.today for m in hard_moments(dt.date(2026, 12, 31))) > dt.date(2026, 12, 31)
+    assert min(m.today for m in hard_moments(dt.date(2025, 12, 31))) > dt.date(2025, 12, 31)
+    # A zone that stops moving its clocks (Shanghai did in 1991) has no summer-time day to find.
+    assert summer_time_starts("Asia/Shanghai", dt.date(2025, 12, 6)) is None
