@@ -16,7 +16,11 @@ from dataclasses import dataclass
 
 EVENT_TYPES = ("pageview", "event", "site_search", "outlink", "download", "ping", "goal", "content")
 REFERRER_TYPES = ("direct", "search", "social", "campaign", "website")
-CONSENT_ACTIONS = ("grant", "refuse", "update", "withdraw")
+CONSENT_ACTIONS_V1 = ("grant", "refuse", "update", "withdraw")  # frozen: migration 1 was written with these
+CONSENT_ACTIONS = (*CONSENT_ACTIONS_V1, "erase")
+RIGHTS_KINDS = ("export", "erase")
+RIGHTS_SUBJECTS = ("consent", "uid")
+RIGHTS_REQUESTERS = ("visitor", "site-token", "cli", "dashboard")
 CONSENT_SOURCES_V1 = ("banner", "gpc", "api")  # frozen: migration 1 was written with these
 CONSENT_SOURCES = (*CONSENT_SOURCES_V1, "regime", "dnt")
 
@@ -133,7 +137,7 @@ CREATE TABLE IF NOT EXISTS consent_log
     consent_id          UUID,
     site_id             UInt32,
     ts                  DateTime64(3, 'UTC'),
-    action              {_enum(CONSENT_ACTIONS)},
+    action              {_enum(CONSENT_ACTIONS_V1)},
     categories          Array(LowCardinality(String)),
     policy_version      LowCardinality(String),
     banner_version      LowCardinality(String),
@@ -181,6 +185,36 @@ EVENTS_V3_ADD = (
 )
 EVENTS_V3_DROP = ("visit_id",)
 
+# Visitors' rights (gateway/rights/): an erasure is a decision in the consent log, and every export or
+# erasure is kept in an audit table with its counts and who asked, never the visitor's data: the
+# consent id (pseudonymous, the visitor reads it from their receipt) and nothing else about them. A
+# request by the site's own user id records no id at all (consent_id is the nil UUID).
+# The skip indexes let an export or an erasure find one visitor's rows without reading every
+# granule of ``events``, whose sort key serves the dashboards, not a consent id.
+RIGHTS_REQUESTS = f"""
+CREATE TABLE IF NOT EXISTS rights_requests
+(
+    request_id          UUID,
+    site_id             UInt32,
+    ts                  DateTime64(3, 'UTC'),
+    kind                {_enum(RIGHTS_KINDS)},
+    subject             {_enum(RIGHTS_SUBJECTS)},
+    consent_id          UUID,
+    requested_by        {_enum(RIGHTS_REQUESTERS)},
+    operator            LowCardinality(String),
+    events              UInt64,
+    decisions           UInt32,
+    gateway_instance    LowCardinality(String),
+    ingested_at         DateTime64(3, 'UTC') DEFAULT now64(3),
+    CONSTRAINT kind_known CHECK CAST(kind, 'Int8') != 0,
+    CONSTRAINT subject_known CHECK CAST(subject, 'Int8') != 0,
+    CONSTRAINT requester_known CHECK CAST(requested_by, 'Int8') != 0
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (site_id, ts)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and consent log", (EVENTS.strip(), CONSENT_LOG.strip())),
     Migration(2, "consent configs and sources", (
@@ -191,6 +225,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         *(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} {kind} AFTER {after}"
           for name, kind, after in EVENTS_V3_ADD),
         *(f"ALTER TABLE events DROP COLUMN IF EXISTS {name}" for name in EVENTS_V3_DROP),
+    )),
+    Migration(4, "visitors rights", (
+        f"ALTER TABLE consent_log MODIFY COLUMN IF EXISTS action {_enum(CONSENT_ACTIONS)}",
+        RIGHTS_REQUESTS.strip(),
+        "ALTER TABLE events ADD INDEX IF NOT EXISTS consent_id_bloom consent_id TYPE bloom_filter(0.001) "
+        "GRANULARITY 1",
+        "ALTER TABLE events ADD INDEX IF NOT EXISTS user_id_bloom user_id TYPE bloom_filter(0.001) "
+        "GRANULARITY 1",
+        "ALTER TABLE events MATERIALIZE INDEX consent_id_bloom",
+        "ALTER TABLE events MATERIALIZE INDEX user_id_bloom",
     )),
 )
 
@@ -219,3 +263,4 @@ def _altered(spec: TableSpec, add: tuple[tuple[str, str, str], ...], drop: tuple
 EVENTS_TABLE = _altered(TableSpec.from_ddl(EVENTS), EVENTS_V3_ADD, EVENTS_V3_DROP)
 CONSENT_LOG_TABLE = TableSpec.from_ddl(CONSENT_LOG)
 CONSENT_CONFIGS_TABLE = TableSpec.from_ddl(CONSENT_CONFIGS)
+RIGHTS_REQUESTS_TABLE = TableSpec.from_ddl(RIGHTS_REQUESTS)

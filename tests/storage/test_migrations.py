@@ -31,7 +31,8 @@ def test_migrate_applies_everything_once_then_does_nothing(db: Database) -> None
 
 def test_every_statement_can_run_twice_so_concurrent_migrators_are_safe() -> None:
     idempotent = re.compile(r"CREATE \w+ IF NOT EXISTS"
-                            r"|ALTER TABLE \w+ (ADD|DROP|MODIFY) \w+ IF (NOT )?EXISTS")
+                            r"|ALTER TABLE \w+ (ADD|DROP|MODIFY) \w+ IF (NOT )?EXISTS"
+                            r"|ALTER TABLE \w+ MATERIALIZE INDEX \w+$")  # a rebuild: twice is only slower
     for migration in MIGRATIONS:
         for statement in migration.statements:
             assert idempotent.match(statement), statement[:80]
