@@ -41,6 +41,7 @@ from starlette.testclient import TestClient
 from benchmarks.seed_data import SITE_TIMEZONE
 from gateway.app import create_app
 from gateway.dashboard.context import CARDS, active_report
+from gateway.rights.retention import oldest_kept
 from gateway.settings import load_settings
 from gateway.sites import Site
 from gateway.stats.consent import consent_stats
@@ -181,15 +182,15 @@ def direct(path: Path, now: dt.datetime) -> Iterator[Callable[[Case], None]]:
     try:
         def call(case: Case) -> None:
             today = now.astimezone(ZoneInfo(SITE_TIMEZONE)).date()
-            q = parse_query(case.params, SITE_ID, SITE_TIMEZONE, today)
+            q = parse_query(case.params, SITE_ID, SITE_TIMEZONE, today, kept_from=oldest_kept(site, now))
             if case.endpoint == "overview":  # what the overview view gathers
                 figures(db, q)
                 timeseries(db, q)
-                realtime(db, SITE_ID, now)
+                realtime(db, SITE_ID, now, kept_from=q.kept_from)
                 for _, _, tabs in CARDS:
                     breakdown(db, q, active_report(tabs[0][0], q), limit=10)
             elif case.endpoint == "realtime":
-                realtime(db, SITE_ID, now)
+                realtime(db, SITE_ID, now, kept_from=q.kept_from)
             elif case.endpoint == "consent":
                 consent_stats(db, q, site)
             else:

@@ -30,6 +30,7 @@ from gateway.ingest.endpoint import PATHS, track, uid_key
 from gateway.ingest.pipeline import Pipeline
 from gateway.metrics import Metrics, metrics_view
 from gateway.proxy import TrustedProxies
+from gateway.rights.retention import Sweeper
 from gateway.settings import Settings, ensure_secret_keys, load_settings
 from gateway.sites import DEMO_SITE
 from gateway.storage.clickhouse import Database, connect
@@ -110,10 +111,15 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The dummy password hash, made now rather than at the first login with an unknown name (whose
         # slower answer would tell that the name does not exist). In the background: ~0.15 s of CPU.
         asyncio.get_running_loop().run_in_executor(None, app.state.users.passwords.warm_up)
+        # Retention and proof periods: deleted now and hourly (reports filter at query time anyway).
+        # The dashboard's clock, read at each sweep, so a pinned clock pins both.
+        sweeper = Sweeper(db, settings.sites, lambda: app.state.clock(), app.state.metrics.count)
+        sweeper.start()
         log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
         try:
             yield
         finally:
+            await sweeper.stop()
             await spool.close()  # first: it flushes the writer and records what ClickHouse took
             await writer.close()
             if geo is not None:

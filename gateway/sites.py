@@ -13,11 +13,24 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gateway.consent_config import CONSENT_KEYS, ConsentConfigError, ConsentPolicy, consent_policy_from_table
+from gateway.consent_config import (
+    CONSENT_KEYS,
+    MAX_LIFETIME_DAYS,
+    ConsentConfigError,
+    ConsentPolicy,
+    consent_policy_from_table,
+)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_RETENTION_DAYS = 3650
 DEFAULT_RETENTION_DAYS = 395  # 13 months: Matomo's and the CNIL's usual ceiling for analytics data
+# Proof (the consent log, the rights audit) is kept this long after a consent id's last decision:
+# 3 years, the usual limitation period for claims over it. It may not be shorter than a site's
+# retention_days + consent_lifetime_days: a hit is stored up to a lifetime after the decision that
+# allowed it and kept retention_days, and while it is kept its consent must stay provable. The
+# longest proof period covers the longest of both. See gateway/rights/retention.py.
+DEFAULT_PROOF_DAYS = 1095
+MAX_PROOF_DAYS = MAX_RETENTION_DAYS + MAX_LIFETIME_DAYS
 
 
 class SiteError(ValueError):
@@ -78,6 +91,7 @@ class Site:
     origins: tuple[OriginPattern, ...]
     timezone: str = "UTC"
     retention_days: int = DEFAULT_RETENTION_DAYS
+    proof_days: int = DEFAULT_PROOF_DAYS  # at least retention_days + the consent lifetime
     policy_version: str = "1"
     token: str = field(default="", repr=False)  # site API token for server-side use; "" disables it
     consent: ConsentPolicy = field(default_factory=ConsentPolicy)
@@ -95,7 +109,11 @@ SITE_KEYS = {
     "name": "display name",
     "origins": "list of allowed page origins: exact, https://*.example.com, or http://host:*",
     "timezone": "IANA time zone for dashboards, e.g. Europe/Berlin",
-    "retention_days": f"days events are kept, 1..{MAX_RETENTION_DAYS}",
+    "retention_days": f"days events are kept, 1..{MAX_RETENTION_DAYS}, today counted; reports never show "
+                      "older days, and a change applies to rows already stored (within the hour)",
+    "proof_days": "days the consent log and the rights audit keep a consent id after its last decision, "
+                  f"retention_days + consent_lifetime_days..{MAX_PROOF_DAYS}; default {DEFAULT_PROOF_DAYS} "
+                  "(3 years), or that sum when longer",
     "policy_version": "privacy-policy version; bumping it makes earlier consents stale",
     "token": "site API token (at least 24 characters) for server-side calls; secret",
     "language": "language tag (e.g. zh-CN) in which city names are stored too, where the GeoIP database "
@@ -161,9 +179,16 @@ def site_from_table(table: dict[str, object], where: str) -> Site:
         consent = consent_policy_from_table({k: v for k, v in table.items() if k in CONSENT_KEYS}, where)
     except ConsentConfigError as exc:
         raise SiteError(str(exc)) from None
+    shortest_proof = retention + consent.lifetime_days
+    proof = need("proof_days", int, max(DEFAULT_PROOF_DAYS, shortest_proof))
+    assert isinstance(proof, int)
+    if not shortest_proof <= proof <= MAX_PROOF_DAYS:
+        raise SiteError(f"{where}.proof_days: must be {shortest_proof}..{MAX_PROOF_DAYS} (at least "
+                        "retention_days + consent_lifetime_days, so every kept hit's consent stays "
+                        f"provable), got {proof}")
     return Site(id=site_id, name=str(need("name", str, f"Site {site_id}")), origins=origins,
-                timezone=timezone, retention_days=retention, policy_version=policy, token=token,
-                consent=consent, language=language, keep_url_fragment=bool(keep_fragment),
+                timezone=timezone, retention_days=retention, proof_days=proof, policy_version=policy,
+                token=token, consent=consent, language=language, keep_url_fragment=bool(keep_fragment),
                 secret_params=tuple(p.lower() for p in secret_params))
 
 

@@ -52,6 +52,9 @@ def test_environment_overrides_the_file(make_settings: SettingsFactory) -> None:
     [site] = settings.sites
     assert (site.id, site.timezone, site.retention_days, site.policy_version) == (
         7, "Asia/Shanghai", 180, "2026-03")
+    assert site.proof_days == 1095  # 3 years by default; longer when retention and lifetime add up to more
+    longer = make_settings(toml=SITE.replace("retention_days = 180", "retention_days = 3000"))
+    assert longer.sites[0].proof_days == 3000 + 182
     assert site.allows_origin("https://shop.example.com")
     assert not site.allows_origin("https://example.com")  # a wildcard means sub-domains only
     assert site.allows_origin("https://www.example.cn:443")
@@ -79,6 +82,9 @@ def test_lists_parse_from_env_and_toml(make_settings: SettingsFactory) -> None:
     ({}, SITE.replace('timezone = "Asia/Shanghai"', 'timezone = "Mars/Olympus"'), "sites[0].timezone"),
     ({}, SITE.replace('"https://www.example.cn", ', '"ftp://x", '), "sites[0].origins"),
     ({}, SITE.replace("retention_days = 180", "retention_days = 0"), "sites[0].retention_days"),
+    # Proof outlives the data it proves: at least retention_days + consent_lifetime_days (182).
+    ({}, SITE + "proof_days = 361\n", r"sites[0].proof_days: must be 362..4046"),
+    ({}, SITE + "proof_days = 5000\n", "sites[0].proof_days"),
     ({}, SITE.replace('token = "t0ken-that-is-long-enough-1234"', 'token = "abc"'), "sites[0].token"),
     ({}, SITE + 'colour = "red"\n', "sites[0].colour"),
     ({}, SITE + SITE, "id 7 is used twice"),

@@ -33,6 +33,7 @@ from gateway.dashboard.pages import (
     split_suffix,
     wanted,
 )
+from gateway.rights.retention import oldest_kept
 from gateway.settings import Settings
 from gateway.sites import Site
 from gateway.stats.consent import consent_stats
@@ -127,7 +128,7 @@ async def open_site(request: Request, suffix: str | None) -> Call | Response:
     settings: Settings = state.settings
     try:
         query = parse_query(request.query_params.multi_items(), site.id, site.timezone, today,
-                            settings.visit_timeout)
+                            settings.visit_timeout, kept_from=oldest_kept(site, now))
     except QueryError as exc:
         return error_page(request, 400, str(exc), as_json=fmt != "html", viewer_=who)
     return Call(site, who, fmt, query, ctx.Links("/dashboard", site.id, query), now)
@@ -164,7 +165,8 @@ async def overview(request: Request) -> Response:
     # as the stats API does), so the top of the page never waits for the breakdowns.
     try:
         figs, series, live = await asyncio.gather(
-            stats(figures, db, q), stats(timeseries, db, q), stats(realtime, db, call.site.id, call.now))
+            stats(figures, db, q), stats(timeseries, db, q),
+            stats(realtime, db, call.site.id, call.now, kept_from=q.kept_from))
     except (Unavailable, QueryError) as exc:
         return _failed(request, call, exc)
     if call.fmt != "html":
@@ -242,7 +244,8 @@ async def realtime_page(request: Request) -> Response:
     if not isinstance(call, Call):
         return call
     try:
-        live = await stats(realtime, request.app.state.resources.db, call.site.id, call.now)
+        live = await stats(realtime, request.app.state.resources.db, call.site.id, call.now,
+                           kept_from=call.query.kept_from)
     except (Unavailable, QueryError) as exc:
         return _failed(request, call, exc)
     if call.fmt != "html":

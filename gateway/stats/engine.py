@@ -70,8 +70,13 @@ def needs_visits(q: StatsQuery) -> bool:
 
 
 def _where(q: StatsQuery, p: Params, span: Span) -> str:
-    """Site, time span and hit-level filters; plus, for visit filters, the visitors who can match."""
-    parts = [f"site_id = {p.bind(q.site_id, 'UInt32')}", f"ts >= {p.bind(span.start, DT)}",
+    """Site, time span and hit-level filters; plus, for visit filters, the visitors who can match.
+
+    Every query over ``events`` starts here, so this is where retention holds: nothing before
+    ``q.kept_from`` is read, whether or not ClickHouse's TTL merge has deleted it yet. One lower bound
+    on ``ts``, so the sort key still prunes; a visit crossing it is cut there, as at a range's edge."""
+    start = max(span.start, q.kept_from)
+    parts = [f"site_id = {p.bind(q.site_id, 'UInt32')}", f"ts >= {p.bind(start, DT)}",
              f"ts < {p.bind(span.end, DT)}"]
     scope = " AND ".join(parts)
     for f in q.filters:

@@ -4,13 +4,15 @@ Everything after ``parse_query`` trusts these frozen values: dates are checked (
 years), filter keys come from one closed table, values are capped. The range is in the site's time
 zone (a day is the site's day), and ``bounds`` turns it into the UTC instants the events table is
 sorted by. Errors are ``QueryError`` with a message naming the parameter, shown to the user as a 400.
+``kept_from`` is where the site's retention starts (``gateway.rights.retention.oldest_kept``): no
+report reads an event before it, whatever range is asked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from gateway.stats.dims import DIMS
@@ -131,6 +133,8 @@ class StatsQuery:
     range: DateRange
     filters: tuple[Filter, ...]
     visit_timeout: int = DEFAULT_TIMEOUT
+    # Required, so no caller can forget the site's retention: the engine reads no event before it.
+    kept_from: dt.datetime = field(kw_only=True)
 
     def params(self) -> list[tuple[str, str]]:
         """URL query pairs that parse back to this query."""
@@ -141,8 +145,9 @@ class StatsQuery:
 
 
 def parse_query(params: Mapping[str, str] | list[tuple[str, str]], site_id: int, tz: str, today: dt.date,
-                visit_timeout: int = DEFAULT_TIMEOUT) -> StatsQuery:
-    """Parse dashboard URL parameters; unknown keys other than ``IGNORED`` are errors."""
+                visit_timeout: int = DEFAULT_TIMEOUT, *, kept_from: dt.datetime) -> StatsQuery:
+    """Parse dashboard URL parameters; unknown keys other than ``IGNORED`` are errors. ``kept_from``:
+    the site's oldest kept instant (``gateway.rights.retention.oldest_kept``)."""
     pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
     seen: dict[str, str] = {}
     filters: list[Filter] = []
@@ -167,7 +172,7 @@ def parse_query(params: Mapping[str, str] | list[tuple[str, str]], site_id: int,
         date_range = DateRange(start, end, tz, CUSTOM)
     else:
         date_range = preset_range(period, today, tz)
-    return StatsQuery(site_id, date_range, tuple(filters), visit_timeout)
+    return StatsQuery(site_id, date_range, tuple(filters), visit_timeout, kept_from=kept_from)
 
 
 def _date(seen: dict[str, str], key: str, today: dt.date) -> dt.date:

@@ -15,12 +15,14 @@ _WHERE = ("site_id = {site:UInt32} AND ts >= {since:DateTime64(3, 'UTC')} "
           "AND ts < {now:DateTime64(3, 'UTC')}")
 
 
-def realtime(db: Any, site_id: int, now: dt.datetime) -> dict[str, Any]:
+def realtime(db: Any, site_id: int, now: dt.datetime, *, kept_from: dt.datetime) -> dict[str, Any]:
     """``{"visitors", "pageviews", "since" (ISO UTC), "pages": [{"page", "visitors"}] (top 10),
-    "minutes": [30 pageview counts, oldest first]}``."""
+    "minutes": [30 pageview counts, oldest first]}``. Nothing before ``kept_from`` (the site's
+    retention: just after midnight, with one day's retention, the window is shorter)."""
     now = now.astimezone(dt.UTC)
     since = now - dt.timedelta(minutes=WINDOW_MINUTES)
-    params = {"site": site_id, "since": since, "now": now, "since_ms": int(since.timestamp() * 1000)}
+    params = {"site": site_id, "since": max(since, kept_from), "now": now,
+              "since_ms": int(since.timestamp() * 1000)}
     visitors, pageviews, per_minute = db.query(
         "SELECT uniq(visitor_id), countIf(event_type = 'pageview'), "
         "sumMapIf([toUInt32(intDiv(toUnixTimestamp64Milli(ts) - {since_ms:Int64}, 60000))], [toUInt64(1)], "

@@ -58,8 +58,9 @@ class Migration:
 # - ORDER BY (site_id, toDate(ts), visitor_id, ts): every dashboard query filters one site and a
 #   date range; visitor_id next keeps one visitor's hits together for visit/bounce computation.
 # - retention_days is stored per row from the site's setting, so one TTL serves per-site retention
-#   without a table per site. Shortening a site's retention applies to new rows; older rows keep
-#   the value they were written with (an ALTER ... DELETE can trim them).
+#   without a table per site. The TTL is the last guard, not the first: reports read nothing older
+#   than the site's current retention whenever the TTL merge comes, and an hourly sweep deletes
+#   those rows and retags the rest when the setting changes (gateway/rights/retention.py).
 # - non_replicated_deduplication_window: the writer tags every batch with a deduplication token,
 #   so a retried insert whose first attempt did land is not stored twice.
 # - Enum8 for closed sets, with a CHECK: clickhouse-connect encodes an unknown name as 0 instead of
@@ -128,9 +129,10 @@ TTL toDateTime(ts) + toIntervalDay(retention_days)
 SETTINGS non_replicated_deduplication_window = 1000, ttl_only_drop_parts = 0
 """
 
-# The consent log is proof for the site owner, so it has no TTL: keep it as long as the consent it
-# proves may be relied on. Lookups by consent id are served by a bloom-filter skip index; counts
-# per site and day by the sort key.
+# The consent log is proof for the site owner, so it has no TTL: a row's age does not say when it
+# may go. A consent id's decisions are kept for the site's proof period after its last one, then
+# deleted by the sweep in gateway/rights/retention.py. Lookups by consent id are served by a
+# bloom-filter skip index; counts per site and day by the sort key.
 CONSENT_LOG = f"""
 CREATE TABLE IF NOT EXISTS consent_log
 (

@@ -20,6 +20,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from gateway.rights.retention import oldest_kept
+from gateway.sites import Site
 from gateway.storage.clickhouse import Database
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import CONSENT_LOG_TABLE, EVENTS_TABLE
@@ -27,6 +29,8 @@ from tests.support.clock import FIXTURE_RETENTION_DAYS, MOMENT, bucket_of, local
 
 ZONE = MOMENT.zone  # the shop's time zone
 TODAY = MOMENT.today  # the shop's date, not the UTC date
+SHOP = Site(id=1, name="Shop", origins=(), timezone=ZONE)  # the default retention, 395 days
+KEPT = oldest_kept(SHOP, MOMENT.instant)  # where the shop's retention starts: every query's kept_from
 A, B, C, D = 1, 2, 3, 4
 
 PEOPLE: dict[int, dict[str, Any]] = {
@@ -95,6 +99,41 @@ def shop_hits() -> list[tuple[Any, ...]]:
         hit(D, at(yesterday, 15, 0), path="/"),
         hit(D, at(yesterday, 15, 1), path="/about"),
         hit(A, at(today, 9, 1), path="/elsewhere", site=2),
+    ]
+
+
+# What expired rows look like in the retention tests: a place, a device and pages no other row has.
+GONE: dict[str, Any] = dict(
+    country_code="AQ", subdivision_name="Nowhere", city_name="Atlantis", browser_name="Gone",
+    browser_version="1", os_name="GoneOS", os_version="1", device_type="console", screen_width=1,
+    screen_height=1, language="la")
+
+
+def expired_rows(today: dt.date, expired_retention: int, ages: tuple[int, ...] = (3, 100), *,
+                 site: int = 1) -> list[tuple[Any, ...]]:
+    """Visitor 1 the day before ``today`` (in the shop's zone), kept; then a visitor per age in
+    ``ages`` (days before ``today``) with ``expired_retention`` days of retention, whose hits touch
+    every report. The first two rows are the kept visitor's."""
+    def day(n: int, hh: int, mm: float = 0) -> dt.datetime:
+        return local_time(ZONE, today - dt.timedelta(days=n), hh, mm)
+
+    keep: dict[str, Any] = {"retention_days": FIXTURE_RETENTION_DAYS, "site": site}
+    drop: dict[str, Any] = {"retention_days": expired_retention, "site": site, **GONE}
+    return [
+        hit(1, day(1, 10), path="/kept", **GOOGLE, **keep),
+        hit(1, day(1, 10, 2), path="/kept/too", **keep),
+        *(
+            row
+            for visitor, n in enumerate(ages, 2)
+            for row in (
+                hit(visitor, day(n, 10), path="/expired", **SPRING, **drop),
+                hit(visitor, day(n, 10, 1), "event", path="/expired", event_category="gone",
+                    event_action="gone", event_name="gone", **drop),
+                hit(visitor, day(n, 10, 2), "site_search", path="/expired", search_keyword="gone", **drop),
+                hit(visitor, day(n, 10, 3), "outlink", link_url="https://gone.example/", **drop),
+                hit(visitor, day(n, 10, 4), "download", link_url="https://gone.example/a.pdf", **drop),
+            )
+        ),
     ]
 
 

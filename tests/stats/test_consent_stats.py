@@ -11,7 +11,7 @@ from gateway.sites import Site
 from gateway.stats.consent import classify, consent_stats
 from gateway.stats.query import parse_query
 from gateway.storage.clickhouse import Database
-from tests.stats.data import TODAY, ZONE, at, bucket, consent_row, insert_consents
+from tests.stats.data import KEPT, TODAY, ZONE, at, bucket, consent_row, insert_consents
 
 pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
 
@@ -42,7 +42,8 @@ def test_consent_stats(db: Database) -> None:
         consent_row(at(TODAY, 9), "grant", ALL, site=2),
     ])
     site = Site(id=1, name="Shop", origins=())
-    result = consent_stats(db, parse_query({"period": "7d", "city": "Berlin"}, 1, ZONE, TODAY), site)
+    result = consent_stats(db, parse_query({"period": "7d", "city": "Berlin"}, 1, ZONE, TODAY,
+                                           kept_from=KEPT), site)
     assert result["unit"] == "day" and len(result["labels"]) == 7
     assert result["labels"][-1] == TODAY.isoformat()
     assert result["totals"] == {"accept_all": 2, "reject_all": 2, "custom": 2, "withdraw": 1}
@@ -51,7 +52,7 @@ def test_consent_stats(db: Database) -> None:
     assert result["opt_in_rate"] == 50.0  # 3 of 6 decisions allow analytics
     assert result["previous"] == {"totals": {"accept_all": 0, "reject_all": 0, "custom": 0, "withdraw": 0},
                                   "opt_in_rate": None}
-    today = consent_stats(db, parse_query({"period": "today"}, 1, ZONE, TODAY), site)
+    today = consent_stats(db, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT), site)
     assert today["unit"] == "hour"
     assert {h: n for h, n in enumerate(today["series"]["custom"]) if n} == {bucket(TODAY, 10): 1,
                                                                              bucket(TODAY, 14): 1}
@@ -63,5 +64,5 @@ def test_a_site_with_its_own_categories(db: Database) -> None:
     insert_consents(db, [consent_row(at(TODAY, 9), "grant", ["necessary", "stats"])])
     site = Site(id=1, name="Shop", origins=(),
                 consent=ConsentPolicy(categories=(Category("necessary"), Category("stats"))))
-    result = consent_stats(db, parse_query({"period": "today"}, 1, ZONE, TODAY), site)
+    result = consent_stats(db, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT), site)
     assert result["totals"]["accept_all"] == 1 and result["opt_in_rate"] == 0.0

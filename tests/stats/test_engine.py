@@ -11,7 +11,7 @@ from gateway.stats.engine import Params, Span, visit_rows
 from gateway.stats.query import DateRange, parse_query
 from gateway.stats.visits import DEFAULT_TIMEOUT, VISITS
 from gateway.storage.clickhouse import Database
-from tests.stats.data import TODAY, ZONE, hit, load
+from tests.stats.data import KEPT, TODAY, ZONE, hit, load
 
 pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
 
@@ -35,7 +35,7 @@ def test_packed_visits_match_the_reference(db: Database) -> None:
         f"SELECT visitor_id, duration, actions, pageviews, entry_page, exit_page, bounce FROM ({VISITS}) "
         "ORDER BY visitor_id, visit_start",
         {"site": 1, "start": start, "end": end, "timeout_ms": DEFAULT_TIMEOUT * 1000})
-    q = parse_query({"period": "today"}, 1, ZONE, TODAY)
+    q = parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT)
     p = Params()
     rows = visit_rows(q, p, Span.of(q), ("entry_page", "exit_page"))
     packed = db.query(f"SELECT visitor_id, duration, actions, pageviews, entry_page, exit_page, bounce "

@@ -10,18 +10,18 @@ import pytest
 from gateway.stats.overview import change, figures
 from gateway.stats.query import parse_query
 from gateway.storage.clickhouse import Database
-from tests.stats.data import TODAY, ZONE
+from tests.stats.data import KEPT, TODAY, ZONE
 
 pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
 
 
 def values(db: Database, **params: str) -> dict[str, Any]:
-    result = figures(db, parse_query({"period": "today", **params}, 1, ZONE, TODAY))
+    result = figures(db, parse_query({"period": "today", **params}, 1, ZONE, TODAY, kept_from=KEPT))
     return {key: figure["value"] for key, figure in result.items()}
 
 
 def test_figures_and_the_previous_day(shop: Database) -> None:
-    result = figures(shop, parse_query({"period": "today"}, 1, ZONE, TODAY))
+    result = figures(shop, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT))
     assert list(result) == ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate",
                             "avg_duration"]
     # A: 10-minute visit + bounce; B: 4 minutes; C: bounce. Yesterday: D, 2 pages in a minute.

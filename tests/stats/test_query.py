@@ -9,10 +9,11 @@ import pytest
 from gateway.stats.query import FILTERS, PERIODS, DateRange, Filter, QueryError, parse_query
 
 TODAY = dt.date(2026, 11, 21)
+KEPT = dt.datetime(2025, 10, 23, tzinfo=dt.UTC)  # carried to the engine, which applies it
 
 
 def parse(params: dict[str, str] | list[tuple[str, str]], tz: str = "UTC"):  # type: ignore[no-untyped-def]
-    return parse_query(params, 1, tz, TODAY)
+    return parse_query(params, 1, tz, TODAY, kept_from=KEPT)
 
 
 @pytest.mark.parametrize(("period", "start", "end", "label"), [

@@ -8,7 +8,7 @@ import pytest
 
 from gateway.stats.realtime import realtime
 from gateway.storage.clickhouse import Database
-from tests.stats.data import A, B, C, D, hit, load
+from tests.stats.data import KEPT, A, B, C, D, hit, load
 from tests.support.clock import MOMENT
 
 pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
@@ -29,11 +29,11 @@ def test_the_last_30_minutes(db: Database) -> None:
         hit(D, ago(-1), path="/future"),  # a clock ahead
         hit(D, ago(10), path="/x", site=2),
     ])
-    result = realtime(db, 1, now)
+    result = realtime(db, 1, now, kept_from=KEPT)
     assert result["visitors"] == 3 and result["pageviews"] == 3
     assert result["since"] == ago(30).isoformat().replace("+00:00", "Z")
     assert result["pages"] == [{"page": "/x", "visitors": 2}, {"page": "/y", "visitors": 1}]
     assert len(result["minutes"]) == 30
     assert {m: n for m, n in enumerate(result["minutes"]) if n} == {15: 1, 29: 2}
     # ``now`` in another zone is the same instant.
-    assert realtime(db, 1, now.astimezone(dt.timezone(dt.timedelta(hours=8)))) == result
+    assert realtime(db, 1, now.astimezone(dt.timezone(dt.timedelta(hours=8))), kept_from=KEPT) == result

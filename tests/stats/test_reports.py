@@ -16,7 +16,7 @@ from gateway.stats.timeseries import timeseries
 from gateway.storage.clickhouse import Database
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import EVENTS_TABLE
-from tests.stats.data import TODAY, ZONE, at, bucket
+from tests.stats.data import KEPT, TODAY, ZONE, at, bucket
 from tests.support.dashboard import event
 
 pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.dated  # placed around the run's moment: run at the har
 
 def rows(db: Database, name: str, params: dict[str, str] | None = None,
          **options: Any) -> list[tuple[Any, ...]]:
-    q = parse_query({"period": "today", **(params or {})}, 1, ZONE, TODAY)
+    q = parse_query({"period": "today", **(params or {})}, 1, ZONE, TODAY, kept_from=KEPT)
     result = breakdown(db, q, name, **options)
     return [tuple(row.values()) for row in result["rows"]]
 
@@ -40,7 +40,8 @@ def test_reports_are_declared_over_known_dimensions_and_metrics() -> None:
 
 
 def test_the_result_shape(shop: Database) -> None:
-    result = breakdown(shop, parse_query({"period": "today"}, 1, ZONE, TODAY), "regions", limit=1)
+    result = breakdown(shop, parse_query({"period": "today"}, 1, ZONE, TODAY,
+                                         kept_from=KEPT), "regions", limit=1)
     assert result == {
         "report": "regions", "title": "Regions",
         "columns": [{"key": "country", "label": "Country", "kind": "dim"},
@@ -106,7 +107,7 @@ def test_search_is_case_insensitive_on_the_last_dimension(shop: Database) -> Non
 
 
 def test_paging(shop: Database) -> None:
-    q = parse_query({"period": "today"}, 1, ZONE, TODAY)
+    q = parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT)
     first = breakdown(shop, q, "pages", limit=3)
     second = breakdown(shop, q, "pages", limit=3, offset=3)
     assert [r["page"] for r in first["rows"]] == ["/", "/pricing", "/blog"] and first["has_more"]
@@ -115,12 +116,12 @@ def test_paging(shop: Database) -> None:
 
 def test_unknown_report(shop: Database) -> None:
     with pytest.raises(QueryError, match=r"^report:"):
-        breakdown(shop, parse_query({}, 1, ZONE, TODAY), "planets")
+        breakdown(shop, parse_query({}, 1, ZONE, TODAY, kept_from=KEPT), "planets")
 
 
 @pytest.mark.parametrize("key", sorted(DIMS))
 def test_every_filter_runs(shop: Database, key: str) -> None:
-    q = parse_query({"period": "today", key: "x"}, 1, ZONE, TODAY)
+    q = parse_query({"period": "today", key: "x"}, 1, ZONE, TODAY, kept_from=KEPT)
     assert breakdown(shop, q, "pages")["rows"] == []
 
 
@@ -130,7 +131,7 @@ def test_a_visitor_with_only_pings_is_in_no_report(db: Database) -> None:
     migrate(db)
     db.insert("events", [event(1, noon), event(2, noon, "ping", city_name="Hamburg")],
               list(EVENTS_TABLE.columns))
-    q = parse_query({"period": "today"}, 1, ZONE, TODAY)
+    q = parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT)
     assert figures(db, q)["visitors"]["value"] == 1
     assert [row["city"] for row in breakdown(db, q, "cities")["rows"]] == ["Berlin"]
     assert sum(timeseries(db, q)["visitors"]) == 1
@@ -145,5 +146,5 @@ def test_pings_count_the_same_with_a_filter_that_needs_whole_visits(db: Database
                          event(1, landing + dt.timedelta(minutes=10), "ping")], list(EVENTS_TABLE.columns))
     for extra in ({}, {"source": "Google"}, {"page": "/"}):
         params = {"period": "today", **extra}
-        hours = timeseries(db, parse_query(params, 1, ZONE, TODAY))["visitors"]
+        hours = timeseries(db, parse_query(params, 1, ZONE, TODAY, kept_from=KEPT))["visitors"]
         assert [h for h, n in enumerate(hours) if n] == [bucket(TODAY, 10, 55)], params

@@ -1,12 +1,10 @@
-"""Rows past their retention are in no report: the one stats test that writes expired rows on purpose.
+"""Rows past their site's retention are in no report, whether or not ClickHouse has deleted them yet.
 
-Every other fixture gives its rows ``FIXTURE_RETENTION_DAYS`` so that ClickHouse's TTL never takes
-them; this test shows what the TTL is for. It runs on ClickHouse's real clock, not the run's moment,
-because that is the clock the TTL reads. The reports do not filter on retention themselves: they
-rely on ClickHouse deleting expired rows in a background TTL merge, which comes within a second of
-the write on a fresh table, so the test waits for it (with a generous ceiling) before it compares.
-On a busy server later merges can lag by hours (``merge_with_ttl_timeout``); a query-time filter
-would close that gap, and this test would then stop waiting.
+Three guards keep them out (``gateway/rights/retention.py``): the reports' own lower bound on ``ts``
+(``kept_from``, the site's current retention), the hourly sweep, and ClickHouse's TTL. The first is
+tested here on rows the other two have not touched: they carry ``FIXTURE_RETENTION_DAYS`` (the TTL
+will not take them; "the merge has not run yet") and no sweep runs. The last test shows the TTL on
+its own, on ClickHouse's real clock, with no bound at all.
 """
 
 from __future__ import annotations
@@ -21,45 +19,21 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.rights.retention import oldest_kept
+from gateway.sites import MAX_RETENTION_DAYS, Site
+from gateway.stats.consent import consent_stats
 from gateway.stats.overview import figures
 from gateway.stats.query import StatsQuery, parse_query
+from gateway.stats.realtime import realtime
 from gateway.stats.reports import REPORTS, breakdown
 from gateway.stats.timeseries import timeseries
 from gateway.storage.clickhouse import Database, connect
-from tests.stats.data import GOOGLE, SPRING, ZONE, hit, load
-from tests.support.clock import FIXTURE_RETENTION_DAYS, local_time
+from gateway.storage.schema import EVENTS_TABLE
+from tests.stats.data import GONE, ZONE, consent_row, expired_rows, hit, insert_consents, load
+from tests.support.clock import FIXTURE_RETENTION_DAYS, MOMENT, local_time
 
 TTL_CEILING = 120.0  # seconds; the merge usually comes within a second
-GONE: dict[str, Any] = dict(
-    country_code="AQ", subdivision_name="Nowhere", city_name="Atlantis", browser_name="Gone",
-    browser_version="1", os_name="GoneOS", os_version="1", device_type="console", screen_width=1,
-    screen_height=1, language="la")
-
-
-def rows(today: dt.date, expired_retention: int) -> list[tuple[Any, ...]]:
-    """Visitor 1 yesterday, kept; visitors 2 and 3 three and a hundred days ago, with
-    ``expired_retention`` days of retention, touching every report."""
-    def day(n: int, hh: int, mm: float = 0) -> dt.datetime:
-        return local_time(ZONE, today - dt.timedelta(days=n), hh, mm)
-
-    keep: dict[str, Any] = {"retention_days": FIXTURE_RETENTION_DAYS}
-    drop: dict[str, Any] = {"retention_days": expired_retention, **GONE}
-    return [
-        hit(1, day(1, 10), path="/kept", **GOOGLE, **keep),
-        hit(1, day(1, 10, 2), path="/kept/too", **keep),
-        *(
-            row
-            for visitor, n in ((2, 3), (3, 100))
-            for row in (
-                hit(visitor, day(n, 10), path="/expired", **SPRING, **drop),
-                hit(visitor, day(n, 10, 1), "event", path="/expired", event_category="gone",
-                    event_action="gone", event_name="gone", **drop),
-                hit(visitor, day(n, 10, 2), "site_search", path="/expired", search_keyword="gone", **drop),
-                hit(visitor, day(n, 10, 3), "outlink", link_url="https://gone.example/", **drop),
-                hit(visitor, day(n, 10, 4), "download", link_url="https://gone.example/a.pdf", **drop),
-            )
-        ),
-    ]
+RETENTION = 30  # the site's, in the tests of the bound
 
 
 def every_report(db: Database, q: StatsQuery) -> dict[str, Any]:
@@ -84,24 +58,102 @@ def new_db(chdb_path: Path) -> Iterator[Callable[[], Database]]:
         database.close()
 
 
-def test_rows_past_their_retention_are_gone_from_every_report(new_db: Callable[[], Database]) -> None:
+def queries(today: dt.date, kept_from: dt.datetime) -> list[StatsQuery]:
+    """Ranges reaching past the bound, with hit and visit filters on the expired rows, and a 30-day
+    range whose previous period (the comparisons) holds them."""
+    span = {"period": "custom", "from": (today - dt.timedelta(days=120)).isoformat(), "to": today.isoformat()}
+    return [parse_query(params, 1, ZONE, today, kept_from=kept_from)
+            for params in (span, {**span, "city": "Atlantis"}, {**span, "page": "/expired"},
+                           {**span, "source": "spring"}, {"period": "30d"}, {"period": "7d"})]
+
+
+@pytest.mark.dated
+def test_a_row_past_the_sites_retention_is_in_no_report_before_any_ttl_merge(
+        new_db: Callable[[], Database]) -> None:
+    site = Site(id=1, name="Shop", origins=(), timezone=ZONE, retention_days=RETENTION)
+    now, today = MOMENT.instant, MOMENT.today
+    kept_from = oldest_kept(site, now)
+    # Expired yesterday (31 days old: its 30 days ran out yesterday), long ago, and the last instant
+    # before the bound; each stored with years of retention, as if the TTL merge had not run.
+    ages = (RETENTION + 1, 100)
+    stored, fresh_only = new_db(), new_db()
+    load(stored, expired_rows(today, FIXTURE_RETENTION_DAYS, ages))
+    load(fresh_only, expired_rows(today, FIXTURE_RETENTION_DAYS, ages)[:2])
+    edge = hit(9, kept_from - dt.timedelta(milliseconds=1), path="/expired", **GONE)
+    load(stored, [edge])
+
+    for q in queries(today, kept_from):
+        assert every_report(stored, q) == every_report(fresh_only, q), q.params()
+    # Unbounded, the same rows show in every report: the comparison above is not empty.
+    keep_all = oldest_kept(Site(id=1, name="Shop", origins=(), timezone=ZONE,
+                                retention_days=MAX_RETENTION_DAYS), now)
+    q = queries(today, keep_all)[0]
+    with_all, without = every_report(stored, q), every_report(fresh_only, q)
+    assert with_all["figures"]["visitors"]["value"] == 4 and without["figures"]["visitors"]["value"] == 1
+    assert [name for name in REPORTS if with_all[name] == without[name]] == []
+    # The previous period of "30d" holds the row that expired yesterday, and the one just before the
+    # bound unless a summer-time change moved the bound past the period's first midnight.
+    last_30 = queries(today, kept_from)[4]
+    before_bound = int(edge[EVENTS_TABLE.columns.index("ts")] < last_30.range.bounds()[0])
+    assert figures(stored, queries(today, keep_all)[4])["visitors"]["previous"] == 1 + before_bound
+    assert figures(stored, last_30)["visitors"]["previous"] == 0
+
+
+@pytest.mark.dated
+def test_the_bound_is_the_sites_current_retention_not_the_rows(new_db: Callable[[], Database]) -> None:
+    # Rows written under a 10-year retention; the site now keeps 30 days: reports follow at once.
+    db = load(new_db(), expired_rows(MOMENT.today, FIXTURE_RETENTION_DAYS, (RETENTION + 1,)))
+    span = {"period": "custom", "from": (MOMENT.today - dt.timedelta(days=60)).isoformat(),
+            "to": MOMENT.today.isoformat()}
+
+    def visitors(retention: int) -> int:
+        site = Site(id=1, name="Shop", origins=(), timezone=ZONE, retention_days=retention)
+        q = parse_query(span, 1, ZONE, MOMENT.today, kept_from=oldest_kept(site, MOMENT.instant))
+        return int(figures(db, q)["visitors"]["value"] or 0)
+
+    assert (visitors(395), visitors(RETENTION + 2), visitors(RETENTION), visitors(1)) == (2, 2, 1, 0)
+
+
+@pytest.mark.dated
+def test_realtime_reads_nothing_before_the_bound(new_db: Callable[[], Database]) -> None:
+    now = MOMENT.instant
+    db = load(new_db(), [hit(1, now - dt.timedelta(minutes=20), path="/a"),
+                         hit(2, now - dt.timedelta(minutes=5), path="/b")])
+    assert realtime(db, 1, now, kept_from=now - dt.timedelta(days=1))["visitors"] == 2
+    # Just after midnight with one day's retention, the window starts at midnight.
+    live = realtime(db, 1, now, kept_from=now - dt.timedelta(minutes=10))
+    assert (live["visitors"], live["pages"]) == (1, [{"page": "/b", "visitors": 1}])
+    assert len(live["minutes"]) == 30 and sum(live["minutes"]) == 1
+
+
+@pytest.mark.dated
+def test_consent_statistics_are_proof_and_keep_to_the_proof_period(new_db: Callable[[], Database]) -> None:
+    # Decisions are counted from the consent log, which follows proof_days, not retention_days: a
+    # short analytics retention does not empty the consent page.
+    db = new_db()
+    old = local_time(ZONE, MOMENT.today - dt.timedelta(days=RETENTION + 5), 12)
+    insert_consents(db, [consent_row(old, "grant", ["necessary", "analytics"])])
+    site = Site(id=1, name="Shop", origins=(), timezone=ZONE, retention_days=RETENTION)
+    span = {"period": "custom", "from": (MOMENT.today - dt.timedelta(days=60)).isoformat(),
+            "to": MOMENT.today.isoformat()}
+    q = parse_query(span, 1, ZONE, MOMENT.today, kept_from=oldest_kept(site, MOMENT.instant))
+    assert sum(consent_stats(db, q, site)["totals"].values()) == 1
+
+
+def test_the_ttl_deletes_rows_past_their_stored_retention_on_its_own(new_db: Callable[[], Database]) -> None:
+    """The third guard, with the bound left wide open: ClickHouse's TTL, on its real clock, deletes
+    rows whose stored retention has run out, in a background merge that comes within a second of the
+    write on a fresh table (hours later on a busy server, which is why the reports do not wait)."""
     today = dt.datetime.now(dt.UTC).astimezone(ZoneInfo(ZONE)).date()  # the TTL's clock, in the shop
-    expired, kept, fresh_only = new_db(), new_db(), new_db()
-    load(expired, rows(today, expired_retention=1))  # 3 and 100 days old, kept for 1 day: past retention
-    load(kept, rows(today, expired_retention=FIXTURE_RETENTION_DAYS))  # the same rows, kept for years
-    load(fresh_only, rows(today, expired_retention=1)[:2])  # what the reports should show: visitor 1
+    expired, fresh_only = new_db(), new_db()
+    load(expired, expired_rows(today, expired_retention=1))  # 3 and 100 days old, kept for 1 day
+    load(fresh_only, expired_rows(today, expired_retention=1)[:2])
 
     deadline = time.monotonic() + TTL_CEILING
     while expired.query("SELECT count() FROM events WHERE retention_days = 1")[0][0]:
         assert time.monotonic() < deadline, f"ClickHouse kept expired rows for {TTL_CEILING:.0f} s"
         time.sleep(0.1)
 
-    span = {"period": "custom", "from": (today - dt.timedelta(days=120)).isoformat(), "to": today.isoformat()}
-    for params in (span, {**span, "city": "Atlantis"}, {**span, "page": "/expired"}, {"period": "7d"}):
-        q = parse_query(params, 1, ZONE, today)
-        assert every_report(expired, q) == every_report(fresh_only, q), params
-    # Had they been kept, they would show in every report: the comparison above is not empty.
-    q = parse_query(span, 1, ZONE, today)
-    with_kept, without = every_report(kept, q), every_report(fresh_only, q)
-    assert with_kept["figures"]["visitors"]["value"] == 3 and without["figures"]["visitors"]["value"] == 1
-    assert [name for name in REPORTS if with_kept[name] == without[name]] == []
+    wide_open = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    for q in queries(today, wide_open):
+        assert every_report(expired, q) == every_report(fresh_only, q), q.params()

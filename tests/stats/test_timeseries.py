@@ -11,7 +11,7 @@ import pytest
 from gateway.stats.query import parse_query
 from gateway.stats.timeseries import timeseries
 from gateway.storage.clickhouse import Database
-from tests.stats.data import TODAY, ZONE, A, B, bucket, hit, label, load
+from tests.stats.data import KEPT, TODAY, ZONE, A, B, bucket, hit, label, load
 from tests.support.clock import hours_of, local_time, summer_time_ends, summer_time_starts
 
 pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
@@ -33,7 +33,7 @@ def next_change(find: Callable[[str, dt.date], dt.date | None]) -> dt.date:
 
 
 def test_hours_of_today_with_yesterday_beside(shop: Database) -> None:
-    result = timeseries(shop, parse_query({"period": "today"}, 1, ZONE, TODAY))
+    result = timeseries(shop, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT))
     assert result["unit"] == "hour"
     # "2026-11-02T00:00", "2026-11-02T01:00", ... (from T01:00 where the day starts at 01:00)
     assert result["labels"][:2] == [label(TODAY, 0), label(TODAY, 0, 60)]
@@ -50,7 +50,7 @@ def test_hours_of_today_with_yesterday_beside(shop: Database) -> None:
 
 
 def test_days_zero_filled(shop: Database) -> None:
-    result = timeseries(shop, parse_query({"period": "7d"}, 1, ZONE, TODAY))
+    result = timeseries(shop, parse_query({"period": "7d"}, 1, ZONE, TODAY, kept_from=KEPT))
     assert result["unit"] == "day"
     assert result["labels"] == [(TODAY - n * DAY).isoformat() for n in range(6, -1, -1)]
     assert result["visitors"] == [0, 0, 0, 0, 0, 1, 3]
@@ -59,7 +59,8 @@ def test_days_zero_filled(shop: Database) -> None:
 
 
 def test_a_visit_filter_counts_only_the_matching_visits_hits(shop: Database) -> None:
-    result = timeseries(shop, parse_query({"period": "today", "source": "Google"}, 1, ZONE, TODAY))
+    result = timeseries(shop, parse_query({"period": "today", "source": "Google"}, 1, ZONE, TODAY,
+                                          kept_from=KEPT))
     assert nonzero(result, "pageviews") == {label(TODAY, 9): 3}  # not A's 12:00 bounce
     assert sum(result["previous_pageviews"]) == 0
 
@@ -68,9 +69,9 @@ def test_days_are_the_sites_days(db: Database) -> None:
     # 20:00 UTC the day before is 04:00 today in Shanghai; 17:00 UTC today is tomorrow there.
     load(db, [hit(A, local_time("UTC", TODAY - DAY, 20), path="/"),
               hit(B, local_time("UTC", TODAY, 17), path="/")])
-    shanghai = timeseries(db, parse_query({"period": "today"}, 1, "Asia/Shanghai", TODAY))
+    shanghai = timeseries(db, parse_query({"period": "today"}, 1, "Asia/Shanghai", TODAY, kept_from=KEPT))
     assert nonzero(shanghai, "pageviews") == {f"{TODAY}T04:00": 1}
-    utc = timeseries(db, parse_query({"period": "today"}, 1, "UTC", TODAY))
+    utc = timeseries(db, parse_query({"period": "today"}, 1, "UTC", TODAY, kept_from=KEPT))
     assert nonzero(utc, "pageviews") == {f"{TODAY}T17:00": 1}
 
 
@@ -87,14 +88,15 @@ def test_the_day_summer_time_ends_has_25_hours(db: Database) -> None:
     ])
     # Seen on that day: "today" bounds custom dates (a year ahead at most), and the next change can
     # be 371 days away.
-    q = parse_query({"period": "custom", "from": day.isoformat(), "to": day.isoformat()}, 1, berlin, day)
+    q = parse_query({"period": "custom", "from": day.isoformat(), "to": day.isoformat()}, 1, berlin, day,
+                    kept_from=KEPT)
     result = timeseries(db, q)
     assert len(result["labels"]) == 25
     assert result["labels"][2:4] == [f"{day}T02:00", f"{day}T02:00"]
     assert {h: v for h, v in enumerate(result["pageviews"]) if v} == {2: 1, 3: 1, 24: 1}
     assert {h: v for h, v in enumerate(result["previous_pageviews"]) if v} == {23: 1}
     span = {"period": "custom", "from": (day - DAY).isoformat(), "to": (day + DAY).isoformat()}
-    assert timeseries(db, parse_query(span, 1, berlin, day))["pageviews"] == [1, 3, 0]
+    assert timeseries(db, parse_query(span, 1, berlin, day, kept_from=KEPT))["pageviews"] == [1, 3, 0]
 
 
 def test_the_day_summer_time_starts_has_23_hours(db: Database) -> None:
@@ -105,7 +107,8 @@ def test_the_day_summer_time_starts_has_23_hours(db: Database) -> None:
         hit(B, local_time(berlin, day, 3, 30), path="/"),  # CEST, an hour later
         hit(B, local_time(berlin, day, 23, 30), path="/"),
     ])
-    q = parse_query({"period": "custom", "from": day.isoformat(), "to": day.isoformat()}, 1, berlin, day)
+    q = parse_query({"period": "custom", "from": day.isoformat(), "to": day.isoformat()}, 1, berlin, day,
+                    kept_from=KEPT)
     result = timeseries(db, q)
     assert len(result["labels"]) == 23
     assert result["labels"][1:3] == [f"{day}T01:00", f"{day}T03:00"]  # no 02:00 that night
