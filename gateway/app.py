@@ -24,6 +24,7 @@ from gateway.assets import demo, load_scripts, script, script_paths
 from gateway.consent import ConsentCodec, ConsentGate
 from gateway.consent_api import consent_endpoint, consent_proof
 from gateway.consent_log import missing_config_rows
+from gateway.control import open_control_channel
 from gateway.dashboard import routes as dashboard
 from gateway.geoip import GeoDatabase, GeoDatabaseError
 from gateway.ingest.endpoint import PATHS, track, uid_key
@@ -115,10 +116,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The dashboard's clock, read at each sweep, so a pinned clock pins both.
         sweeper = Sweeper(db, settings.sites, lambda: app.state.clock(), app.state.metrics.count)
         sweeper.start()
+        # CLI commands reach an embedded ClickHouse through this process (gateway/control/).
+        control = await open_control_channel(settings, db, app.state)
         log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
         try:
             yield
         finally:
+            if control is not None:
+                await control.close()
             await sweeper.stop()
             await spool.close()  # first: it flushes the writer and records what ClickHouse took
             await writer.close()

@@ -187,26 +187,22 @@ def check_config(settings: Settings) -> int:
 
 
 def consent_show(settings: Settings, raw_id: str, as_json: bool) -> int:
+    import asyncio
     import json
     import uuid
 
-    from gateway.consent_api import proof
-    from gateway.consent_log import history
-    from gateway.storage.clickhouse import connect
+    from gateway.control import ControlError, run_operation
 
     try:
         consent_id = uuid.UUID(raw_id)
     except ValueError:
         print(f"consent-gateway: {raw_id!r} is not a consent id", file=sys.stderr)
         return 2
-    db = connect(settings.effective_clickhouse_url)
     try:
-        site_ids = sorted({row["site_id"] for row in history(db, consent_id)})
-        proofs = [proof(db, site, consent_id) for site in settings.sites if site.id in site_ids]
-    finally:
-        db.close()
-    if not proofs:
-        print(f"consent-gateway: no decisions are logged under {consent_id}", file=sys.stderr)
+        # Through the gateway when it serves (it holds embedded ClickHouse), else directly.
+        proofs = asyncio.run(run_operation(settings, "consent.show", {"consent_id": str(consent_id)}))
+    except ControlError as exc:
+        print(f"consent-gateway: {exc}", file=sys.stderr)
         return 1
     if as_json:
         print(json.dumps(proofs[0] if len(proofs) == 1 else proofs, indent=2, ensure_ascii=False))
