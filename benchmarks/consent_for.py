@@ -8,6 +8,9 @@ Prints µs per call (best and median of ``--repeat`` runs) for a valid analytics
   (c) a plain itsdangerous ``URLSafeSerializer.loads`` of the same cookie, for comparison;
   (d) a realistic mix: 10,000 visitors' cookies, each hit 20 times, in random order (fixed seed),
       a fresh ``Request`` per hit; the cache hit rate is printed with it.
+  (e) (a) and (d) again with the server's ledger of decisions (issue 15), as the gateway runs: 100,000
+      consent ids withdrawn or refused after a grant are in it, the visitors' are not (most are not),
+      so the figures side by side are the gate's cost before and after the ledger.
 The target in issue 3 is < 20 µs per call. Not a test: run it by hand on a quiet machine (this
 VM's speed drifts by ~30 % between minutes, hence best-of-N):
     .venv/bin/python -m benchmarks.consent_for [--iterations 200000] [--visitors 10000] [--repeat 5]
@@ -19,6 +22,7 @@ import argparse
 import random
 import statistics
 import time
+import uuid
 from typing import Any
 
 from itsdangerous import URLSafeSerializer
@@ -28,6 +32,7 @@ from benchmarks.timing import measure
 from gateway.consent import ConsentCodec, ConsentGate, cookie_name, decide
 from gateway.consent_config import ANALYTICS, MARKETING
 from gateway.metrics import Metrics
+from gateway.rights.ledger import ConsentLedger
 from gateway.sites import DEMO_SITE
 
 KEY = "benchmark-signing-key-0123456789abcdefghij"
@@ -124,6 +129,15 @@ def main() -> None:
     measure(label, len(hits), mix, args.repeat, TARGET_US)
     print(f"    cache hit rate in (d): {statistics.median(hit_rates) * 100:.1f} %, "
           f"cache size {codec.loads.cache_info().currsize:,} of {codec.loads.cache_info().maxsize:,}")
+
+    ledger = ConsentLedger()
+    for n in range(100_000):
+        ledger.record(uuid.UUID(int=rnd.getrandbits(128)), int(now) - n, analytics=False)
+    gate.decisions = ledger
+    measure("(e) = (a) cached, new Request per hit, with the ledger", cached_calls, cached_with_parse, repeat,
+            TARGET_US)
+    measure(f"(e) = (d) with the ledger ({len(ledger):,} entries)", len(hits), mix, args.repeat, TARGET_US)
+    gate.decisions = None
     assert not metrics.snapshot(), metrics.snapshot()  # every call above found a current consent
 
 

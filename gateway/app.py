@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,12 +32,17 @@ from gateway.ingest.endpoint import PATHS, track, uid_key
 from gateway.ingest.pipeline import Pipeline
 from gateway.metrics import Metrics, metrics_view
 from gateway.proxy import TrustedProxies
+from gateway.rights import http as rights_http
+from gateway.rights.ledger import ConsentLedger
+from gateway.rights.limits import PerKeyLimit
 from gateway.rights.retention import Sweeper
+from gateway.rights.service import Rights
+from gateway.rights.sync import LedgerSync
 from gateway.settings import Settings, ensure_secret_keys, load_settings
 from gateway.sites import DEMO_SITE
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.migrations import MigrationError, migrate, pending
-from gateway.storage.schema import CONSENT_CONFIGS_TABLE
+from gateway.storage.schema import CONSENT_CONFIGS_TABLE, EVENTS_TABLE
 from gateway.storage.spool import Spool, SpoolBusy
 from gateway.storage.writer import BatchWriter
 
@@ -95,6 +101,12 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
                              flush_interval=settings.writer_flush_interval,
                              max_pending=settings.writer_max_pending)
         await writer.start()
+        # The ledger of decisions, rebuilt from the consent log before the spool replays, so that a
+        # row of a visitor erased or withdrawn meanwhile is dropped on its way (gateway/rights/).
+        ledger: ConsentLedger = app.state.ledger
+        writer.filter_rows(EVENTS_TABLE, ledger.row_filter(EVENTS_TABLE.columns))
+        ledger_sync = LedgerSync(db, ledger, writer, app.state.metrics)
+        await ledger_sync.start(time.time())
         # Hits are answered once spooled to disk; the spool hands them to the writer and replays,
         # at start, whatever a crash left unacknowledged.
         spool, replayed = await open_spool(settings.data_dir / "spool", writer)
@@ -105,6 +117,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         new_configs = await asyncio.to_thread(missing_config_rows, db, shown)
         writer.submit(CONSENT_CONFIGS_TABLE, new_configs, urgent=True)
         app.state.resources = Resources(settings=settings, db=db, writer=writer, spool=spool, geo=geo)
+        app.state.rights = Rights(settings, db, writer=writer, ledger=ledger)
         app.state.pipeline = Pipeline(gate=app.state.consent_gate, geo=geo, metrics=app.state.metrics,
                                       trusted=app.state.trusted_proxies,
                                       opt_in_countries=settings.opt_in_countries, sites=settings.sites,
@@ -125,6 +138,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             if control is not None:
                 await control.close()
             await sweeper.stop()
+            await ledger_sync.close()
             await spool.close()  # first: it flushes the writer and records what ClickHouse took
             await writer.close()
             if geo is not None:
@@ -137,7 +151,10 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         *(Route(path, track, methods=["GET", "POST", "OPTIONS"]) for path in PATHS),
         Route("/consent", consent_endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
+        Route("/consent/data", rights_http.visitor_data, methods=["GET", "DELETE", "OPTIONS"]),
         Route("/api/consents/{consent_id}", consent_proof, methods=["GET"]),
+        Route("/api/consents/{consent_id}/data", rights_http.owner_consent_data, methods=["GET", "DELETE"]),
+        Route("/api/user-data", rights_http.owner_user_data, methods=["GET", "DELETE"]),
         *(Route(path, script, methods=["GET"]) for path in script_paths()),
         Route("/demo/", demo, methods=["GET"]),
         Route("/demo/{file}", demo, methods=["GET"]),
@@ -153,7 +170,10 @@ def create_app(settings: Settings) -> Starlette:
     app.state.metrics = Metrics()
     app.state.health_ping_lock = asyncio.Lock()
     app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
-    app.state.consent_gate = ConsentGate(ConsentCodec(settings.secret_keys), app.state.metrics)
+    app.state.ledger = ConsentLedger()
+    app.state.consent_gate = ConsentGate(ConsentCodec(settings.secret_keys), app.state.metrics,
+                                         decisions=app.state.ledger)
+    app.state.rights_limit = PerKeyLimit()
     app.state.sites_by_id = {site.id: site for site in settings.sites}
     app.state.uid_key = uid_key(settings)
     app.state.scripts = load_scripts()

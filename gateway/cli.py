@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("consent_id", help="the consent id from the visitor's receipt")
     show.add_argument("--json", action="store_true", help="print the proof as JSON")
 
+    from gateway.rights import commands as rights_commands
+
+    rights_commands.add_parser(commands)
+
     geoip = commands.add_parser("geoip", help="GeoIP database management")
     geoip_commands = geoip.add_subparsers(dest="geoip_command", required=True, metavar="COMMAND")
     install = geoip_commands.add_parser("install", help="download and verify a free city database into "
@@ -113,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_config(settings)
     if args.command == "consent":
         return consent_show(settings, args.consent_id, args.json)
+    if args.command == "rights":
+        from gateway.rights import commands as rights_commands
+
+        return rights_commands.run(settings, args)
     if args.command in ("users", "share"):
         from gateway.dashboard.users_cli import share_command, users_command
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Protocol
 
 from itsdangerous import BadData, BadSignature, URLSafeSerializer
 from starlette.requests import Request
@@ -53,6 +54,17 @@ class CookieProblem(StrEnum):
     REGIME_CHANGED = "regime-changed"  # granted by opt-out law, which no longer applies
     GPC_REFUSAL = "gpc"  # granted by opt-out law, and the browser now sends Sec-GPC: 1 (an opt-out)
     NOT_GRANTED = "not-granted"  # a valid decision that does not include analytics
+    SUPERSEDED = "superseded"  # a later decision on the id (withdrawal, refusal, erasure) overrides it
+
+
+class Decisions(Protocol):
+    """What the gate asks of the server's record of decisions (``gateway.rights.ledger``)."""
+
+    def superseded(self, consent: Consent) -> bool: ...
+
+    def accepted(self, consent_id: uuid.UUID, now: float) -> None: ...
+
+    def next_decided_at(self, consent_id: uuid.UUID, now: float, previous: int = 0) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +104,19 @@ def new_visitor_id() -> int:
 
 
 def decide(*, site: Site, categories: Iterable[str], source: str, now: float,
-           previous: Consent | None) -> Consent:
+           previous: Consent | None, current: bool = True, decided_at: int | None = None) -> Consent:
     """A new decision. It keeps the consent id, so one id carries the visitor's whole history, and
     keeps the visitor id only while analytics stays granted without a lapse: after a withdrawal, an
-    expiry or a policy change, a new grant starts a new visitor, so data from before and after a
-    lapsed consent is never linked."""
+    expiry, a policy change or a later decision that superseded ``previous`` (``current`` False), a
+    new grant starts a new visitor, so data from before and after a lapsed consent is never linked.
+    ``decided_at`` (the ledger's next second for this id) defaults to ``now``."""
     granted = frozenset(categories) | {NECESSARY}
     visitor_id = 0
     if ANALYTICS in granted:
-        keep = previous is not None and previous.analytics and previous.current(site, now) is None
+        keep = (current and previous is not None and previous.analytics
+                and previous.current(site, now) is None)
         visitor_id = previous.visitor_id if keep and previous is not None else new_visitor_id()
-    decided_at = int(now)
+    decided_at = int(now) if decided_at is None else decided_at
     return Consent(consent_id=previous.consent_id if previous is not None else new_consent_id(),
                    site_id=site.id, categories=granted, policy_version=site.policy_version,
                    decided_at=decided_at, expires_at=decided_at + site.consent.lifetime_days * 86400,
@@ -155,10 +169,12 @@ class CookieState:
 class ConsentGate:
     """Reads a request's consent for a site, counting every reason a request has none."""
 
-    def __init__(self, codec: ConsentCodec, metrics: Metrics, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, codec: ConsentCodec, metrics: Metrics, clock: Callable[[], float] = time.time,
+                 decisions: Decisions | None = None) -> None:
         self.codec = codec
         self.metrics = metrics
         self.clock = clock  # replaceable, so tests can move time forward past an expiry
+        self.decisions = decisions
 
     def state(self, request: Request, site: Site, now: float) -> CookieState:
         value = request.cookies.get(cookie_name(site.id))
@@ -171,6 +187,8 @@ class ConsentGate:
             return CookieState(None, decoded)
         if decoded.site_id != site.id:
             return CookieState(None, CookieProblem.OTHER_SITE)
+        if self.decisions is not None and self.decisions.superseded(decoded):
+            return CookieState(decoded, CookieProblem.SUPERSEDED)
         return CookieState(decoded, decoded.current(site, now))
 
     def consent_for(self, request: Request, site: Site, now: float | None = None) -> Consent | None:
@@ -188,7 +206,9 @@ class ConsentGate:
         if problem is not None:
             self.metrics.count("consent_cookie", problem)
             return None
-        return state.consent
+        if self.decisions is not None and consent is not None:
+            self.decisions.accepted(consent.consent_id, self.clock() if now is None else now)
+        return consent
 
 
 def consent_for(request: Request, site: Site) -> Consent | None:

@@ -32,6 +32,7 @@ from gateway.consent_texts import accept_language
 from gateway.cors import cors_headers, foreign_origin, preflight_response
 from gateway.geoip import GeoDatabaseError
 from gateway.proxy import client_ip, request_is_https
+from gateway.rights.ledger import ConsentLedger
 from gateway.sites import Site
 from gateway.storage.schema import CONSENT_LOG_TABLE
 from gateway.storage.writer import NotDurable, Overloaded, Rejected, WriterClosed
@@ -43,7 +44,7 @@ BODY_SOURCES = ("banner", "api")
 DIGITS = re.compile(r"[0-9]{1,10}")
 BANNER_VERSION = re.compile(r"[\w.+-]{0,64}")
 REPROMPT = {CookieProblem.STALE_POLICY: "policy-changed", CookieProblem.EXPIRED: "expired",
-            CookieProblem.REGIME_CHANGED: "regime-changed"}
+            CookieProblem.REGIME_CHANGED: "regime-changed", CookieProblem.SUPERSEDED: "superseded"}
 
 
 class ApiError(Exception):
@@ -266,15 +267,23 @@ async def _record(request: Request, visit: Visit, *, categories: Any, source: st
     """Log a decision and wait until it is durable. A grant that cannot be logged fails (503); a
     refusal or withdrawal takes effect anyway, since honouring it must not depend on the log."""
     state = request.app.state
-    site = visit.site
-    consent = decide(site=site, categories=categories, source=source, now=visit.now, previous=visit.consent)
+    site, previous = visit.site, visit.consent
+    ledger: ConsentLedger = state.ledger
+    # Every decision on an id gets its own, later second, so the ledger can tell which cookie is older.
+    decided_at = (ledger.next_decided_at(previous.consent_id, visit.now, previous.decided_at)
+                  if previous is not None else int(visit.now))
+    consent = decide(site=site, categories=categories, source=source, now=visit.now, previous=previous,
+                     current=visit.problem is not CookieProblem.SUPERSEDED, decided_at=decided_at)
     action = action_for(consent, visit.current, withdraw=withdraw)
     config_hash = visit.banner.config_hash
     shown = f"{banner_version}/{config_hash}" if banner_version else config_hash
+    logged_at = int(max(visit.now, float(decided_at)) * 1000) / 1000  # the log keeps milliseconds
     row = log_row(consent, action, banner_version=shown, language=language, country_code=visit.country_code,
                   browser_family=browser_family(request.headers.get("user-agent", "")),
-                  instance=state.resources.settings.instance_name, now=visit.now)
+                  instance=state.resources.settings.instance_name, now=logged_at)
     restricts = consent.categories == {NECESSARY}
+    if not consent.analytics:  # a restriction holds at once, on this instance, logged or not
+        ledger.record(consent.consent_id, decided_at, analytics=False, first=previous is None, at=logged_at)
     try:
         accepted = state.resources.writer.submit(CONSENT_LOG_TABLE, [row], urgent=True)
         await asyncio.wait_for(asyncio.shield(accepted), DURABLE_TIMEOUT)
@@ -287,6 +296,8 @@ async def _record(request: Request, visit: Visit, *, categories: Any, source: st
         state.metrics.count("consent_decision", "rejected")
         raise ApiError(400, "the decision could not be stored") from None
     state.metrics.count("consent_decision", action)
+    if consent.analytics:  # a grant holds once it is logged: only then has the visitor its cookie
+        ledger.record(consent.consent_id, decided_at, analytics=True, first=previous is None, at=logged_at)
     return Recorded(consent, logged=True)
 
 

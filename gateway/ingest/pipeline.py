@@ -138,7 +138,9 @@ class Pipeline:
         self.timer.add("consent", clock_ns() - started)
         if consent is None:
             return self._drop(Drop.NO_CONSENT)
-        if hit.ts < consent.decided_at:
+        # Several decisions within one second are stamped with successive seconds (the ledger orders
+        # them), so a decision may be stamped a little ahead of the clock: it holds from now.
+        if hit.ts < min(consent.decided_at, int(now)):
             return self._drop(Drop.BEFORE_CONSENT)
         context.consent = consent
         event = Event(site_id=hit.site.id, ts=dt.datetime.fromtimestamp(hit.ts, dt.UTC),

@@ -26,7 +26,7 @@ import struct
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +36,8 @@ from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 from gateway.storage.clickhouse import Database
 from gateway.storage.schema import TableSpec
 
+# Rows in, the rows to keep out; None keeps them all (the common case, without a copy).
+RowFilter = Callable[[Sequence[Sequence[Any]]], "list[Sequence[Any]] | None"]
 log = logging.getLogger(__name__)
 
 # ClickHouse error codes that mean "this data can never be inserted", not "try again later".
@@ -114,6 +116,7 @@ class WriterStats:
     consecutive_failures: int = 0
     pending_rows: int = 0
     rows_rejected: Counter[str] = field(default_factory=Counter)  # by table
+    rows_filtered: int = 0  # dropped right before their insert: erased or superseded meanwhile
     last_error: str = ""
     last_insert_seconds: float = 0.0
     insert_seconds: float = 0.0  # total time spent in successful inserts
@@ -122,7 +125,8 @@ class WriterStats:
         """The figures /-/health and /-/metrics show."""
         return {"pending_rows": self.pending_rows, "rows_written": self.rows_written,
                 "batches_written": self.batches_written, "insert_failures": self.insert_failures,
-                "rows_rejected": dict(self.rows_rejected), "insert_seconds": round(self.insert_seconds, 3)}
+                "rows_rejected": dict(self.rows_rejected), "rows_filtered": self.rows_filtered,
+                "insert_seconds": round(self.insert_seconds, 3)}
 
 
 class BatchWriter:
@@ -141,7 +145,16 @@ class BatchWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._filters: dict[str, RowFilter] = {}
         self.stats = WriterStats()
+
+    def filter_rows(self, table: TableSpec, keep: RowFilter | None) -> None:
+        """Pass ``table``'s rows through ``keep`` right before each insert: rows that must no longer be
+        stored (an erased visitor's, still buffered) are dropped there, whichever path brought them."""
+        if keep is None:
+            self._filters.pop(table.name, None)
+        else:
+            self._filters[table.name] = keep
 
     @property
     def running(self) -> bool:
@@ -261,9 +274,15 @@ class BatchWriter:
         batch = self._retry[0]
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
+        rows = batch.rows
+        keep = self._filters.get(batch.table.name)
+        if keep is not None and (kept := keep(rows)) is not None:
+            self.stats.rows_filtered += len(rows) - len(kept)
+            rows = kept
         try:
-            await loop.run_in_executor(self._executor, self._db.insert, batch.table.name, batch.rows,
-                                       batch.table.columns, {"insert_deduplication_token": batch.token})
+            if rows:
+                await loop.run_in_executor(self._executor, self._db.insert, batch.table.name, rows,
+                                           batch.table.columns, {"insert_deduplication_token": batch.token})
         except Exception as exc:
             self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
             if is_permanent(exc):
@@ -280,7 +299,7 @@ class BatchWriter:
         self.stats.consecutive_failures = 0
         self.stats.last_insert_seconds = time.perf_counter() - started
         self.stats.insert_seconds += self.stats.last_insert_seconds
-        self.stats.rows_written += batch.row_count
+        self.stats.rows_written += len(rows)
         self.stats.batches_written += 1
         self.stats.pending_rows -= batch.row_count
         for submission in batch.submissions:

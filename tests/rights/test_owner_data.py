@@ -1,0 +1,74 @@
+"""The site owner answers data requests with the site token: by consent id and by the site's user id."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from tests.rights.conftest import OTHER_TOKEN, TOKEN, cookie, decide, decoded, stored, track
+
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def browser(client: TestClient, hits: int, uid: str = "") -> uuid.UUID:
+    client.cookies.clear()
+    decide(client, ["analytics"])
+    for page in range(hits):
+        extra: dict[str, Any] = {"uid": uid} if uid else {}
+        track(client, url=f"https://shop.example.com/account/{page}", **extra)
+    return decoded(client, cookie(client)).consent_id
+
+
+def audit(client: TestClient) -> list[tuple[Any, ...]]:
+    app: Any = client.app
+    return list(app.state.resources.db.query(
+        "SELECT toString(kind), toString(subject), consent_id, toString(requested_by), events "
+        "FROM rights_requests ORDER BY ts"))
+
+
+def test_export_and_erase_by_consent_id(client: TestClient) -> None:
+    mine, theirs = browser(client, 3), browser(client, 1)
+    client.cookies.clear()
+    assert client.get(f"/api/consents/{mine}/data").status_code == 401
+    assert client.get(f"/api/consents/{mine}/data", headers={"Authorization": f"Bearer {OTHER_TOKEN}"}
+                      ).status_code == 404  # the other site's token sees nothing of this site
+    assert client.get(f"/api/consents/{uuid.uuid4()}/data", headers=BEARER).status_code == 404
+    assert client.get("/api/consents/not-an-id/data", headers=BEARER).status_code == 400
+    exported = client.get(f"/api/consents/{mine}/data", headers=BEARER)
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    assert exported.json()["event_count"] == 3 and exported.json()["consent_ids"] == [str(mine)]
+    erased = client.delete(f"/api/consents/{mine}/data", headers=BEARER)
+    assert erased.json() == {"erased": 3, "consent_ids": [str(mine)]}
+    assert stored(client, f"consent_id = '{mine}'") == []
+    assert len(stored(client, f"consent_id = '{theirs}'")) == 1
+    assert audit(client) == [("export", "consent", mine, "site-token", 3), ("erase", "consent", mine,
+                                                                             "site-token", 3)]
+
+
+def test_an_erasure_by_the_owner_supersedes_the_visitors_cookie(client: TestClient) -> None:
+    mine = browser(client, 1)
+    kept = cookie(client)
+    client.delete(f"/api/consents/{mine}/data", headers=BEARER)
+    track(client, with_cookie=kept)
+    assert stored(client, f"consent_id = '{mine}'") == []
+    assert client.get("/consent?site=3").json()["reason"] == "superseded"
+
+
+def test_export_and_erase_by_the_sites_user_id(client: TestClient) -> None:
+    laptop, phone = browser(client, 2, uid="u-1001"), browser(client, 1, uid="u-1001")
+    stranger = browser(client, 2)
+    client.cookies.clear()
+    path = "/api/user-data?site=3&uid=u-1001"
+    assert client.get("/api/user-data?site=4&uid=u-1001", headers=BEARER).status_code == 403
+    assert client.get("/api/user-data?site=3&uid=", headers=BEARER).status_code == 400
+    assert client.get("/api/user-data?site=3&uid=nobody", headers=BEARER).status_code == 404
+    document = client.get(path, headers=BEARER).json()
+    assert sorted(document["consent_ids"]) == sorted([str(laptop), str(phone)])
+    assert document["event_count"] == 3
+    assert "u-1001" not in str(document), "the user id is stored as a keyed hash only"
+    assert client.delete(path, headers=BEARER).json()["erased"] == 3
+    assert len(stored(client)) == 2 and {row[0] for row in stored(client)} == {str(stranger)}
+    nil = uuid.UUID(int=0)
+    assert audit(client) == [("export", "uid", nil, "site-token", 3), ("erase", "uid", nil, "site-token", 3)]

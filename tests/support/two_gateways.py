@@ -1,0 +1,105 @@
+"""Two gateway processes on one ClickHouse (the stand-in): a withdrawal on one, hits on the other.
+
+Shared by the end-to-end test and by ``benchmarks/rights_propagation.py``: the visitor grants on
+gateway A; a replaying client keeps sending hits with that grant cookie to gateway B every
+``interval`` seconds; the visitor withdraws on A. Measured: how long until B refuses the cookie
+(its ``consent_cookie.superseded`` counter moves), and what remains stored of the consent id.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2 as httpx
+
+from gateway.storage.clickhouse import Database, connect
+from tests.e2e.gateway_process import Gateway, running_gateway
+from tests.support.clickhouse_standin import running_standin
+
+ORIGIN = "https://shop.example.com"
+CONFIG = f"""
+[[sites]]
+id = 1
+name = "Shop"
+origins = ["{ORIGIN}"]
+policy_version = "v1"
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    consent_id: str
+    propagation: float  # seconds from the withdrawal's answer on A to B's first refusal
+    stored_before: int  # events of the id stamped before the withdrawal
+    stored_after: int  # events of the id stamped at or after it: must be 0
+
+
+@contextmanager
+def two_gateways(tmp_path: Path, city_db: Path, ports: tuple[int, int]) -> Iterator[tuple[Gateway, Gateway,
+                                                                                          Database]]:
+    config = tmp_path / "gateway.toml"
+    config.write_text(CONFIG)
+    with ExitStack() as stack:
+        standin = stack.enter_context(running_standin(tmp_path / "clickhouse"))
+        url = f"http://default:@{standin.host}:{standin.port}/two"
+        gateways = []
+        for name, port in zip("ab", ports, strict=True):
+            env = {"GATEWAY_DATA_DIR": str(tmp_path / name), "GATEWAY_CLICKHOUSE_URL": url,
+                   "GATEWAY_GEOIP_CITY_DB": str(city_db), "GATEWAY_CONFIG": str(config),
+                   "GATEWAY_SECRET_KEYS": "s" * 40, "GATEWAY_INSTANCE_NAME": f"gw-{name}",
+                   "GATEWAY_WRITER_FLUSH_INTERVAL": "0.2", "GATEWAY_LOG_LEVEL": "WARNING"}
+            gateways.append(stack.enter_context(running_gateway(env, tmp_path / f"{name}.log", port=port)))
+        db = connect(url, create_database=False)
+        stack.callback(db.close)
+        for gateway in gateways:  # the first requests of a process load parsers and warm caches
+            for _ in range(20):
+                httpx.get(f"{gateway.base}/consent?site=1", timeout=10)
+                httpx.get(f"{gateway.base}/matomo.php?idsite=1&rec=1&url={ORIGIN}/", timeout=10)
+        yield gateways[0], gateways[1], db
+
+
+def superseded(gateway: Gateway) -> int:
+    counters = httpx.get(f"{gateway.base}/-/metrics", timeout=5).json()["counters"]
+    return int(counters.get("consent_cookie", {}).get("superseded", 0))
+
+
+def withdraw_while_replaying(a: Gateway, b: Gateway, db: Database, *, interval: float = 0.02,
+                             after: float = 3.0) -> Withdrawal:
+    visitor = httpx.Client(base_url=a.base, headers={"Origin": ORIGIN}, timeout=10)
+    consent_id = visitor.post("/consent?site=1", json={"categories": ["analytics"],
+                                                       "policy_version": "v1"}).json()["consent_id"]
+    replayer = httpx.Client(base_url=b.base, headers={"Origin": ORIGIN}, cookies=dict(visitor.cookies),
+                            timeout=10)
+    stop = threading.Event()
+
+    def replay() -> None:
+        n = 0
+        while not stop.is_set():
+            replayer.get(f"/matomo.php?idsite=1&rec=1&url={ORIGIN}/p{n}")
+            n += 1
+            time.sleep(interval)
+
+    baseline = superseded(b)
+    thread = threading.Thread(target=replay, daemon=True)
+    thread.start()
+    time.sleep(1.2)  # hits stored under the grant, which must stay
+    assert visitor.delete("/consent?site=1").status_code == 200
+    withdrawn = time.monotonic()
+    propagation = float("inf")
+    while time.monotonic() - withdrawn < after:
+        if propagation == float("inf") and superseded(b) > baseline:
+            propagation = time.monotonic() - withdrawn
+        time.sleep(0.01)
+    stop.set()
+    thread.join()
+    time.sleep(1.5)  # B's writer flushes and its poll purges
+    (withdrawal_ts,) = db.query("SELECT max(ts) FROM consent_log WHERE consent_id = {c:UUID} "
+                                "AND action = 'withdraw'", {"c": consent_id})[0]
+    counts = db.query("SELECT countIf(ts < {w:DateTime64(3)}), countIf(ts >= {w:DateTime64(3)}) FROM events "
+                      "WHERE consent_id = {c:UUID}", {"c": consent_id, "w": withdrawal_ts})[0]
+    return Withdrawal(consent_id, propagation, int(counts[0]), int(counts[1]))
