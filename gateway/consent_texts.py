@@ -13,7 +13,8 @@ TEXT_KEYS = (
     "title", "description", "accept_all", "reject_all", "settings", "settings_title",
     "settings_description", "save", "close", "privacy_policy", "always_on", "services", "receipt",
     "consent_id", "decided_at", "reopen", "gpc_notice", "policy_changed", "expired", "regime_changed",
-    "error",
+    "error", "download_data", "erase_data", "erase_warning", "erase_confirm", "cancel", "erased",
+    "download_error", "erase_error",
 )
 RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ps", "sd", "ug", "ur", "yi"})
 
@@ -44,6 +45,16 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "expired": "Your previous choice has expired. Please choose again.",
         "regime_changed": "Please confirm your choice for this site.",
         "error": "Your choice could not be saved. Please try again.",
+        "download_data": "Download my data",
+        "erase_data": "Erase my data",
+        "erase_warning": "This permanently erases the visits and events stored under your consent ID, and "
+                         "your choice becomes “Reject all”. It cannot be undone.",
+        "erase_confirm": "Yes, erase",
+        "cancel": "Cancel",
+        "erased": "Your data has been erased. Events erased: {n}. Only necessary cookies are used from "
+                  "now on.",
+        "download_error": "Your data could not be downloaded. Please try again later.",
+        "erase_error": "Your data could not be erased. Please try again later.",
     },
     "de": {
         "title": "Wir respektieren Ihre Privatsphäre",
@@ -72,6 +83,18 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "expired": "Ihre letzte Auswahl ist abgelaufen. Bitte wählen Sie erneut.",
         "regime_changed": "Bitte bestätigen Sie Ihre Auswahl für diese Website.",
         "error": "Ihre Auswahl konnte nicht gespeichert werden. Bitte versuchen Sie es erneut.",
+        "download_data": "Meine Daten herunterladen",
+        "erase_data": "Meine Daten löschen",
+        "erase_warning": "Damit werden die unter Ihrer Einwilligungs-ID gespeicherten Besuche und "
+                         "Ereignisse endgültig gelöscht, und Ihre Auswahl wird zu „Alle ablehnen“. Das "
+                         "lässt sich nicht rückgängig machen.",
+        "erase_confirm": "Ja, löschen",
+        "cancel": "Abbrechen",
+        "erased": "Ihre Daten wurden gelöscht. Gelöschte Ereignisse: {n}. Ab jetzt werden nur notwendige "
+                  "Cookies verwendet.",
+        "download_error": "Ihre Daten konnten nicht heruntergeladen werden. Bitte versuchen Sie es später "
+                          "erneut.",
+        "erase_error": "Ihre Daten konnten nicht gelöscht werden. Bitte versuchen Sie es später erneut.",
     },
     "fr": {
         "title": "Nous respectons votre vie privée",
@@ -102,6 +125,17 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "expired": "Votre choix précédent a expiré. Merci de choisir à nouveau.",
         "regime_changed": "Merci de confirmer votre choix pour ce site.",
         "error": "Votre choix n’a pas pu être enregistré. Veuillez réessayer.",
+        "download_data": "Télécharger mes données",
+        "erase_data": "Effacer mes données",
+        "erase_warning": "Cette action efface définitivement les visites et les événements enregistrés "
+                         "sous votre identifiant de consentement, et votre choix devient « Tout "
+                         "refuser ». Elle est irréversible.",
+        "erase_confirm": "Oui, effacer",
+        "cancel": "Annuler",
+        "erased": "Vos données ont été effacées. Événements effacés : {n}. Seuls les cookies "
+                  "nécessaires sont désormais utilisés.",
+        "download_error": "Vos données n’ont pas pu être téléchargées. Veuillez réessayer plus tard.",
+        "erase_error": "Vos données n’ont pas pu être effacées. Veuillez réessayer plus tard.",
     },
     "es": {
         "title": "Respetamos tu privacidad",
@@ -130,6 +164,16 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "expired": "Tu elección anterior ha caducado. Vuelve a elegir, por favor.",
         "regime_changed": "Confirma tu elección para este sitio, por favor.",
         "error": "No se ha podido guardar tu elección. Inténtalo de nuevo.",
+        "download_data": "Descargar mis datos",
+        "erase_data": "Borrar mis datos",
+        "erase_warning": "Esto borra para siempre las visitas y los eventos guardados con tu ID de "
+                         "consentimiento, y tu elección pasa a ser «Rechazar todo». No se puede deshacer.",
+        "erase_confirm": "Sí, borrar",
+        "cancel": "Cancelar",
+        "erased": "Tus datos se han borrado. Eventos borrados: {n}. A partir de ahora solo se usan las "
+                  "cookies necesarias.",
+        "download_error": "No se han podido descargar tus datos. Inténtalo de nuevo más tarde.",
+        "erase_error": "No se han podido borrar tus datos. Inténtalo de nuevo más tarde.",
     },
     "zh-CN": {
         "title": "我们重视您的隐私",
@@ -155,6 +199,15 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "expired": "您之前的选择已过期，请重新选择。",
         "regime_changed": "请确认您对本网站的选择。",
         "error": "您的选择未能保存，请重试。",
+        "download_data": "下载我的数据",
+        "erase_data": "删除我的数据",
+        "erase_warning": "此操作将永久删除以您的同意编号存储的访问和事件记录，并将您的选择改为“全部拒绝”。"
+                         "此操作无法撤销。",
+        "erase_confirm": "确认删除",
+        "cancel": "取消",
+        "erased": "您的数据已删除，共删除 {n} 条事件记录。此后仅使用必要 Cookie。",
+        "download_error": "您的数据未能下载，请稍后重试。",
+        "erase_error": "您的数据未能删除，请稍后重试。",
     },
 }
 

@@ -18,6 +18,12 @@ export const ATTR_SRC = "data-src";
 export const GATED_SELECTOR =
   'script[type="text/plain"][' + ATTR_CONSENT + "],iframe[" + ATTR_CONSENT + "],img[" + ATTR_CONSENT + "]";
 
+// The gateway's endpoints, and the name a data export is saved under (the server's own, which a
+// cross-origin fetch cannot read from Content-Disposition): consent-data-<site>-<consent id>.json.
+export const CONSENT_PATH = "/consent";
+export const DATA_PATH = "/consent/data";
+export const DATA_FILE = "consent-data-";
+
 // The public API: window.ConsentGateway, its events and their DOM twins on window.
 export const API_NAME = "ConsentGateway";
 export const EVENT_READY = "ready";

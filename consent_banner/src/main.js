@@ -12,6 +12,8 @@ import {
   ATTR_OPENER,
   ATTR_SETTINGS_BUTTON,
   ATTR_SITE,
+  CONSENT_PATH,
+  DATA_PATH,
   DOM_EVENT_PREFIX,
   EVENT_CHANGE,
   EVENT_READY,
@@ -64,40 +66,60 @@ function start(script) {
     window.dispatchEvent(new CustomEvent(DOM_EVENT_PREFIX + name, { detail: get() }));
   };
 
+  // What a decision or an erasure was made on, logged with it (a DELETE has it in the query).
+  const shown = () => ({ language: state.banner.language, banner_version: __VERSION__ });
+
+  // A new receipt, from a decision or an erasure, becomes the state and takes effect on the page.
+  function apply(receipt) {
+    const granted = receipt.categories;
+    state = { ...state, decided: true, show_banner: false, reason: null, categories: granted, consent: receipt };
+    // Also clears what an expired or outdated consent left behind, not only what this change removed.
+    for (const category of state.banner.categories) if (!granted.includes(category.id)) clearCookies(category.cookies || []);
+    applyIntegrations(granted);
+    gate(granted);
+    emit(EVENT_CHANGE);
+    return receipt;
+  }
+
   // layer: the one the visitor chose in, reopened when the choice comes too late (see below).
   async function decide(categories, layer) {
     const optional = (ids) => ids.some((id) => id != NECESSARY);
     const banner = state.banner;
     // Choosing nothing after having granted something is a withdrawal.
     const withdraw = state.decided && optional(state.categories) && !optional(categories);
-    // A withdrawal has no body: what it was made on goes in the query.
-    const shown = { language: banner.language, banner_version: __VERSION__ };
-    const receipt = await request(
-      base,
-      site,
-      withdraw ? "DELETE" : "POST",
-      withdraw && shown,
-      !withdraw && {
-        categories,
-        policy_version: banner.policy_version,
-        config_hash: banner.config_hash,
-        ...shown,
-        source: "banner",
-      },
-    ).catch((e) => {
-      // The policy or wording changed since this page loaded: ask again with the current one,
-      // rather than record a choice made on texts the log could not prove, in the same layer.
-      if (e.code == "stale") load(layer);
-      throw e;
-    });
-    const granted = receipt.categories;
-    state = { ...state, decided: true, show_banner: false, reason: null, categories: granted, consent: receipt };
-    // Also clears what an expired or outdated consent left behind, not only what this change removed.
-    for (const category of banner.categories) if (!granted.includes(category.id)) clearCookies(category.cookies || []);
-    applyIntegrations(granted);
-    gate(granted);
-    emit(EVENT_CHANGE);
+    return apply(
+      await request(
+        base,
+        CONSENT_PATH,
+        site,
+        withdraw ? "DELETE" : "POST",
+        withdraw && shown(),
+        !withdraw && {
+          categories,
+          policy_version: banner.policy_version,
+          config_hash: banner.config_hash,
+          ...shown(),
+          source: "banner",
+        },
+      ).catch((e) => {
+        // The policy or wording changed since this page loaded: ask again with the current one,
+        // rather than record a choice made on texts the log could not prove, in the same layer.
+        if (e.code == "stale") load(layer);
+        throw e;
+      }),
+    );
   }
+
+  // The visitor's rights: their data as a Blob, and its erasure, which leaves a refusal behind
+  // (the gateway sets its cookie), applied exactly as a refusal is. Resolves to {erased, consent}.
+  const rights = {
+    download: () => request(base, DATA_PATH, site, "GET", 0, 0, 1),
+    erase: () =>
+      request(base, DATA_PATH, site, "DELETE", shown()).then((answer) => {
+        apply(answer.consent);
+        return answer;
+      }),
+  };
 
   const domReady = new Promise((resolve) =>
     document.readyState == "loading" ? document.addEventListener("DOMContentLoaded", resolve) : resolve(),
@@ -131,7 +153,7 @@ function start(script) {
   // reopen: the layer to show again after a stale decision, if the visitor still has a decision
   // (without one, the first layer shows anyway).
   const load = (reopen) =>
-    request(base, site, "GET", { lang: document.documentElement.lang })
+    request(base, CONSENT_PATH, site, "GET", { lang: document.documentElement.lang })
       .then((loaded) => {
         const first = !state;
         state = loaded;
@@ -143,7 +165,7 @@ function start(script) {
       .then(() => {
         gate(state.categories); // elements the parser added after the state arrived
         if (show) show.destroy();
-        show = createUI(() => state, decide, withFloatingControl);
+        show = createUI(() => state, decide, rights, withFloatingControl);
         if (state.show_banner || reopen) show(state.show_banner ? LAYER_BANNER : reopen);
         if (pending) show(pending);
         pending = null;

@@ -4,6 +4,7 @@
 // constructed stylesheet, so a strict CSP (no 'unsafe-inline') and Trusted Types are fine.
 
 import {
+  DATA_FILE,
   FOCUSABLE_SELECTOR,
   HOST_TAG,
   LAYER_BANNER,
@@ -42,8 +43,9 @@ function activeElement() {
 }
 
 // getState() returns the consent state (GET /consent's answer, updated by decisions); decide(ids)
-// records a decision and rejects when it could not be recorded.
-export function createUI(getState, decide, withFloatingControl) {
+// records a decision and rejects when it could not be recorded; rights.download() resolves to the
+// visitor's data as a Blob, rights.erase() to {erased, consent} once erased.
+export function createUI(getState, decide, rights, withFloatingControl) {
   const banner = getState().banner;
   const texts = banner.texts;
   const host = document.createElement(HOST_TAG);
@@ -98,19 +100,26 @@ export function createUI(getState, decide, withFloatingControl) {
     restoreFocus(layer.back);
   }
 
-  // Records a decision from a layer; on failure the layer stays open and says so.
-  async function choose(ids, error) {
+  // Runs a request from a layer, which says aria-busy meanwhile; resolves to its answer, or to
+  // nothing when it failed, which the layer's error line then says (message).
+  async function act(action, error, message) {
     setBusy(true);
     error.textContent = "";
     try {
-      // The settings layer is modal over the first: a choice comes from the top one.
-      await decide(ids, layers[LAYER_SETTINGS] ? LAYER_SETTINGS : LAYER_BANNER);
+      return await action();
     } catch (e) {
-      error.textContent = texts.error;
+      error.textContent = message;
       console.warn(LOG_PREFIX, e);
-      return setBusy(false);
+    } finally {
+      setBusy(false);
     }
-    setBusy(false);
+  }
+
+  // Records a decision from a layer; on failure the layer stays open and says so.
+  async function choose(ids, error) {
+    // The settings layer is modal over the first: a choice comes from the top one.
+    const top = layers[LAYER_SETTINGS] ? LAYER_SETTINGS : LAYER_BANNER;
+    if (!(await act(() => decide(ids, top), error, texts.error))) return;
     const outer = layers[LAYER_BANNER] || layers[LAYER_SETTINGS]; // none if closed meanwhile
     for (const name in layers) layers[name].wrap.remove(), delete layers[name];
     sync();
@@ -118,7 +127,7 @@ export function createUI(getState, decide, withFloatingControl) {
   }
 
   // A dialog: title, notices and description, a body, an error line, buttons and a close control.
-  // buttons(error) makes the buttons, which show a failed decision in that error line.
+  // body(error) and buttons(error) make their controls, which show a failure in that error line.
   function layer(name, classes, modal, title, description, notices, body, buttons) {
     const id = PREFIX + name;
     const error = h("p", "err", [], { role: "alert" });
@@ -133,7 +142,7 @@ export function createUI(getState, decide, withFloatingControl) {
         h("div", "", [notices.filter(Boolean).map((text) => h("p", "note", text)), h("p", "", [description, " ", link])], {
           id: id + "-d",
         }),
-        body,
+        body(error),
         error,
         h("div", "btns", buttons(error)),
         closer,
@@ -165,7 +174,7 @@ export function createUI(getState, decide, withFloatingControl) {
       texts.title,
       texts.description,
       [texts[REPROMPT_TEXTS[state.reason]], gpcNotice(state)],
-      [],
+      () => [],
       (error) => [
         button(texts.accept_all, () => choose(all, error)),
         button(texts.reject_all, () => choose(required, error)),
@@ -192,17 +201,6 @@ export function createUI(getState, decide, withFloatingControl) {
         services.length && [h("p", "cap", texts.services), h("ul", "svc", services.map((s) => h("li", "", s)))],
       ]);
     });
-    const receipt =
-      consent &&
-      h("div", "rcpt", [
-        h("h3", "", texts.receipt),
-        h("dl", "", [
-          h("dt", "", texts.consent_id),
-          h("dd", "", consent.consent_id),
-          h("dt", "", texts.decided_at),
-          h("dd", "", date(consent.decided_at)),
-        ]),
-      ]);
     const pick = (test) => boxes.filter(test).map((input) => input.value);
     layer(
       LAYER_SETTINGS,
@@ -211,13 +209,80 @@ export function createUI(getState, decide, withFloatingControl) {
       texts.settings_title,
       texts.settings_description,
       [gpcNotice(state)],
-      [h("ul", "cats", rows), receipt],
+      (error) => [h("ul", "cats", rows), consent && receipt(consent, boxes, error)],
       (error) => [
         button(texts.save, () => choose(pick((input) => input.checked), error)),
         button(texts.accept_all, () => choose(pick(() => true), error), "btn sec"),
         button(texts.reject_all, () => choose(pick((input) => input.disabled), error), "btn sec"),
       ],
     );
+  }
+
+  // The receipt of a decision, and the visitor's rights over the data stored under it: download,
+  // and erase after an inline confirmation, whose result a polite live region announces.
+  function receipt(consent, boxes, error) {
+    const id = h("dd");
+    const at = h("dd");
+    const fill = (c) => {
+      id.textContent = c.consent_id;
+      at.textContent = date(c.decided_at);
+    };
+    fill(consent);
+    const status = h("p", "note", [], { role: "status" });
+    const download = async () => {
+      const blob = await act(rights.download, error, texts.download_error);
+      if (!blob) return;
+      // A same-origin blob: URL, so the download attribute names the file even when the gateway is
+      // another origin; the export itself is the gateway's bytes, untouched.
+      const name = DATA_FILE + getState().site + "-" + id.textContent + ".json";
+      const a = h("a", "", [], { href: URL.createObjectURL(blob), download: name });
+      root.append(a); // Firefox before 75 ignores a click on a link outside the document
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 6e4);
+    };
+    const ask = () => {
+      status.textContent = "";
+      confirm.hidden = false;
+      confirm.focus();
+    };
+    const erase = button(texts.erase_data, ask, "btn sec");
+    const cancel = () => {
+      confirm.hidden = true;
+      erase.focus();
+    };
+    const confirmed = async () => {
+      const answer = await act(rights.erase, error, texts.erase_error);
+      if (!answer) return;
+      // Now a refusal, as after "Reject all": the checkboxes and the receipt say so.
+      for (const input of boxes) input.checked = input.disabled;
+      fill(answer.consent);
+      cancel();
+      status.textContent = texts.erased.replace("{n}", answer.erased);
+    };
+    // The confirmation is a group named by its warning; focus moves onto it, so a screen reader
+    // reads the warning, and Escape or Cancel takes focus back to "Erase my data".
+    const confirm = h(
+      "div",
+      "note",
+      [
+        h("p", "", texts.erase_warning, { id: PREFIX + "w" }),
+        h("div", "btns", [button(texts.erase_confirm, confirmed), button(texts.cancel, cancel, "btn sec")]),
+      ],
+      { role: "group", "aria-labelledby": PREFIX + "w", tabindex: "-1", hidden: "" },
+    );
+    confirm.onkeydown = (event) => {
+      if (event.key != "Escape") return;
+      event.stopPropagation(); // the question closes, not the layer
+      if (!busy) cancel();
+    };
+    return h("div", "rcpt", [
+      h("h3", "", texts.receipt),
+      h("dl", "", [h("dt", "", texts.consent_id), id, h("dt", "", texts.decided_at), at]),
+      h("div", "btns", [button(texts.download_data, download, "btn sec"), erase]),
+      confirm,
+      status,
+    ]);
   }
 
   // Intl refuses some tags a site may use (RangeError): the browser's own format then.

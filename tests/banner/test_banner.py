@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, Route, expect
 
+from gateway.consent_texts import DEFAULT_TEXTS
 from tests.banner.conftest import proof, start_gateway
 from tests.e2e.gateway_process import Gateway, free_port, running_gateway
 from tests.support.browser import ROOT, FixtureSite, screenshot_path
@@ -753,9 +754,19 @@ def test_axe_finds_no_accessibility_violations(browser: Browser, site: FixtureSi
                 )
                 page.add_script_tag(content=axe)
                 expect(page.locator("consent-gateway")).to_be_attached()
-                for layer in ("banner", "settings"):
+                texts = DEFAULT_TEXTS["en"]  # each page says lang="en"
+                for layer in ("banner", "settings", "receipt", "erase-confirmation"):
                     if layer == "settings":
                         page.evaluate("() => ConsentGateway.show()")
+                    elif layer == "receipt":  # decided: the receipt, "Download my data", "Erase my data"
+                        settings_layer(page, texts["settings_title"]).get_by_role(
+                            "button", name=texts["save"]
+                        ).click()
+                        page.wait_for_function("() => ConsentGateway.get().decided")
+                        page.evaluate("() => ConsentGateway.show()")
+                    elif layer == "erase-confirmation":
+                        page.get_by_role("button", name=texts["erase_data"], exact=True).click()
+                        expect(page.get_by_role("group", name=texts["erase_warning"])).to_be_visible()
                     result = page.evaluate(AXE_RUN)
                     assert result == [], (scheme, site_id, layer, result)
             finally:
