@@ -31,6 +31,7 @@ from gateway.geoip import GeoDatabase, GeoDatabaseError
 from gateway.ingest.endpoint import PATHS, track, uid_key
 from gateway.ingest.pipeline import Pipeline
 from gateway.metrics import Metrics, metrics_view
+from gateway.privacy_api import privacy_notice
 from gateway.proxy import TrustedProxies
 from gateway.rights import http as rights_http
 from gateway.rights.ledger import ConsentLedger
@@ -152,6 +153,7 @@ def create_app(settings: Settings) -> Starlette:
         *(Route(path, track, methods=["GET", "POST", "OPTIONS"]) for path in PATHS),
         Route("/consent", consent_endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
         Route("/consent/data", rights_http.visitor_data, methods=["GET", "DELETE", "OPTIONS"]),
+        Route("/privacy", privacy_notice, methods=["GET", "OPTIONS"]),
         Route("/api/consents/{consent_id}", consent_proof, methods=["GET"]),
         Route("/api/consents/{consent_id}/data", rights_http.owner_consent_data, methods=["GET", "DELETE"]),
         Route("/api/user-data", rights_http.owner_user_data, methods=["GET", "DELETE"]),

@@ -1,4 +1,5 @@
-"""The ``consent-gateway`` command: serve, migrate, check-config, consent, geoip, users, share.
+"""The ``consent-gateway`` command: serve, migrate, check-config, consent, geoip, users, share,
+privacy-notice.
 
 Each command builds the settings once and reports configuration errors by key, with exit status 2,
 before touching anything else.
@@ -98,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     share_list.add_argument("--site", type=int, metavar="ID", help="only the links to this site")
     revoke = share_commands.add_parser("revoke", help="end a link at once")
     revoke.add_argument("share_id", metavar="ID", help="the id shown by `share create` or `share list`")
+
+    notice = commands.add_parser("privacy-notice", help="print the analytics and consent section of a site's "
+                                 "privacy policy, generated from its configuration (as GET /privacy)")
+    notice.add_argument("--site", type=int, required=True, metavar="ID", help="the site's id")
+    notice.add_argument("--lang", default="en", help="en, de, fr, es or zh-CN (default en)")
+    notice.add_argument("--format", choices=("md", "html", "json"), default="md",
+                        help="md: Markdown (default); html: an HTML fragment; json: the structured notice")
     return parser
 
 
@@ -121,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gateway.rights import commands as rights_commands
 
         return rights_commands.run(settings, args)
+    if args.command == "privacy-notice":
+        return privacy_notice(settings, args.site, args.lang, args.format)
     if args.command in ("users", "share"):
         from gateway.dashboard.users_cli import share_command, users_command
 
@@ -228,6 +238,24 @@ def consent_show(settings: Settings, raw_id: str, as_json: bool) -> int:
             languages = ", ".join(sorted(shown["config"]["texts"])) or "built-in texts"
             print(f"  banner configuration {config_hash}, first served {shown['first_seen']}: texts in "
                   f"{languages}; categories {', '.join(c['id'] for c in shown['config']['categories'])}")
+    return 0
+
+
+def privacy_notice(settings: Settings, site_id: int, lang: str, fmt: str) -> int:
+    from gateway.rights.notice import LANGUAGES, build_notice, choose_language, render
+
+    site = settings.site(site_id)
+    if site is None:
+        known = ", ".join(str(s.id) for s in settings.sites)
+        print(f"consent-gateway: no site {site_id} (configured: {known})", file=sys.stderr)
+        return 2
+    language = choose_language([lang])
+    if language is None:
+        print(f"consent-gateway: no privacy notice in {lang!r}; use one of {', '.join(LANGUAGES)}",
+              file=sys.stderr)
+        return 2
+    text = render(build_notice(site, settings, language), fmt)
+    sys.stdout.buffer.write(text.encode())  # UTF-8 whatever the locale: the notice may be Chinese
     return 0
 
 
