@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
-from gateway.dashboard import auth_views, views
+from gateway.dashboard import auth_views, requests_views, views
 from gateway.dashboard.pages import environment, load_assets, static_asset
 from gateway.dashboard.sessions import Sessions
 from gateway.dashboard.throttle import LoginThrottle
@@ -38,6 +38,10 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard/{site:int}/realtime.json", views.realtime_page, methods=GET),
         Route("/dashboard/{site:int}/consent", views.consent_page, methods=GET),
         Route("/dashboard/{site:int}/consent.json", views.consent_page, methods=GET),
+        Route("/dashboard/{site:int}/requests", requests_views.requests_page, methods=GET),
+        Route("/dashboard/{site:int}/requests.json", requests_views.requests_page, methods=GET),
+        Route("/dashboard/{site:int}/requests/export", requests_views.export, methods=["POST"]),
+        Route("/dashboard/{site:int}/requests/erase", requests_views.erase, methods=["POST"]),
     ]
 
 

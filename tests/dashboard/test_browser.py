@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -352,3 +354,41 @@ def test_screenshots_dark_and_mobile(open_page: PageFactory, dashboard: Dashboar
     overflow = mobile.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     mobile.screenshot(path=screenshot_path("dashboard-mobile"), full_page=True)
     assert overflow <= 0, f"the page is {overflow}px wider than a 390px phone"
+
+
+def test_an_admin_exports_and_erases_a_visitor_from_the_data_requests_page(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    consent_id, at = str(uuid.uuid4()), dashboard.now - dt.timedelta(days=3)
+    dashboard.db.insert("events", [event(10**15 + 21, at, consent_id=uuid.UUID(consent_id)),
+                                   event(10**15 + 21, at + dt.timedelta(minutes=1), path="/brakes",
+                                         consent_id=uuid.UUID(consent_id))], list(EVENTS_TABLE.columns))
+    page = open_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.add_init_script(CSP_PROBE)
+    page.goto(f"{dashboard.base}/dashboard/1")
+    page.get_by_role("link", name="Data requests").click()
+    expect(page).to_have_url(f"{dashboard.base}/dashboard/1/requests")
+    page.get_by_label("Consent id").fill(consent_id)
+    page.get_by_label("Consent id").press("Enter")  # a plain GET form: no script involved
+    expect(page.locator("#event-count")).to_have_text("2")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export", exact=True).click()
+    assert download.value.suggested_filename == f"consent-data-1-{consent_id}.json"
+    assert json.loads(Path(download.value.path()).read_text(encoding="utf-8"))["event_count"] == 2
+    page.get_by_role("button", name="Erase…", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Erase the data of consent id {consent_id}")
+    page.get_by_role("button", name="Yes, erase 2 events").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Erased 2 events")
+    expect(page.locator("#event-count")).to_have_text("0")
+    log = page.get_by_role("table", name=re.compile("data requests for this site"))
+    expect(log.locator("tbody tr").first).to_contain_text("Erasure")
+    expect(log.locator("tbody tr").first).to_contain_text(f"Dashboard ({ADMIN})")
+    expect(log.locator("tbody tr").nth(1)).to_contain_text("Export")
+    page.screenshot(path=screenshot_path("dashboard-data-requests"), full_page=True)
+    assert page.evaluate("() => window.__csp") == []
+    assert problems == []
