@@ -69,7 +69,9 @@ def superseded(gateway: Gateway) -> int:
 
 
 def withdraw_while_replaying(a: Gateway, b: Gateway, db: Database, *, interval: float = 0.02,
-                             after: float = 3.0) -> Withdrawal:
+                             after: float = 3.0, erase: bool = False) -> Withdrawal:
+    """``erase``: the visitor erases their data (DELETE /consent/data) instead of withdrawing; then
+    nothing of the id may remain, from before or after."""
     visitor = httpx.Client(base_url=a.base, headers={"Origin": ORIGIN}, timeout=10)
     consent_id = visitor.post("/consent?site=1", json={"categories": ["analytics"],
                                                        "policy_version": "v1"}).json()["consent_id"]
@@ -88,7 +90,7 @@ def withdraw_while_replaying(a: Gateway, b: Gateway, db: Database, *, interval: 
     thread = threading.Thread(target=replay, daemon=True)
     thread.start()
     time.sleep(1.2)  # hits stored under the grant, which must stay
-    assert visitor.delete("/consent?site=1").status_code == 200
+    assert visitor.delete("/consent/data?site=1" if erase else "/consent?site=1").status_code == 200
     withdrawn = time.monotonic()
     propagation = float("inf")
     while time.monotonic() - withdrawn < after:
@@ -99,7 +101,7 @@ def withdraw_while_replaying(a: Gateway, b: Gateway, db: Database, *, interval: 
     thread.join()
     time.sleep(1.5)  # B's writer flushes and its poll purges
     (withdrawal_ts,) = db.query("SELECT max(ts) FROM consent_log WHERE consent_id = {c:UUID} "
-                                "AND action = 'withdraw'", {"c": consent_id})[0]
+                                "AND action IN ('withdraw', 'erase')", {"c": consent_id})[0]
     counts = db.query("SELECT countIf(ts < {w:DateTime64(3)}), countIf(ts >= {w:DateTime64(3)}) FROM events "
                       "WHERE consent_id = {c:UUID}", {"c": consent_id, "w": withdrawal_ts})[0]
     return Withdrawal(consent_id, propagation, int(counts[0]), int(counts[1]))
