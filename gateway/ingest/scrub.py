@@ -1,15 +1,13 @@
 """Privacy scrubbing: personal data out of free text and URLs before anything is stored.
 
-Owns the redaction rules (``RULES``, a table of named patterns with validators, compiled once per
-``Scrubber``), the query parameters whose values are always secret, and the URL rewriting around
-them: userinfo dropped, path and query decoded, scrubbed and re-encoded, fragment dropped unless kept.
+Owns ``Scrubber``, which compiles the rule table of ``scrub_rules`` once and walks text and URLs with
+it, and the URL rewriting around the rules: userinfo dropped, path and query decoded, scrubbed and
+re-encoded, secret query parameters replaced, fragment dropped unless kept. What is redacted, and
+which false positives are accepted, is said next to each rule in ``scrub_rules``.
 
-For privacy we prefer over-redacting: a rule fires on anything shaped like the data it hunts unless
-a check proves it is not (a VIN or ID check digit, a card's Luhn sum and issuer). Known false
-positives are named next to each rule. Tokens are at most one character longer than the shortest
-text they replace (``a@b.co`` → ``[email]``), so ``text()`` grows its input by at most a sixth; in
-URLs a secret value becomes ``[redacted]`` whatever its length (+9 characters per parameter at
-worst) and raw non-ASCII is percent-encoded. Callers cap lengths before and after (``hit.MAX_*``).
+A scrubbed text grows by at most a sixth (see ``scrub_rules``); in URLs a secret value becomes
+``[redacted]`` whatever its length (+9 characters per parameter at worst) and raw non-ASCII is
+percent-encoded. Callers cap lengths before and after (``hit.MAX_*``).
 
 Cost: clean text passes after one or two searches (~1 µs for a title), and is then remembered, so the
 same title again costs a set lookup; text with personal data is scrubbed afresh every time and never
@@ -18,200 +16,25 @@ kept. ``python -m benchmarks.scrub`` prints the figures.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
-EMAIL, PHONE, VIN, ID_NUMBER, CARD = "[email]", "[phone]", "[vin]", "[id-number]", "[card]"
-IP = "[ip]"  # no raw IP at rest, not even one typed into a search box or carried in a referrer
-REDACTED = "[redacted]"  # the value of a secret query parameter
-REDACTIONS = (EMAIL, PHONE, VIN, ID_NUMBER, CARD, IP, REDACTED)
-
-CAMPAIGN_PREFIXES = ("utm_", "mtm_", "pk_", "matomo_", "piwik_")  # kept as-is; values still text-scrubbed
-
-# Names compared case-insensitively; a trailing "*" matches any suffix. A secret value is replaced
-# whole, the name is kept (that a visitor arrived with a click id or a token is still worth counting).
-DEFAULT_SECRET_PARAMS: tuple[str, ...] = (
-    # credentials and one-time secrets: reset links, magic links, signed URLs, OAuth redirects
-    # ("code" also hides promo codes; a site that wants those can rename them)
-    "token", "access_token", "id_token", "refresh_token", "auth", "authorization", "password", "passwd",
-    "pwd", "pass", "secret", "client_secret", "api_key", "apikey", "key", "otp", "pin", "code", "state",
-    "nonce", "signature", "sig", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
-    # session identifiers (URL rewriting by PHP, Java, ASP, ColdFusion)
-    "session", "sessionid", "session_id", "sid", "phpsessid", "jsessionid", "aspsessionid*", "cfid",
-    "cftoken",
-    # direct identifiers typed into GET forms or put into links by mailing tools
-    "email", "e-mail", "mail", "phone", "tel", "telephone", "mobile", "user", "username", "login", "uid",
-    "userid", "user_id", "firstname", "first_name", "lastname", "last_name", "fullname", "full_name",
-    # per-click and per-recipient ids: each points at one person in an ad or mail platform
-    "gclid", "gbraid", "wbraid", "dclid", "fbclid", "msclkid", "yclid", "ttclid", "twclid", "li_fat_id",
-    "igshid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "_ga", "_gl",
-)
-assert not [p for p in DEFAULT_SECRET_PARAMS if p.startswith(CAMPAIGN_PREFIXES)], "campaign params are kept"
-
-_B, _E = r"(?<![\dA-Za-z])", r"(?![\dA-Za-z])"  # digit/letter boundaries; CJK text around still counts
-# Where a rule looks (see Scrubber.text): the whole text when it holds an "@"; windows around runs of
-# at least 7 digits; the whole text when a run of 17 letters and digits holds a digit.
-ADDRESS, NUMBER, TOKEN, NETWORK = "address", "number", "token", "network"
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """``check(match)`` says how many leading characters of a match are personal data (0: none);
-    ``None`` means all. Only phone chains use a partial count (a number glued to the next one)."""
-
-    name: str
-    scope: str
-    token: str
-    pattern: str
-    check: Callable[[str], int] | None = None
-    flags: int = 0
-    min_digits: int = 0  # fewer digits in a window: the rule is skipped there
-
-
-def _whole(ok: Callable[[str], bool]) -> Callable[[str], int]:
-    return lambda found: len(found) if ok(found) else 0
-
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # ISO 7064 MOD 11-2
-
-
-def _id_ok(found: str) -> bool:
-    digits = found.replace(" ", "")
-    try:
-        date(int(digits[6:10]), int(digits[10:12]), int(digits[12:14]))
-    except ValueError:
-        return False
-    total = sum(int(d) * w for d, w in zip(digits, _ID_WEIGHTS, strict=False))  # the 17 before the check
-    return "10X98765432"[total % 11] == digits[17].upper()
-
-
-def _ip_ok(found: str) -> bool:
-    try:
-        ipaddress.ip_address(found)
-    except ValueError:
-        return False  # "10:00:00" or "300.1.2.3": shaped like one, but no address
-    return True
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        n = int(d) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
-    return total % 10 == 0
-
-
-# (first prefix, last prefix, lengths): compared on as many leading digits as the prefix has. Plain
-# numbers starting with 1, 7, 8 or 9 (timestamps, order numbers, ISBNs) are never cards; 13-digit
-# Visa is left out because 13-digit EAN barcodes starting with 4 would pass Luhn one time in ten.
-CARD_ISSUERS: tuple[tuple[str, str, tuple[int, ...]], ...] = (
-    ("4", "4", (16, 19)),  # Visa
-    ("51", "55", (16,)), ("2221", "2720", (16,)),  # Mastercard
-    ("34", "34", (15,)), ("37", "37", (15,)),  # American Express
-    ("6011", "6011", (16, 17, 18, 19)), ("644", "649", (16, 17, 18, 19)), ("65", "65", (16, 17, 18, 19)),
-    ("62", "62", (16, 17, 18, 19)),  # UnionPay
-    ("3528", "3589", (16, 17, 18, 19)),  # JCB
-    ("300", "305", (14, 15, 16, 17, 18, 19)), ("36", "36", (14, 15, 16, 17, 18, 19)), ("38", "38", (14, 16)),
+from gateway.ingest.scrub_rules import (
+    ADDRESS,
+    DEFAULT_SECRET_PARAMS,
+    IP,
+    NETWORK,
+    NUMBER,
+    REDACTED,
+    RULES,
+    TOKEN,
+    Rule,
+    is_ip,
 )
 
-
-def _card_ok(found: str) -> bool:
-    digits = found.replace(" ", "").replace("-", "")
-    return _luhn(digits) and any(len(digits) in lengths and first <= digits[:len(first)] <= last
-                                 for first, last, lengths in CARD_ISSUERS)
-
-
-_VIN_VALUE = {**{str(d): d for d in range(10)}, **dict(zip("ABCDEFGHJKLMNPRSTUVWXYZ",
-                                                          (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9,
-                                                           2, 3, 4, 5, 6, 7, 8, 9), strict=True))}
-_VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
-
-
-def vin_check_digit(vin: str) -> str:
-    """Position 9 of a North-American or Chinese VIN (ISO 3779 transliteration, mod 11, 10 → X)."""
-    total = sum(_VIN_VALUE[c] * w for c, w in zip(vin.upper(), _VIN_WEIGHTS, strict=True))
-    return "X" if total % 11 == 10 else str(total % 11)
-
-
-def _vin_ok(found: str) -> bool:
-    # Letters and digits both: 17-letter words and 17-digit numbers are not VINs. The check digit is
-    # binding only in North America (WMI 1-5) and China (L); elsewhere any such token counts, so a
-    # random 17-character id without I, O, Q is redacted too (over-redacting by choice).
-    if found.isdigit() or found.isalpha():
-        return False
-    upper = found.upper()
-    return upper[0] not in "12345L" or upper[8] == vin_check_digit(upper)
-
-
-def _digit_count_end(found: str, low: int, high: int, skip: int = 0) -> int:
-    """End of the longest prefix of a phone chain with ``low``..``high`` digits, ending after a
-    digit run (0: none). A number glued to the phone by one separator ("… 1234567 2026") is cut
-    off instead of making the whole chain too long to count."""
-    count = -skip  # a "00" international prefix or a "(0)" trunk digit is not part of the number
-    end = 0
-    for run in _RUN.finditer(found):
-        count += len(run[0])
-        if count > high:
-            break
-        if count >= low:
-            end = run.end()
-    return end
-
-
-def _intl_end(found: str) -> int:
-    skip = (2 if found.startswith("00") else 0) + (1 if "(0)" in found else 0)
-    return _digit_count_end(found, 7, 15, skip)
-
-
-# Order matters: longer, checked shapes first, so an ID or a card is replaced whole before a phone
-# rule could take part of it; the tokens hold no digits, so later rules never fire inside them.
-# Phone and card numbers have at most two characters between digits ("+1 (415) 555-0132"): the
-# windows around digit runs (_CHAIN) rely on it.
-RULES: tuple[Rule, ...] = (
-    # Addresses, also %40-encoded. Lookbehind: a match starts only where a run of address characters
-    # starts (linear time on long runs). "@2x.png" (retina image names) is not an address.
-    Rule("email", ADDRESS, EMAIL, r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+(?:@|%40)(?![1-4]x\.)"
-                                  r"[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)*\.[A-Za-z0-9\-]{2,}+"),
-    # PRC resident identity number: region, birth date (a real date), sequence, MOD 11-2 check;
-    # also written 6-8-4 with spaces. Clock-free: birth years up to 2099 pass (a future date with a
-    # valid check character is nothing else anyway).
-    Rule("prc-id-number", NUMBER, ID_NUMBER, _B + r"[1-9]\d{5} ?(?:19|20)\d\d(?:0[1-9]|1[0-2])"
-                                                 r"(?:0[1-9]|[12]\d|3[01]) ?\d{3}[\dXx]" + _E,
-         _whole(_id_ok), min_digits=17),
-    # Cards: plain 13-19 digits, or 4-4-4-4(-3) / 4-6-5 / 4-6-4 groups with one consistent separator.
-    Rule("card", NUMBER, CARD, _B + r"(?:\d{13,19}|\d{4}(?P<s>[ \-])\d{4}(?P=s)\d{4}(?P=s)\d{1,4}"
-                                    r"(?:(?P=s)\d{3})?|\d{4}(?P<t>[ \-])\d{6}(?P=t)\d{4,5})" + _E,
-         _whole(_card_ok), min_digits=13),
-    # PRC mobile: 1[3-9] + 9 digits, whole or 3-4-4, optionally +86 / 0086 in front.
-    Rule("phone-prc", NUMBER, PHONE, r"(?<![\dA-Za-z+])(?:(?:\+|00)86[ \-]?)?"
-                                     r"1[3-9]\d(?P<s>[ \-]?)\d{4}(?P=s)\d{4}" + _E, min_digits=11),
-    # International: + or 00, 7-15 digits (E.164) in groups split by one space, dot or dash, with an
-    # optional "(415)" or "(0)" group. Possessive, so a longer digit run never matches in part.
-    # False positives: "+15.000.000", "00" + 7 digits written as one number.
-    Rule("phone-intl", NUMBER, PHONE, r"(?<![\dA-Za-z+])(?:\+|(?<![.,])00)[1-9]\d{0,14}+"
-                                      r"(?:(?:[ .\-]|\ ?\(\d{1,4}\)\ ?)\d{1,14}+)*+" + _E, _intl_end,
-         min_digits=7),
-    # North American: (415) 555-0132, 415-555-0132, 1-415-555-0132. False positive: "300 500 1000".
-    Rule("phone-nanp", NUMBER, PHONE, _B + r"(?:1[ .\-])?(?:\([2-9]\d\d\)\ ?|[2-9]\d\d[ .\-])"
-                                           r"[2-9]\d\d[ .\-]\d{4}" + _E, min_digits=10),
-    # National with trunk 0: 030 1234567, (030) 1234567, 030/1234567, 06 12 34 56 78, 010-12345678;
-    # a separator is required (a bare 0-number is more often an id) and dd.mm.yyyy dates are not phones.
-    Rule("phone-national", NUMBER, PHONE, _B + r"(?!\d\d[./\-]\d\d[./\-](?:19|20)\d\d)"
-                                          r"(?:\(0\d{1,4}\)\ ?|0[1-9]\d{0,3}[ /.\-])"
-                                          r"\d{1,8}+(?:[ .\-]\d{1,8}+)*+" + _E,
-         lambda found: _digit_count_end(found, 9, 12), min_digits=9),
-    Rule("vin", TOKEN, VIN, _B + r"[A-HJ-NPR-Z0-9]{17}" + _E, _whole(_vin_ok), re.IGNORECASE),
-    # IP addresses, checked by ipaddress; "v1.2.3.4" (a version) is not taken, a bare "1.2.3.4" is.
-    Rule("ipv4", NETWORK, IP, _B + r"(?:\d{1,3}\.){3}\d{1,3}" + _E, _whole(_ip_ok)),
-    Rule("ipv6", NETWORK, IP, r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}"
-                              r"(?![0-9A-Za-z:])", _whole(_ip_ok)),
-)
-RULE_NAMES = tuple(rule.name for rule in RULES)
-assert len(set(RULE_NAMES)) == len(RULES) and {rule.token for rule in RULES} <= set(REDACTIONS)
+__all__ = ["DEFAULT_SECRET_PARAMS", "ScrubbedUrl", "Scrubber"]  # the default list: handed to Scrubber
 
 # Both other scopes at once, so that clean text (nearly all of it) passes with one search: 7 digits
 # with at most two other characters between neighbours, or a digit in a run of 17 letters and digits
@@ -223,7 +46,6 @@ _TOKEN_HINT = re.compile(r"[0-9A-Za-z]{17}")  # alone, cheaper than the digit-an
 _IP_START = frozenset("0123456789[:")
 _IP_HINT = re.compile(r"\d\.\d{1,3}\.\d|[0-9A-Fa-f]?:[0-9A-Fa-f]{0,4}:")  # dotted quads, two colons
 _BEFORE, _AFTER = 3, 2  # context around a digit run: "+" or "(" and a lookbehind; an ID's X and a lookahead
-_RUN = re.compile(r"\d+")
 # Full-width digits and signs, as Chinese and Japanese input methods type them.
 _WIDE = re.compile(r"[０-９＠＋－（）]")
 _NARROW = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
@@ -302,9 +124,12 @@ class Scrubber:
         self._secret = frozenset(n for n in names if not n.endswith("*"))
         self._secret_prefixes = tuple(sorted(n[:-1] for n in names if n.endswith("*")))
         compiled = [(rule, re.compile(rule.pattern, rule.flags)) for rule in RULES]
-        self._address, self._token, self._network = (
+        ascii_only = [(rule, re.compile(rule.ascii_pattern or rule.pattern, rule.flags)) for rule in RULES
+                      if rule.scope == ADDRESS]
+        self._address_ascii = [(regex, self._replacer(regex, rule)) for rule, regex in ascii_only]
+        self._address, self._network, self._token = (
             [(regex, self._replacer(regex, rule)) for rule, regex in compiled if rule.scope == scope]
-            for scope in (ADDRESS, TOKEN, NETWORK))
+            for scope in (ADDRESS, NETWORK, TOKEN))
         self._number = [(regex, self._replacer(regex, rule), rule.min_digits) for rule, regex in compiled
                         if rule.scope == NUMBER]
         self._clean: set[str] = set()
@@ -342,7 +167,7 @@ class Scrubber:
 
     def _text(self, value: str) -> str:
         if "@" in value or "%40" in value:
-            value = _apply(self._address, value)
+            value = _apply(self._address_ascii if value.isascii() else self._address, value)
         if _IP_HINT.search(value):
             value = _apply(self._network, value)
         if not _MAYBE.search(value):
@@ -380,7 +205,7 @@ class Scrubber:
             host_port = _HOST_PORT.fullmatch(authority.rpartition("@")[2])
             if host_port is not None:
                 host = host_port[1].lower().rstrip(".")
-                if host[:1] in _IP_START and _ip_ok(host.strip("[]")):
+                if host[:1] in _IP_START and is_ip(host.strip("[]")):
                     host = IP  # a server's address, but an address all the same: none is stored
                 port = host_port[2]
                 if host and port and port != _DEFAULT_PORTS.get(scheme) and int(port) < 65536:

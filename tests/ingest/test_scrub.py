@@ -1,4 +1,5 @@
-"""Tests for gateway.ingest.scrub: redaction rules (table-driven, positives and negatives) and URLs."""
+"""Tests for gateway.ingest.scrub and its rule table, gateway.ingest.scrub_rules: redaction rules
+(table-driven: what must go, and the false positives that must stay) and URLs."""
 
 from __future__ import annotations
 
@@ -8,14 +9,13 @@ import time
 
 import pytest
 
-from gateway.ingest.scrub import (
+from gateway.ingest.scrub import ScrubbedUrl, Scrubber
+from gateway.ingest.scrub_rules import (
     CAMPAIGN_PREFIXES,
     DEFAULT_SECRET_PARAMS,
     REDACTIONS,
     RULE_NAMES,
     RULES,
-    ScrubbedUrl,
-    Scrubber,
 )
 
 SCRUB = Scrubber()
@@ -60,6 +60,7 @@ ID_X = next(n for n in (id_number(f"320102198502281{s:02d}") for s in range(100)
 VIN_HONDA = "1HGCM82633A004352"  # the check digit of this textbook VIN is 3
 VIN_CN = [vin("LSVAU218?N2183294"), vin("LFV3A23C?H3012345"), vin("LGBH52E0?KY123456")]
 VIN_US = [vin("5YJ3E1EA?KF123456"), vin("1FTFW1ET?DFC10312")]
+VIN_DEMO = "LSVAU2180N2183294"  # the demo page's example: check digit 0, where 3 is due
 CARDS = ["4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "5555555555554444",
          "5555 5555 5555 4444", "2223003122003222", "378282246310005", "3782 822463 10005",
          "6011111111111117", "6200000000000005", "3530111333300000", "30569309025904", "4000056655665556"]
@@ -68,6 +69,7 @@ NOT_A_CARD = luhn_complete("100023456789123")  # Luhn-valid 16 digits, but no is
 
 def test_test_data_is_valid() -> None:
     assert vin("1HGCM826?3A004352") == VIN_HONDA
+    assert vin("LSVAU218?N2183294") != VIN_DEMO
     assert all(luhn_ok(c) for c in CARDS) and luhn_ok(NOT_A_CARD)
     assert ID_X.endswith("X") and len({ID_A, ID_B, ID_X}) == 3
 
@@ -130,7 +132,34 @@ REDACTED_CASES: list[tuple[str, str, str]] = [
     ("vin-cn-2", f"vin={VIN_CN[2].lower()}", "vin=[vin]"),
     ("vin-us-0", VIN_US[0], "[vin]"),
     ("vin-us-1", f"({VIN_US[1]})", "([vin])"),
-    ("vin-like-id-over-redacted", "ABCDEFGH123456789", "[vin]"),  # no check digit outside NA/CN
+    ("vin-like-id-over-redacted", "ABCDEFGH123456789", "[vin]"),  # VIN-shaped (see the rule)
+    # --- issue 15, section 5: misses found by a reviewer --------------------------------------
+    # VINs whatever their check digit: a mistyped VIN still points at one car
+    ("vin-demo-typo", VIN_DEMO, "[vin]"),
+    ("vin-demo-typo-search", f"二手车 {VIN_DEMO.lower()} 保养记录", "二手车 [vin] 保养记录"),
+    ("vin-cn-bad-check", wrong_check(VIN_CN[0]), "[vin]"),
+    ("vin-us-bad-check", wrong_check(VIN_HONDA), "[vin]"),
+    ("vin-eu-fiat-no-year", "ZFA31200000123456", "[vin]"),  # 0 at position 10: no model year coded
+    ("vin-order-number-over-redacted", "WEB20261121000123", "[vin]"),  # shaped exactly like the Fiat
+    ("prc-mobile-86-no-plus", "8613812345678", "[phone]"),
+    ("prc-mobile-86-no-plus-spaced", "tel 86 138 1234 5678", "tel [phone]"),
+    ("prc-mobile-dotted", "138.1234.5678", "[phone]"),
+    ("prc-mobile-86-dotted", "+86 138.1234.5678", "[phone]"),
+    ("card-dotted", "4111.1111.1111.1111", "[card]"),
+    ("card-dotted-amex", "3782.822463.10005", "[card]"),
+    ("card-then-code", "card 4111 1111 1111 1111 123 12/27", "card [card] 123 12/27"),
+    ("card-dotted-then-phone", "4111.1111.1111.1111.138.1234.5678", "[card].[phone]"),
+    ("id-number-dashed", f"{ID_A[:6]}-{ID_A[6:14]}-{ID_A[14:]}", "[id-number]"),
+    ("id-number-dashed-x", f"身份证 {ID_X[:6]}-{ID_X[6:14]}-{ID_X[14:]}", "身份证 [id-number]"),
+    ("id-number-dashed-once", f"{ID_B[:6]}-{ID_B[6:]}", "[id-number]"),
+    ("ipv4-zero-padded", "from 192.168.001.010 today", "from [ip] today"),
+    ("ipv4-all-padded", "010.000.000.001", "[ip]"),
+    ("email-idn-cjk", "用户@例子.中国", "[email]"),
+    ("email-idn-cjk-in-sentence", "邮箱：用户@例子.中国，谢谢", "邮箱：[email]，谢谢"),
+    ("email-idn-domain", "john@例子.广告", "[email]"),
+    ("email-idn-latin", "mail jöhn.müller@exämple.de now", "mail [email] now"),
+    ("email-idn-cyrillic", "иван@пример.рф", "[email]"),
+    ("email-idn-punycode", "user@xn--fsqu00a.xn--fiqs8s", "[email]"),
     *[(f"card-{i}", f"card {c} exp", "card [card] exp") for i, c in enumerate(CARDS)],
     ("mixed", "Jane, jane@example.com, +49 30 1234567, 4111 1111 1111 1111",
      "Jane, [email], [phone], [card]"),
@@ -172,8 +201,6 @@ CLEAN_CASES: list[tuple[str, str]] = [
     ("id-year-1899", id_number("11010518991231002")),
     ("id-17-digits", ID_A[:17]),
     ("id-19-digits", ID_A + "1"),
-    ("vin-cn-bad-check", wrong_check(VIN_CN[0])),
-    ("vin-us-bad-check", wrong_check(VIN_HONDA)),
     ("vin-with-ioq", "1HGCM82633A0O4352"),
     ("vin-all-letters", "ABCDEFGHJKLMNPRST"),
     ("vin-all-digits", "12345678901234567"),
@@ -187,6 +214,36 @@ CLEAN_CASES: list[tuple[str, str]] = [
     ("tokens-stay", "[email] [phone] [vin] [id-number] [card] [redacted]"),
     ("fullwidth-year", "２０２６年新款 ＠店铺"),
     ("empty", ""),
+    # --- false positives near the new rules (issue 15, section 5): they must stay ----------------
+    # 17 characters of the VIN alphabet that are not VIN-shaped
+    ("code17-ends-in-letters", "Part 4006381333931DEXL"),  # positions 14-17 must be digits
+    ("code17-hash", "commit 9f86d081884c7d659"),  # hex digest, "d659" at the end
+    ("code17-starts-with-0", "Bosch 0986494524BX12345"),  # position 1: no region is 0
+    ("code17-year-z", "WVWZZZ1JZZW000001"),  # position 10: Z codes no model year
+    ("code17-year-u", "BX7265AC4U2581234"),  # position 10: nor U
+    ("code17-order-o", "SO202611210001234"),  # O is not in the VIN alphabet
+    ("code17-digits", "Order 20261121123045001"),
+    ("code17-words", "iPhone15ProMax256"),
+    ("code16", "WVWZZZ1JZXW00001"),
+    ("order-dashed", "Order ORD-2026-11-21-000123"),
+    ("iso-datetime", "2026-11-21T12:30:45Z"),
+    ("iso-datetime-compact", "20261121T123045Z"),
+    ("price-cny", "¥1,299.00 / 86.50 元"),
+    ("price-thousands", "$13,812.34"),
+    ("price-dotted-thousands", "€ 1.381.234,56"),
+    ("version-semver", "release 2.17.1-beta.4"),
+    ("version-4-dots", "v10.0.19045.2965"),
+    ("build-date", "build 20261121.1"),
+    ("ipv4-padded-too-big", "192.168.001.256"),
+    ("prc-86-no-mobile", "8612345678901"),  # 86 + a number that is no PRC mobile (12…)
+    ("prc-12-dotted", "128.1234.5678"),  # 12x is no PRC mobile prefix
+    ("card-dotted-luhn-bad", "4111.1111.1111.1112"),
+    ("card-dotted-no-issuer", "1234.5678.9012.3456"),
+    ("id-dashed-bad-check", f"{ID_A[:6]}-{ID_A[6:14]}-{ID_A[14:17]}{'1' if ID_A[-1] != '1' else '2'}"),
+    ("id-dashed-bad-date", "110105-19991331-0021"),
+    ("at-cjk-no-dot", "联系@客服"),
+    ("at-cjk-price", "单价@5元"),
+    ("at-handle-cjk", "关注@张三 的微博"),
 ]
 
 
@@ -206,6 +263,22 @@ def test_text_is_idempotent_and_bounded(text: str) -> None:
     once = SCRUB.text(text)
     assert SCRUB.text(once) == once
     assert len(once) <= len(text) + len(text) // 6 + 1
+
+
+def test_ascii_forms_match_like_the_general_ones() -> None:
+    rnd = random.Random(7)
+    texts = [c[1] for c in REDACTED_CASES] + [c[1] for c in CLEAN_CASES]
+    texts += ["".join(rnd.choice("ab1.-_%+@ 40x2co") for _ in range(rnd.randrange(40))) for _ in range(2000)]
+    for rule in RULES:
+        if rule.ascii_pattern:
+            general, fast = re.compile(rule.pattern, rule.flags), re.compile(rule.ascii_pattern, rule.flags)
+            for text in filter(str.isascii, texts):
+                assert fast.sub("#", text) == general.sub("#", text), (rule.name, text)
+
+
+def test_lookalike_letters_never_raise() -> None:
+    # Case-insensitive matching would take the Kelvin sign for a K (it once raised a KeyError)
+    assert SCRUB.text(f"{VIN_HONDA} 1HGCM82633A00435\u212a") == "[vin] 1HGCM82633A00435\u212a"
 
 
 def test_long_numbers_are_redacted_whole_not_half_as_phones() -> None:
@@ -300,6 +373,13 @@ URL_CASES: list[tuple[str, str, bool, ScrubbedUrl]] = [
      ScrubbedUrl("", "", "/x", "token=[redacted]&q=1", "", (("token", "[redacted]"), ("q", "1")))),
     ("ip-host", "http://192.168.1.5:8080/x?from=8.8.8.8", False,
      ScrubbedUrl("http", "[ip]:8080", "/x", "from=[ip]", "", (("from", "[ip]"),))),
+    ("ip-host-zero-padded", "http://192.168.001.005/", False, ScrubbedUrl("http", "[ip]", "/")),
+    ("vin-typo-site-search", f"https://example.cn/search?q={VIN_DEMO}&page=1", False,
+     ScrubbedUrl("https", "example.cn", "/search", "q=[vin]&page=1", "", (("q", "[vin]"), ("page", "1")))),
+    ("vin-typo-in-path", f"https://example.cn/cars/{VIN_DEMO.lower()}/history", False,
+     ScrubbedUrl("https", "example.cn", "/cars/[vin]/history")),
+    ("idn-email-in-query", "https://example.cn/s?wd=%E7%94%A8%E6%88%B7%40%E4%BE%8B%E5%AD%90.%E4%B8%AD%E5%9B%BD",
+     False, ScrubbedUrl("https", "example.cn", "/s", "wd=[email]", "", (("wd", "[email]"),))),
     ("not-a-url", "call me on 13812345678", False, ScrubbedUrl("", "", "call%20me%20on%20[phone]")),
 ]
 
@@ -344,7 +424,9 @@ def test_unsplit() -> None:
     assert SCRUB.url("mailto:x").unsplit() == "mailto:x"
 
 
-SNIPPETS = ["+49 30 1234567", "13812345678", "138 1234 5678", "(415) 555-0132", "030 1234567", ID_A, ID_X,
+SNIPPETS = ["+49 30 1234567", "13812345678", "8613812345678", "138.1234.5678", "4111.1111.1111.1111",
+            VIN_DEMO, "192.168.001.010", "010.000.000.001", "用户@例子.中国", "jöhn@exämple.de", "WEB2026",
+            "138 1234 5678", "(415) 555-0132", "030 1234567", ID_A, ID_X, f"{ID_A[:6]}-{ID_A[6:]}",
             "4111 1111 1111 1111", "378282246310005", VIN_HONDA, VIN_CN[0], "WVWZZZ1JZXW000001", "a@b.co",
             "john%40example.com", "2026-11-21", "1763700000000", "1299.00", "4711", "7", "2012–2019", "x",
             "汽车", "１３８１２３４５６７８", "+", "(", ")", "0", "00", "-", "."]
