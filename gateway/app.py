@@ -118,7 +118,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         new_configs = await asyncio.to_thread(missing_config_rows, db, shown)
         writer.submit(CONSENT_CONFIGS_TABLE, new_configs, urgent=True)
         app.state.resources = Resources(settings=settings, db=db, writer=writer, spool=spool, geo=geo)
-        app.state.rights = Rights(settings, db, writer=writer, ledger=ledger)
+        app.state.rights = Rights(settings, db, writer=writer, ledger=ledger, sync=ledger_sync)
         app.state.pipeline = Pipeline(gate=app.state.consent_gate, geo=geo, metrics=app.state.metrics,
                                       trusted=app.state.trusted_proxies,
                                       opt_in_countries=settings.opt_in_countries, sites=settings.sites,

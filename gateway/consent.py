@@ -62,7 +62,7 @@ class Decisions(Protocol):
 
     def superseded(self, consent: Consent) -> bool: ...
 
-    def accepted(self, consent_id: uuid.UUID, now: float) -> None: ...
+    def accepted(self, consent: Consent, now: float) -> None: ...
 
     def next_decided_at(self, consent_id: uuid.UUID, now: float, previous: int = 0) -> int: ...
 
@@ -207,7 +207,7 @@ class ConsentGate:
             self.metrics.count("consent_cookie", problem)
             return None
         if self.decisions is not None and consent is not None:
-            self.decisions.accepted(consent.consent_id, self.clock() if now is None else now)
+            self.decisions.accepted(consent, self.clock() if now is None else now)
         return consent
 
 

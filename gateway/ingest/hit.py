@@ -32,7 +32,6 @@ MAX_UA = 512
 MAX_UADATA = 2048
 MAX_DIMENSIONS = 50
 MAX_PAST = 24 * 3600  # older custom timestamps need the site token (as in Matomo)
-MAX_FUTURE = 600  # later ones are clamped to now (a visitor's clock running fast)
 TOKEN_ONLY = ("cip", "country", "region", "city", "lat", "long")
 
 _CONTROL = dict.fromkeys([*range(32), *range(127, 160)], " ")  # C0, DEL and C1 controls
@@ -165,8 +164,8 @@ def _timestamp(params: Mapping[str, str], now: float, authenticated: bool) -> fl
         return now
     if ts < now - MAX_PAST and not authenticated:
         raise InvalidHit("a timestamp older than 24 hours requires token_auth")
-    if ts > now + MAX_FUTURE:
-        return now
+    if ts > now:  # a visitor's clock running fast: no hit happens after it arrives, and a withdrawal
+        return now  # must find every hit it supersedes at or after its own time
     return ts
 
 

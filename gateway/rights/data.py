@@ -1,7 +1,11 @@
 """One visitor's stored data: found, exported in a stable shape, erased.
 
 A visitor is a consent id on one site. The site's own user id (Matomo ``uid``) leads to the consent
-ids whose events carry its keyed hash. The export is the visitor-data document, version 1:
+ids whose events carry its keyed hash: an export by user id holds the events that carry it (not the
+other visits of those browsers, which may be someone else's); an erasure by user id erases those
+consent ids whole, since a browser the user signed in from is theirs to stop tracking.
+
+The export is the visitor-data document, version 1:
 
     {"format": "consent-gateway.visitor-data", "version": 1, "site": 1,
      "consent_ids": ["…"], "exported_at": "2026-12-07T10:00:00.000Z", "retention_days": 390,
@@ -82,18 +86,23 @@ def decisions_of(db: Database, site: Site, consent_ids: Iterable[uuid.UUID]) -> 
     return decisions
 
 
-def events_of(db: Database, site: Site, consent_ids: Sequence[uuid.UUID], now: float) -> list[dict[str, Any]]:
+def events_of(db: Database, site: Site, consent_ids: Sequence[uuid.UUID], now: float,
+              user_hash: str = "") -> list[dict[str, Any]]:
+    """The events of these consent ids; with ``user_hash``, only those carrying that user id (a shared
+    browser's other users and its visits before sign-in are not the requester's to read)."""
     if not consent_ids:
         return []
     rows = db.query(f"SELECT {', '.join(EXPORTED_COLUMNS)} FROM events WHERE site_id = {{site:UInt32}} "
-                    "AND consent_id IN {cids:Array(UUID)} AND ts >= {oldest:DateTime64(3)} ORDER BY ts",
-                    {"site": site.id, "cids": list(consent_ids),
+                    "AND consent_id IN {cids:Array(UUID)} AND ts >= {oldest:DateTime64(3)} "
+                    f"{'AND user_id = {uid:String} ' if user_hash else ''}ORDER BY ts",
+                    {"site": site.id, "cids": list(consent_ids), "uid": user_hash,
                      "oldest": oldest_kept(site, dt.datetime.fromtimestamp(now, dt.UTC))})
     return [{name: _plain(value) for name, value in zip(EXPORTED_COLUMNS, row, strict=True)} for row in rows]
 
 
-def document(db: Database, site: Site, consent_ids: Sequence[uuid.UUID], now: float) -> dict[str, Any]:
-    events = events_of(db, site, consent_ids, now)
+def document(db: Database, site: Site, consent_ids: Sequence[uuid.UUID], now: float,
+             user_hash: str = "") -> dict[str, Any]:
+    events = events_of(db, site, consent_ids, now, user_hash)
     return {"format": FORMAT, "version": VERSION, "site": site.id,
             "consent_ids": [str(c) for c in consent_ids], "exported_at": iso(now),
             "retention_days": site.retention_days, "decisions": decisions_of(db, site, consent_ids),

@@ -15,7 +15,6 @@ a few requests per ten minutes (429). ClickHouse down: 503 with Retry-After, nev
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -112,9 +111,10 @@ async def owner_consent_data(request: Request) -> Response:
     try:
         consent_id = uuid.UUID(request.path_params["consent_id"])
     except ValueError:
-        return JSONResponse({"error": "not a consent id"}, status_code=400)
+        return JSONResponse({"error": "not a consent id"}, status_code=400,
+                            headers={"Cache-Control": "no-store"})
     rights: Rights = request.app.state.rights
-    now = time.time()
+    now = request.app.state.consent_gate.clock()
     try:
         if not await rights.known(site, consent_id):
             return JSONResponse({"error": f"nothing is recorded under {consent_id} for site {site.id}"},
@@ -142,7 +142,8 @@ async def owner_user_data(request: Request) -> Response:
         if not consent_ids:
             return JSONResponse({"error": f"no events of this user id are stored for site {site.id}"},
                                 status_code=404)
-        return await _owner_act(request, rights, site, consent_ids, None, user_hash, time.time())
+        return await _owner_act(request, rights, site, consent_ids, None, user_hash,
+                                request.app.state.consent_gate.clock())
     except Unavailable:
         return _unavailable()
 
@@ -152,7 +153,7 @@ async def _owner_act(request: Request, rights: Rights, site: Site, consent_ids: 
     headers = {"Cache-Control": "no-store"}
     if request.method == "GET":
         document = await rights.export(site, consent_ids, audit.Request(site.id, "export", one, "site-token"),
-                                       now)
+                                       now, user_hash=user_hash)
         name = f"consent-data-{site.id}-{one}.json" if one else f"user-data-{site.id}.json"
         return _download(document, name, headers)
     refusals = [await rights.refusal(site, cid, now) for cid in consent_ids]

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from gateway.consent import Consent
 
 HORIZON_SECONDS = (MAX_LIFETIME_DAYS + 1) * 86400  # no cookie outlives this
-SEEN_SECONDS = 120.0  # how long an accepted hit's consent id is remembered for the window purge
+SEEN_SECONDS = 120.0  # an accepted hit's consent id is remembered this long (to twice as long) for purges
 
 
 @dataclass(slots=True)
@@ -58,7 +58,11 @@ class ConsentLedger:
 
     def __init__(self) -> None:
         self._entries: dict[uuid.UUID, Entry] = {}
-        self._seen: dict[uuid.UUID, float] = {}  # consent ids with hits accepted lately: when
+        # Consent ids with hits accepted lately: when, and under which visitor id. Two generations,
+        # swapped every SEEN_SECONDS by ``rotate``, so forgetting costs nothing per hit.
+        self._seen: dict[uuid.UUID, tuple[float, int]] = {}
+        self._seen_before: dict[uuid.UUID, tuple[float, int]] = {}
+        self._rotated_at = 0.0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -67,11 +71,20 @@ class ConsentLedger:
 
     def superseded(self, consent: Consent) -> bool:
         entry = self._entries.get(consent.consent_id)
-        return entry is not None and consent.decided_at < entry.decided_at
+        if entry is None or consent.decided_at == entry.decided_at:
+            return False
+        if consent.decided_at < entry.decided_at:
+            return True
+        if consent.analytics:
+            # A cookie we signed for a later grant than any we know of: another instance's, whose
+            # log row has not reached us yet. Learn it now, or its hits would be taken for rows of
+            # the restriction we know and dropped on their way to ClickHouse.
+            entry.decided_at, entry.analytics, entry.at = consent.decided_at, True, float(consent.decided_at)
+        return False
 
-    def accepted(self, consent_id: uuid.UUID, now: float) -> None:
+    def accepted(self, consent: Consent, now: float) -> None:
         """A hit of this id was accepted: if another instance restricts it now, look for window rows."""
-        self._seen[consent_id] = now
+        self._seen[consent.consent_id] = (now, consent.visitor_id)
 
     # --- decisions ------------------------------------------------------------------------------
 
@@ -112,9 +125,16 @@ class ConsentLedger:
             return None
         return Change(consent_id, restricted_at=at if not analytics else 0.0, erased_at=entry.erased_at)
 
-    def recently_accepted(self, consent_id: uuid.UUID, since: float) -> bool:
-        when = self._seen.get(consent_id)
-        return when is not None and when >= since
+    def accepted_since(self, consent_id: uuid.UUID, since: float) -> int | None:
+        """The visitor id of the latest hit of this id accepted at or after ``since``, if any."""
+        seen = self._seen.get(consent_id) or self._seen_before.get(consent_id)
+        return seen[1] if seen is not None and seen[0] >= since else None
+
+    def rotate(self, now: float) -> None:
+        """Forget hits accepted more than SEEN_SECONDS (to twice that) ago."""
+        if now - self._rotated_at >= SEEN_SECONDS:
+            self._seen_before, self._seen = self._seen, {}
+            self._rotated_at = now
 
     # --- the writer (every row before it reaches ClickHouse) ---------------------------------
 
@@ -153,7 +173,4 @@ class ConsentLedger:
                  if entry.decided_at < horizon and entry.erased_at < horizon]
         for cid in stale:
             del self._entries[cid]
-        seen_horizon = now - SEEN_SECONDS
-        for cid in [cid for cid, when in self._seen.items() if when < seen_horizon]:
-            del self._seen[cid]
         return len(stale)

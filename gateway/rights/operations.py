@@ -56,9 +56,9 @@ async def _subject(context: OpContext, rights: Rights, site: Site,
 async def export(context: OpContext, args: dict[str, Any]) -> dict[str, Any]:
     rights, site = _rights(context), _site(context, args)
     try:
-        consent_ids, one, _ = await _subject(context, rights, site, args)
+        consent_ids, one, user_hash = await _subject(context, rights, site, args)
         request = audit.Request(site.id, "export", one, "cli")
-        return await rights.export(site, consent_ids, request, time.time())
+        return await rights.export(site, consent_ids, request, time.time(), user_hash=user_hash)
     except Unavailable as exc:
         raise ControlError(f"ClickHouse is unavailable: {exc}") from None
 
@@ -80,7 +80,10 @@ async def erase(context: OpContext, args: dict[str, Any]) -> dict[str, Any]:
 @operation("rights.log")
 async def log(context: OpContext, args: dict[str, Any]) -> list[dict[str, Any]]:
     site_id = int(args["site"]) if args.get("site") else None
+    limit = int(args.get("limit", 100))
+    if not 1 <= limit <= 10_000:
+        raise ControlError("--limit must be 1 to 10000")
     try:
-        return await _rights(context).log(site_id, limit=int(args.get("limit", 100)))
+        return await _rights(context).log(site_id, limit=limit)
     except Unavailable as exc:
         raise ControlError(f"ClickHouse is unavailable: {exc}") from None

@@ -17,15 +17,17 @@ have nothing to do: the log row written directly makes the next start drop any s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from gateway.consent import Consent, decide
 from gateway.consent_log import log_row
 from gateway.rights import audit, data
-from gateway.rights.ledger import ConsentLedger
+from gateway.rights.ledger import Change, ConsentLedger
+from gateway.rights.sync import LedgerSync
 from gateway.settings import Settings
 from gateway.sites import Site
 from gateway.storage.clickhouse import ClickHouseError, Database
@@ -33,6 +35,8 @@ from gateway.storage.schema import CONSENT_LOG_TABLE, RIGHTS_REQUESTS_TABLE, Tab
 from gateway.storage.writer import BatchWriter
 
 DURABLE_TIMEOUT = 10.0
+CONCURRENT = 2  # exports and erasures running at once, per process
+QUEUE = 16  # more waiting than this: 503, try again later
 LogRow = Callable[[Consent, float], tuple[Any, ...]]
 
 
@@ -42,11 +46,16 @@ class Unavailable(RuntimeError):
 
 class Rights:
     def __init__(self, settings: Settings, db: Database, *, writer: BatchWriter | None = None,
-                 ledger: ConsentLedger | None = None) -> None:
+                 ledger: ConsentLedger | None = None, sync: LedgerSync | None = None) -> None:
         self.settings = settings
         self.db = db
         self.writer = writer
         self.ledger = ledger
+        self.sync = sync
+        # Exports and erasures scan and rewrite one visitor's rows and flush the writer: a few at a
+        # time, so that a burst of them (from many minted consent ids) cannot starve the hits.
+        self._slots = asyncio.Semaphore(CONCURRENT)
+        self._waiting = 0
 
     # --- who ----------------------------------------------------------------------------------
 
@@ -60,9 +69,15 @@ class Rights:
     # --- export -------------------------------------------------------------------------------
 
     async def export(self, site: Site, consent_ids: Sequence[uuid.UUID], request: audit.Request,
-                     now: float) -> dict[str, Any]:
+                     now: float, *, user_hash: str = "") -> dict[str, Any]:
+        """The visitor-data document; by user id (``user_hash``), only the events that carry it."""
+        async with self._slot():
+            return await self._export(site, consent_ids, request, now, user_hash)
+
+    async def _export(self, site: Site, consent_ids: Sequence[uuid.UUID], request: audit.Request,
+                      now: float, user_hash: str) -> dict[str, Any]:
         await self._flush()  # a visitor who just browsed sees those hits in the file
-        document: dict[str, Any] = await self._run(data.document, self.db, site, consent_ids, now)
+        document: dict[str, Any] = await self._run(data.document, self.db, site, consent_ids, now, user_hash)
         await self._audit(request, events=document["event_count"], decisions=len(document["decisions"]),
                           now=now)
         return document
@@ -72,8 +87,10 @@ class Rights:
     async def refusal(self, site: Site, consent_id: uuid.UUID, now: float, *, source: str = "api",
                       previous: Consent | None = None) -> Consent:
         """The decision an erasure records: a refusal stamped after every earlier decision on the id."""
-        latest = self.ledger.latest(consent_id) if self.ledger is not None else await self._run(
-            _latest_logged, self.db, site, consent_id)
+        # The log, not only the ledger: an id with one decision (a first grant) has no ledger entry,
+        # and that grant may be stamped in this very second or later (another instance's clock).
+        latest = max(self.ledger.latest(consent_id) if self.ledger is not None else 0,
+                     await self._run(_latest_logged, self.db, site, consent_id))
         decided_at = max(int(now), latest + 1, previous.decided_at + 1 if previous is not None else 0)
         consent = decide(site=site, categories=[], source=source, now=now, previous=previous, current=False,
                          decided_at=decided_at)
@@ -82,6 +99,11 @@ class Rights:
     async def erase(self, site: Site, refusals: Sequence[Consent], request: audit.Request, now: float, *,
                     user_hash: str = "", row: LogRow | None = None) -> int:
         """Erase every event of these consent ids (and of ``user_hash``); returns how many were stored."""
+        async with self._slot():
+            return await self._erase(site, refusals, request, now, user_hash, row)
+
+    async def _erase(self, site: Site, refusals: Sequence[Consent], request: audit.Request, now: float,
+                     user_hash: str, row: LogRow | None) -> int:
         build = row or self._log_row
         await self._flush()  # what was accepted until now lands, to be counted and deleted below
         logged_at = {c.consent_id: max(now, float(c.decided_at)) for c in refusals}
@@ -91,12 +113,20 @@ class Rights:
                 self.ledger.record(consent.consent_id, consent.decided_at, analytics=False, erased_at=at,
                                    at=at)
         await self._write(CONSENT_LOG_TABLE, [build(c, logged_at[c.consent_id]) for c in refusals])
-        await self._flush()
         ids = [c.consent_id for c in refusals]
-        stored = await self._run(data.count_events, self.db, site, ids, user_hash)
-        await self._run(data.delete_events, self.db, site, ids, user_hash)
-        if await self._run(data.count_events, self.db, site, ids, user_hash):
-            raise Unavailable("ClickHouse still shows rows of this visitor after the DELETE")
+        try:
+            await self._flush()
+            stored = await self._run(data.count_events, self.db, site, ids, user_hash)
+            await self._run(data.delete_events, self.db, site, ids, user_hash)
+            if await self._run(data.count_events, self.db, site, ids, user_hash):
+                raise Unavailable("ClickHouse still shows rows of this visitor after the DELETE")
+        except Unavailable:
+            # The log says erased: make it true as soon as ClickHouse lets us, in the background.
+            if self.sync is not None:
+                for consent in refusals:
+                    at = int(logged_at[consent.consent_id] * 1000) / 1000
+                    self.sync.schedule(Change(consent.consent_id, restricted_at=at, erased_at=at))
+            raise
         await self._audit(request, events=stored, decisions=len(refusals), now=now)
         return int(stored)
 
@@ -111,6 +141,20 @@ class Rights:
         return list(await self._run(audit.entries, self.db, site_id, consent_id, limit))
 
     # --- plumbing -----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        if self._waiting >= QUEUE:
+            raise Unavailable("too many data requests at once")
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     async def _audit(self, request: audit.Request, *, events: int, decisions: int, now: float) -> None:
         await self._write(RIGHTS_REQUESTS_TABLE, [request.row(events=events, decisions=decisions,

@@ -19,11 +19,12 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.consent_config import ANALYTICS
 from gateway.metrics import Metrics
-from gateway.rights.ledger import HORIZON_SECONDS, SEEN_SECONDS, Change, ConsentLedger
+from gateway.rights.ledger import HORIZON_SECONDS, Change, ConsentLedger
 from gateway.storage.clickhouse import Database
 from gateway.storage.writer import BatchWriter
 
@@ -32,6 +33,8 @@ POLL_SECONDS = 0.5
 OVERLAP = dt.timedelta(seconds=5)  # a row's ingested_at can precede the moment a query sees it
 RECENT_SECONDS = 86400  # the poll reads decisions stamped within a day; later ones wait for a restart
 PRUNE_SECONDS = 3600.0
+REREAD_SECONDS = 60.0  # every minute, the last two minutes of decisions are read again by ts alone
+MAX_ATTEMPTS = 20  # a purge failing this often (~10 minutes of back-off) is logged and given up
 
 _AGGREGATE = ("consent_id, toUnixTimestamp64Milli(max(ts)) / 1000, "
               f"argMax(has(categories, '{ANALYTICS}'), ts), "
@@ -63,8 +66,18 @@ def load(db: Database, ledger: ConsentLedger, now: float) -> dt.datetime:
     return started
 
 
+@dataclass(slots=True)
+class Purge:
+    """Rows of one consent id that must go: a restriction's window (hits this instance accepted, under
+    the visitor id it saw) and/or everything up to an erasure."""
+
+    change: Change
+    visitor_id: int | None  # the visitor id this instance accepted hits under; None: any
+    attempts: int = 0
+
+
 class LedgerSync:
-    """The poll task of one instance."""
+    """The poll task of one instance, and the purges it finds necessary."""
 
     def __init__(self, db: Database, ledger: ConsentLedger, writer: BatchWriter, metrics: Metrics,
                  *, interval: float = POLL_SECONDS) -> None:
@@ -75,67 +88,97 @@ class LedgerSync:
         self.interval = interval
         self.watermark: dt.datetime | None = None
         self._task: asyncio.Task[None] | None = None
-        self._pending: list[Change] = []  # purges that failed, retried at the next poll
-        self._pruned_at = 0.0
+        self._purging: asyncio.Task[None] | None = None
+        self._pending: list[Purge] = []  # in order; one that keeps failing is given up after a while
+        self._pruned_at = self._reread_at = 0.0
 
     async def start(self, now: float) -> None:
         self.watermark = await asyncio.to_thread(load, self.db, self.ledger, now)
+        self._reread_at = now
         self._task = asyncio.create_task(self._run(), name="ledger-sync")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        for task in (self._task, self._purging):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._task = self._purging = None
 
-    async def poll(self, now: float) -> list[Change]:
-        """One look at the log; returns the restrictions that needed a purge here."""
+    def schedule(self, change: Change, visitor_id: int | None = None) -> None:
+        """Purge these rows in the background (also for an erasure whose DELETE failed)."""
+        self._pending.append(Purge(change, visitor_id))
+        if self._purging is None or self._purging.done():
+            self._purging = asyncio.create_task(self._purge(), name="ledger-purge")
+
+    async def poll(self, now: float) -> list[Purge]:
+        """One look at the log; returns the purges it scheduled."""
         assert self.watermark is not None, "start() first"
-        since = self.watermark - OVERLAP
         recent = dt.datetime.fromtimestamp(now - RECENT_SECONDS, dt.UTC)
+        where = "ts >= {recent:DateTime64(3)} AND ingested_at >= {since:DateTime64(3)}"
+        params = {"recent": recent, "since": self.watermark - OVERLAP}
+        if now - self._reread_at >= REREAD_SECONDS:
+            # Now and then by time of decision alone: a row whose insert took longer than the overlap
+            # to become visible would otherwise wait for a restart.
+            where, params = "ts >= {recent:DateTime64(3)}", {"recent": dt.datetime.fromtimestamp(
+                now - REREAD_SECONDS * 2, dt.UTC)}
+            self._reread_at = now
         rows = await asyncio.to_thread(
-            self.db.query, f"SELECT {_AGGREGATE} FROM consent_log WHERE ts >= {{recent:DateTime64(3)}} "
-            "AND ingested_at >= {since:DateTime64(3)} GROUP BY consent_id",
-            {"recent": recent, "since": since})
+            self.db.query, f"SELECT {_AGGREGATE} FROM consent_log WHERE {where} GROUP BY consent_id", params)
         changes, newest = apply_rows(self.ledger, rows)
         if newest is not None and newest > self.watermark:
             self.watermark = newest
-        todo = [c for c in changes if self._needs_purge(c)]
-        self._pending.extend(todo)
-        await self._purge()
+        todo = []
+        for change in changes:
+            if change.erased_at:  # always: rows accepted here may have landed after the erasure
+                todo.append(Purge(change, None))
+                continue
+            visitor = self.ledger.accepted_since(change.consent_id, change.restricted_at - 2)
+            if visitor is not None:
+                todo.append(Purge(change, visitor))
+        for item in todo:
+            self.schedule(item.change, item.visitor_id)
         if now - self._pruned_at > PRUNE_SECONDS:
             self.ledger.prune(now)
             self._pruned_at = now
         return todo
 
-    def _needs_purge(self, change: Change) -> bool:
-        since = change.restricted_at - 2 if change.restricted_at else change.erased_at - SEEN_SECONDS
-        return self.ledger.recently_accepted(change.consent_id, since)
-
     async def _purge(self) -> None:
-        if not self._pending:
-            return
-        await self.writer.flush()  # rows accepted here reach ClickHouse (or the filter) first
         while self._pending:
-            change = self._pending[0]
-            await asyncio.to_thread(purge, self.db, self.ledger, change)
+            item = self._pending[0]
+            try:
+                await self.writer.flush()  # rows accepted here reach ClickHouse (or the filter) first
+                deleted = await asyncio.to_thread(purge, self.db, self.ledger, item.change, item.visitor_id)
+            except Exception as exc:
+                item.attempts += 1
+                self.metrics.count("consent_sync", "purge-failed")
+                if item.attempts >= MAX_ATTEMPTS:
+                    self._pending.pop(0)
+                    log.error("consent sync: gave up purging the rows of a superseded consent after %d "
+                              "attempts: %s: %s", item.attempts, type(exc).__name__, str(exc)[:200])
+                    continue
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** item.attempts))
+                continue
             self._pending.pop(0)
-            self.metrics.count("consent_sync", "purged")
+            self.metrics.count("consent_sync", "purged" if deleted else "purge-found-nothing")
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
+            now = time.time()
             try:
-                await self.poll(time.time())
+                await self.poll(now)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # ClickHouse down or slow: the next poll catches up
                 self.metrics.count("consent_sync", "poll-failed")
                 log.warning("consent sync: %s: %s", type(exc).__name__, str(exc)[:200])
+            finally:
+                self.ledger.rotate(now)
 
 
-def purge(db: Database, ledger: ConsentLedger, change: Change) -> None:
-    """Delete the rows of a consent id that a restriction learnt late says must not remain."""
+def purge(db: Database, ledger: ConsentLedger, change: Change, visitor_id: int | None = None) -> int:
+    """Delete the rows of a consent id that a decision learnt late says must not remain; returns how
+    many there were. Counted first, so that a purge with nothing to do costs no mutation."""
     params: dict[str, Any] = {"cid": change.consent_id}
     clauses = []
     if change.erased_at:
@@ -144,9 +187,16 @@ def purge(db: Database, ledger: ConsentLedger, change: Change) -> None:
     if change.restricted_at:
         window = "ts >= fromUnixTimestamp64Milli({restricted:Int64})"
         params["restricted"] = int(change.restricted_at * 1000)
+        if visitor_id is not None:  # the rows this instance took under the superseded cookie, no others
+            window += " AND visitor_id = {visitor:UInt64}"
+            params["visitor"] = visitor_id
         regranted = ledger.regranted_at(change.consent_id)
         if regranted > change.restricted_at:  # granted again since: its rows stay
             window += " AND ts < fromUnixTimestamp({regranted:Int64})"
             params["regranted"] = regranted
         clauses.append(f"({window})")
-    db.command(f"DELETE FROM events WHERE consent_id = {{cid:UUID}} AND ({' OR '.join(clauses)})", params)
+    where = f"consent_id = {{cid:UUID}} AND ({' OR '.join(clauses)})"
+    found = int(db.query(f"SELECT count() FROM events WHERE {where}", params)[0][0])
+    if found:
+        db.command(f"DELETE FROM events WHERE {where}", params)
+    return found

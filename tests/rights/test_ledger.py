@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 from gateway.consent import Consent
-from gateway.rights.ledger import HORIZON_SECONDS, ConsentLedger
+from gateway.rights.ledger import HORIZON_SECONDS, SEEN_SECONDS, ConsentLedger
 from gateway.storage.schema import EVENTS_TABLE
 
 T0 = 1_800_000_000
@@ -85,7 +85,26 @@ def test_the_writer_filter_drops_erased_and_post_withdrawal_rows_only() -> None:
 def test_entries_older_than_any_cookie_are_pruned() -> None:
     ledger = ConsentLedger()
     ledger.record(CID, T0, analytics=False)
-    ledger.accepted(CID, T0)
     assert ledger.prune(T0 + HORIZON_SECONDS - 1) == 0
     assert ledger.prune(T0 + HORIZON_SECONDS + 1) == 1 and len(ledger) == 0
-    assert not ledger.recently_accepted(CID, 0)
+
+
+def test_accepted_hits_are_remembered_with_their_visitor_for_two_rotations_at_most() -> None:
+    ledger = ConsentLedger()
+    ledger.accepted(cookie(T0), T0)
+    assert ledger.accepted_since(CID, T0 - 1) == 42 and ledger.accepted_since(CID, T0 + 1) is None
+    ledger.rotate(T0 + SEEN_SECONDS)
+    assert ledger.accepted_since(CID, T0 - 1) == 42  # the previous generation still answers
+    ledger.rotate(T0 + 2 * SEEN_SECONDS)
+    assert ledger.accepted_since(CID, 0) is None
+
+
+def test_a_newer_grant_cookie_than_the_ledger_knows_is_learnt_so_its_rows_are_kept() -> None:
+    # Another instance withdrew (learnt here) and then granted again (its log row not yet here): the
+    # new grant's cookie is ours and newer, so its hits must not be dropped as rows of the withdrawal.
+    ledger = ConsentLedger()
+    ledger.record(CID, T0, analytics=False)
+    regrant = cookie(T0 + 3)
+    assert not ledger.superseded(regrant)
+    assert ledger.keeps(CID, at(T0 + 4)) and ledger.superseded(cookie(T0 - 1))
+    assert ledger.record(CID, T0 + 3, analytics=True) is None  # its log row, arriving later

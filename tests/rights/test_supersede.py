@@ -3,6 +3,7 @@ cookie, and a visitor changing their mind, as the gateway sees them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -81,7 +82,10 @@ def test_a_new_grant_after_a_withdrawal_is_a_new_visitor_even_from_the_old_cooki
     assert {row[1] for row in stored(client)} - visitors == {decoded(client, cookie(client)).visitor_id}
 
 
-def test_two_decisions_in_one_second_still_supersede(client: TestClient) -> None:
+def test_decisions_within_one_second_still_supersede(client: TestClient) -> None:
+    app: Any = client.app
+    second = float(int(time.time()))
+    app.state.consent_gate.clock = lambda: second + 0.5  # every decision below in the same second
     decide(client, ["analytics"])
     old = cookie(client)
     withdraw(client)
@@ -91,9 +95,24 @@ def test_two_decisions_in_one_second_still_supersede(client: TestClient) -> None
     stamps = [decoded(client, value).decided_at for value in (old, newest)]
     assert stamps[0] < stamps[1]
     before = len(stored(client))
+    app.state.consent_gate.clock = time.time
     track(client, with_cookie=old)
     track(client, with_cookie=newest)
     assert len(stored(client)) == before
+    assert counter(client, "consent_cookie", "superseded") == 2
+
+
+def test_a_hit_stamped_ahead_by_the_visitors_clock_does_not_outlive_the_withdrawal(
+        client: TestClient) -> None:
+    decide(client, ["analytics"])
+    mine = f"consent_id = '{decoded(client, cookie(client)).consent_id}'"
+    track(client, cdt=str(int(time.time()) + 300))  # a clock five minutes fast
+    withdraw(client)
+    app: Any = client.app
+    (withdrawn,) = app.state.resources.db.query(
+        f"SELECT max(ts) FROM consent_log WHERE {mine} AND action = 'withdraw'")[0]
+    assert len(stored(client, mine)) == 1
+    assert stored(client, f"{mine} AND ts >= '{withdrawn}'") == []
 
 
 def test_the_ledger_is_rebuilt_from_the_consent_log_at_start(make_client: ClientFactory) -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
+from gateway.rights import audit
+from gateway.rights.service import Rights, Unavailable
+from gateway.storage.clickhouse import connect
 from tests.rights.conftest import (
     ORIGIN,
     ClientFactory,
@@ -20,6 +25,7 @@ from tests.rights.conftest import (
     track,
     withdraw,
 )
+from tests.support.clickhouse_standin import running_standin
 from tests.support.privacy import IP_SHAPED
 
 
@@ -130,3 +136,46 @@ def test_a_preflight_allows_the_site_and_not_others(client: TestClient) -> None:
     assert ok.status_code == 204 and "DELETE" in ok.headers["access-control-allow-methods"]
     assert client.options("/consent/data?site=3", headers={"Origin": "https://evil.example"} | asked
                           ).status_code == 403
+
+
+def test_storage_down_answers_503_and_claims_no_erasure(client: TestClient, tmp_path: Path) -> None:
+    mine = visitor(client, 2)
+    me = decoded(client, mine).consent_id
+    app: Any = client.app
+    rights = app.state.rights
+    working = rights.db
+    with running_standin(tmp_path / "gone") as standin:  # a server that answered once, then went away
+        rights.db = connect(f"http://default:@{standin.host}:{standin.port}/gone", connect_timeout=1)
+    try:
+        for method in ("GET", "DELETE"):
+            response = client.request(method, "/consent/data?site=3", headers={"Origin": ORIGIN})
+            assert response.status_code == 503, (method, response.text)
+            assert response.headers["retry-after"] and "try again" in response.json()["error"]
+    finally:
+        rights.db = working
+    assert len(stored(client, f"consent_id = '{me}'")) == 2
+    assert working.query("SELECT count() FROM consent_log WHERE action = 'erase'") == [(0,)]
+
+
+def test_an_erasure_logged_before_clickhouse_failed_it_is_completed_in_the_background(
+        client: TestClient, tmp_path: Path) -> None:
+    me = decoded(client, visitor(client, 2)).consent_id
+    app: Any = client.app
+    rights: Rights = app.state.rights
+    site = app.state.settings.site(3)
+    now = time.time()
+    portal: Any = client.portal
+    refusal = portal.call(rights.refusal, site, me, now)
+    working = rights.db
+    with running_standin(tmp_path / "gone") as standin:
+        rights.db = connect(f"http://default:@{standin.host}:{standin.port}/gone", connect_timeout=1)
+    try:
+        with pytest.raises(Unavailable):  # the log row went through the writer; the DELETE could not
+            portal.call(rights.erase, site, [refusal], audit.Request(3, "erase", me, "cli"), now)
+    finally:
+        rights.db = working
+    assert working.query("SELECT count() FROM consent_log WHERE action = 'erase'") == [(1,)]
+    deadline = time.monotonic() + 30
+    while stored(client, f"consent_id = '{me}'") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert stored(client, f"consent_id = '{me}'") == []
