@@ -12,9 +12,8 @@ from gateway.rights.ledger import ConsentLedger
 from gateway.storage.clickhouse import Database
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import EVENTS_TABLE
-from gateway.storage.spool import Spool
 from gateway.storage.writer import BatchWriter
-from tests.storage.test_spool import spool_during_outage
+from tests.storage.test_spool import replay, spool_during_outage
 
 CID = EVENTS_TABLE.columns.index("consent_id")
 TS = EVENTS_TABLE.columns.index("ts")
@@ -46,22 +45,10 @@ async def test_rows_spooled_before_a_crash_do_not_come_back_for_an_erased_visito
     ledger.record(erased, int(now), analytics=False, erased_at=now, at=now)
     filtered = BatchWriter(db, flush_interval=60)
     filtered.filter_rows(EVENTS_TABLE, ledger.row_filter(EVENTS_TABLE.columns))
-    replayed = await _replay_with(filtered, tmp_path / "spool")
+    replayed, _ = await replay(tmp_path / "spool", db, filtered)
     assert replayed == 5
     assert (stored(db, erased), stored(db, kept)) == (0, 2)
     assert filtered.stats.rows_filtered == 3
-
-
-async def _replay_with(writer: BatchWriter, folder: Path) -> int:
-    """A next start: the spool replays what it kept into ``writer``."""
-    await writer.start()
-    spool = Spool(folder, writer)
-    replayed = await spool.open()
-    await spool.replay_done()
-    await writer.flush()
-    await spool.close()
-    assert await writer.close() == 0
-    return replayed
 
 
 async def test_rows_in_the_writers_buffer_after_a_withdrawal_are_dropped_earlier_ones_kept(

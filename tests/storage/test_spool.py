@@ -74,9 +74,10 @@ async def spool_during_outage(folder: Path, db: Database, table: TableSpec,
     return spool
 
 
-async def replay(folder: Path, db: Database, **writer_options: Any) -> tuple[int, Spool]:
+async def replay(folder: Path, db: Database, writer: BatchWriter | None = None,
+                 **writer_options: Any) -> tuple[int, Spool]:
     """Open a new spool over ``folder`` (ClickHouse back), replay, write, close."""
-    writer = BatchWriter(db, **{"flush_interval": 60, **writer_options})
+    writer = writer or BatchWriter(db, **{"flush_interval": 60, **writer_options})
     await writer.start()
     spool = Spool(folder, writer)
     replayed = await spool.open()
