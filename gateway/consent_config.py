@@ -18,6 +18,8 @@ from typing import Any
 from gateway.consent_texts import (
     DEFAULT_CATEGORY_TEXTS,
     DEFAULT_TEXTS,
+    LATER_KEYS,
+    LATER_KEYS_IN_ENGLISH,
     TEXT_KEYS,
     best_language,
     text_direction,
@@ -92,7 +94,9 @@ class ConsentPolicy:
         """The full banner configuration in every language, defaults included: what is hashed and
         stored as proof of the wording shown."""
         banner = self.banner
-        texts = {lang: DEFAULT_TEXTS.get(lang, {}) | banner.texts.get(lang, {}) for lang in self.languages}
+        # A language without built-in texts falls back to English for the keys added after 1.0 only.
+        texts = {lang: DEFAULT_TEXTS.get(lang, LATER_KEYS_IN_ENGLISH) | banner.texts.get(lang, {})
+                 for lang in self.languages}
         return {
             "policy_version": policy_version,
             "position": banner.position, "theme": banner.theme, "language": banner.language,
@@ -247,7 +251,7 @@ def _banner_texts(language: str, raw: object, where: str) -> Texts:
     if blank := [key for key, text in texts.items() if not text.strip()]:
         raise ConsentConfigError(f"{where}.{language}.{blank[0]}: must not be blank (a button or dialog "
                                  "without a name is neither accessible nor fair)")
-    missing = [key for key in TEXT_KEYS if key not in texts]
+    missing = [key for key in TEXT_KEYS if key not in texts and key not in LATER_KEYS]
     if language not in DEFAULT_TEXTS and missing:
         raise ConsentConfigError(f"{where}.{language}: a language without built-in texts needs every key; "
                                  f"missing: {', '.join(missing)}")

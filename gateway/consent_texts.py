@@ -16,6 +16,10 @@ TEXT_KEYS = (
     "error", "download_data", "erase_data", "erase_warning", "erase_confirm", "cancel", "erased",
     "download_error", "erase_error",
 )
+# Keys added after 1.0 (the visitor's data buttons): a site's own language without built-in texts
+# may leave them out and gets them in English, so an upgrade never stops a configured gateway.
+LATER_KEYS = ("download_data", "erase_data", "erase_warning", "erase_confirm", "cancel", "erased",
+              "download_error", "erase_error")
 RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "ks", "ps", "sd", "ug", "ur", "yi"})
 
 DEFAULT_TEXTS: dict[str, dict[str, str]] = {
@@ -284,3 +288,6 @@ def accept_language(header: str, limit: int = 12) -> list[str]:
         if tag and tag != "*" and 0 < quality <= 1:  # also drops nan and inf
             weighted.append((-quality, position, tag))
     return [tag for _, _, tag in sorted(weighted)]
+
+
+LATER_KEYS_IN_ENGLISH = {key: DEFAULT_TEXTS["en"][key] for key in LATER_KEYS}

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.consent_config import ConsentPolicy
-from gateway.consent_texts import DEFAULT_TEXTS, TEXT_KEYS, accept_language, best_language
+from gateway.consent_texts import DEFAULT_TEXTS, LATER_KEYS, TEXT_KEYS, accept_language, best_language
 from gateway.settings import ConfigError
 from tests.conftest import SettingsFactory
 
@@ -152,3 +152,15 @@ def test_language_helpers() -> None:
     assert best_language(["zh-Hans-SG"], ["zh-CN"]) == "zh-CN"
     assert accept_language("fr;level=1;q=0.1, de;q=0.5") == ["de", "fr"]
     assert accept_language("de;Q=0.2, es;q=0.3, it;q=nan, pt;q=inf") == ["es", "de"]
+
+
+def test_a_language_configured_before_the_data_buttons_existed_still_starts_with_them_in_english(
+        make_settings: SettingsFactory, clickhouse_url: str) -> None:
+    italian = {key: f"testo {index}" for index, key in enumerate(TEXT_KEYS) if key not in LATER_KEYS}
+    texts = "".join(f'{key} = "{text}"\n' for key, text in italian.items())
+    toml = f'[[sites]]\nid = 5\nname = "x"\norigins = ["{ORIGIN}"]\n[sites.banner.texts.it]\n{texts}'
+    settings = make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url}, toml=toml)
+    with TestClient(create_app(settings)) as client:
+        shown = banner(client, "&lang=it")["texts"]
+    assert shown["title"] == italian["title"]  # type: ignore[index]
+    assert shown["erase_data"] == DEFAULT_TEXTS["en"]["erase_data"]  # type: ignore[index]
