@@ -343,7 +343,10 @@ class StandIn:
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         assert proc.stdout is not None
         deadline = time.monotonic() + self._startup_timeout
-        while (left := deadline - time.monotonic()) > 0 and select.select([proc.stdout], [], [], left)[0]:
+        # poll(), not select(): a long test session can hold more than 1,024 descriptors.
+        ready = select.poll()
+        ready.register(proc.stdout, select.POLLIN)
+        while (left := deadline - time.monotonic()) > 0 and ready.poll(left * 1000):
             line = proc.stdout.readline().decode(errors="replace")
             if match := re.fullmatch(r"listening on [\d.]+:(\d+)\s*", line):
                 self.port, self._proc = int(match[1]), proc
