@@ -51,10 +51,15 @@ def known_consent(db: Database, site: Site, consent_id: uuid.UUID) -> bool:
                 or count_events(db, site, [consent_id]))
 
 
-def count_events(db: Database, site: Site, consent_ids: Sequence[uuid.UUID], user_hash: str = "") -> int:
+def count_events(db: Database, site: Site, consent_ids: Sequence[uuid.UUID], user_hash: str = "",
+                 until: float | None = None) -> int:
+    """Events of these ids (and of ``user_hash``), stamped up to ``until`` when given."""
     if not consent_ids and not user_hash:
         return 0
     where, params = _subject(site, consent_ids, user_hash)
+    if until is not None:
+        where += " AND ts <= fromUnixTimestamp64Milli({until:Int64})"
+        params["until"] = int(until * 1000)
     return int(db.query(f"SELECT count() FROM events WHERE {where}", params)[0][0])
 
 

@@ -114,11 +114,14 @@ class Rights:
                                    at=at)
         await self._write(CONSENT_LOG_TABLE, [build(c, logged_at[c.consent_id]) for c in refusals])
         ids = [c.consent_id for c in refusals]
+        # Counted and checked up to the erasure: another instance that has not learnt of it yet may
+        # still write rows of the id stamped after it, and deletes them itself once it learns.
+        until = max(logged_at.values())
         try:
             await self._flush()
-            stored = await self._run(data.count_events, self.db, site, ids, user_hash)
+            stored = await self._run(data.count_events, self.db, site, ids, user_hash, until)
             await self._run(data.delete_events, self.db, site, ids, user_hash)
-            if await self._run(data.count_events, self.db, site, ids, user_hash):
+            if await self._run(data.count_events, self.db, site, ids, user_hash, until):
                 raise Unavailable("ClickHouse still shows rows of this visitor after the DELETE")
         except Unavailable:
             # The log says erased: make it true as soon as ClickHouse lets us, in the background.

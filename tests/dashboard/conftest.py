@@ -118,7 +118,7 @@ def dashboard(
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-        db.command(f"DROP DATABASE IF EXISTS `{name}`")
+        db.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
         db.close()
 
 

@@ -21,5 +21,5 @@ def shop(chdb_path: Path) -> Iterator[Database]:
     name = f"shop_{uuid.uuid4().hex[:12]}"
     database = load(connect(f"chdb://{chdb_path}?database={name}"), shop_hits())
     yield database
-    database.command(f"DROP DATABASE IF EXISTS `{name}`")
+    database.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
     database.close()

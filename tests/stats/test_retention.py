@@ -54,7 +54,7 @@ def new_db(chdb_path: Path) -> Iterator[Callable[[], Database]]:
 
     yield make
     for database, name in made:
-        database.command(f"DROP DATABASE IF EXISTS `{name}`")
+        database.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
         database.close()
 
 
