@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import hmac
 import json
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -34,10 +35,12 @@ from gateway.geoip import GeoDatabaseError
 from gateway.proxy import client_ip, request_is_https
 from gateway.rights.ledger import ConsentLedger
 from gateway.sites import Site
+from gateway.storage.clickhouse import ClickHouseError
 from gateway.storage.schema import CONSENT_LOG_TABLE
 from gateway.storage.writer import NotDurable, Overloaded, Rejected, WriterClosed
 from gateway.useragent import browser_family
 
+log = logging.getLogger(__name__)
 MAX_BODY = 4096
 DURABLE_TIMEOUT = 5.0
 BODY_SOURCES = ("banner", "api")
@@ -348,7 +351,13 @@ async def consent_proof(request: Request) -> Response:
         consent_id = uuid.UUID(request.path_params["consent_id"])
     except ValueError:
         return JSONResponse({"error": "not a consent id"}, status_code=400)
-    body = await asyncio.to_thread(proof, request.app.state.resources.db, site, consent_id)
+    try:
+        body = await asyncio.to_thread(proof, request.app.state.resources.db, site, consent_id)
+    except (ClickHouseError, OSError, TimeoutError) as exc:  # down, unreachable or slow: not our fault
+        request.app.state.metrics.count("proof", "unavailable")
+        log.warning("proof of a consent: ClickHouse is unavailable: %s", type(exc).__name__)
+        return JSONResponse({"error": "the consent log is unavailable right now; please try again shortly"},
+                            status_code=503, headers={"Retry-After": "5", "Cache-Control": "no-store"})
     if not body["decisions"]:
         return JSONResponse({"error": f"no decisions are logged under {consent_id} for site {site.id}"},
                             status_code=404)

@@ -22,9 +22,11 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.consent import ConsentGate, cookie_name
 from gateway.settings import Settings
+from gateway.storage.clickhouse import connect
 from gateway.storage.writer import Overloaded
 from tests.conftest import SettingsFactory
 from tests.geoip_fixture import BERLIN, GOOGLE_DNS
+from tests.support.clickhouse_standin import running_standin
 
 ORIGIN = "https://shop.example.com"
 TOKEN = "site-token-for-proof-requests-0001"
@@ -599,6 +601,25 @@ def test_the_site_owner_can_prove_a_consent_with_its_history_and_wording(client:
         client.get("/api/consents/not-a-uuid", headers={"Authorization": f"Bearer {TOKEN}"}).status_code
         == 400
     )
+
+
+def test_the_proof_answers_503_not_500_while_clickhouse_is_down(
+    client: TestClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    granted = decide(client, ["analytics"])
+    app: Any = client.app
+    resources = app.state.resources
+    working = resources.db
+    with running_standin(tmp_path / "gone") as standin:  # a server that answered once, then went away
+        resources.db = connect(f"http://default:@{standin.host}:{standin.port}/gone", connect_timeout=1)
+    try:
+        response = client.get(f"/api/consents/{granted['consent_id']}",
+                              headers={"Authorization": f"Bearer {TOKEN}"})
+    finally:
+        resources.db = working
+    assert response.status_code == 503 and response.headers["retry-after"]
+    assert "try again" in response.json()["error"]
+    assert "Traceback" not in caplog.text
 
 
 def test_site_settings_reject_bad_consent_configuration(make_settings: SettingsFactory) -> None:
