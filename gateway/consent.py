@@ -64,8 +64,6 @@ class Decisions(Protocol):
 
     def accepted(self, consent: Consent, now: float) -> None: ...
 
-    def next_decided_at(self, consent_id: uuid.UUID, now: float, previous: int = 0) -> int: ...
-
 
 @dataclass(frozen=True, slots=True)
 class Consent:
@@ -193,7 +191,9 @@ class ConsentGate:
 
     def consent_for(self, request: Request, site: Site, now: float | None = None) -> Consent | None:
         """The analytics consent this request carries for ``site``, or None (counted by reason)."""
-        state = self.state(request, site, self.clock() if now is None else now)
+        if now is None:
+            now = self.clock()
+        state = self.state(request, site, now)
         problem = state.problem
         consent = state.consent
         if problem is None and consent is not None:
@@ -207,7 +207,7 @@ class ConsentGate:
             self.metrics.count("consent_cookie", problem)
             return None
         if self.decisions is not None and consent is not None:
-            self.decisions.accepted(consent, self.clock() if now is None else now)
+            self.decisions.accepted(consent, now)
         return consent
 
 
