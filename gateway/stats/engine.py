@@ -152,9 +152,10 @@ def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = (), 
             inner.append(f"groupArrayIf({dim.expr}, {NOT_DIRECT}) AS ref_{key}")
             default = FIRST_HIT_DEFAULT.get(key, "")
             outer.append(f"if(ref_i = 0, '{default}', ref_{key}[ref_i]) AS {key}")
-        else:  # the same on every hit of the visitor
-            inner.append(f"any({dim.expr}) AS {key}")
-            outer.append(key)
+        else:  # the same on every hit of the visitor; aliased apart, since a filter in the inner
+            # WHERE names the column itself, which an alias of the same name would make an aggregate
+            inner.append(f"any({dim.expr}) AS a_{key}")
+            outer.append(f"a_{key} AS {key}")
     conditions = [f"arrayExists(h -> bitAnd(h, {IS_ACTION}) != 0, v)"]
     for n, f in enumerate(visit_filters):
         dim = DIMS[f.key]
