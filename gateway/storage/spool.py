@@ -15,34 +15,26 @@ the file (one writer flush plus one sync interval; after a power cut, since the 
 that batch again at the next start. The writer's deduplication token does not help here: a
 replayed batch is cut differently and carries a new token. Rows are only stored twice, never lost.
 
-On disk, little-endian, one folder per process (a lock file keeps a second one out):
-  spool-<n>.log = MAGIC frame*              frame = u32 len | u32 crc32(body) | body
-  body = "S" u32 schema | JSON {"t": table, "c": [columns]}   (a table's columns, once per segment)
-       | "R" u64 seq | u32 schema | u32 row count | JSON [[value, ...], ...]
-       | "A" (u64 first seq | u32 count)*                      (acknowledged records)
-Values are JSON where JSON fits (str, int, float, bool, null, lists for Arrays); every JSON object
-is a tag: {"d": µs since 1970} a tz-aware datetime, read back as UTC (clickhouse-connect would
-shift a naive one by the local zone), {"n": iso} a naive one, {"D": iso} a date, {"u": hex} a UUID,
-{"m": {...}} a Map. Maps are always wrapped, so no key of a Map can pass for a tag. Nothing but
-the rows, their table and column names is written: the caller hands in rows already free of IPs.
+A disk that refuses writes (full, over quota, read-only, failing) makes ``append`` raise
+``SpoolRefused`` (an ``Overloaded``: the caller answers 503) and ``refusal`` say why, for health.
+The spool gets out of it by itself: the failed write is cut back to whole frames and its segment
+given up; acknowledged segments, that one included, are deleted as soon as their acks are in
+(a write that failed for lack of space is retried at once when that freed some); every later
+write tries the disk again, and while none comes a probe tries a fresh segment every
+``PROBE_INTERVAL`` seconds. A segment whose records are all acknowledged is also rolled over once
+it passes ``ROLL_ACKED`` bytes, so that on a small disk the space it holds comes back before the
+disk fills. Nothing is answered 2xx before its record is on disk: a refused append was never
+submitted, so its rows are not stored either. The file format is in ``spool_format``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import errno
-import fcntl
-import json
 import logging
-import os
-import re
 import struct
 import time
-import uuid
-import zlib
-from array import array
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -51,32 +43,43 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.storage.schema import TableSpec
+from gateway.storage.spool_files import Replay, Segment, SegmentFiles, SpoolBusy
+from gateway.storage.spool_format import (
+    HEAD,
+    MAGIC,
+    RECORD,
+    ack_frame,
+    decode_rows,
+    encode_rows,
+    read_record,
+    record_head,
+    scan_segment,
+    schema_frame,
+)
 from gateway.storage.writer import BatchWriter, Overloaded, Rejected, WriterClosed
+
+__all__ = ["MAGIC", "REPLAY_WINDOW", "Spool", "SpoolBusy", "SpoolFull", "SpoolRefused", "SpoolStats",
+           "decode_rows", "encode_rows", "read_record", "scan_segment"]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-MAGIC = b"CGSPOOL\x01"
-_HEAD = struct.Struct("<II")    # body length, crc32 of the body
-_RECORD = struct.Struct("<cQII")  # "R", seq, schema, row count
-_SCHEMA = struct.Struct("<cI")  # "S", schema
-_RANGE = struct.Struct("<QI")   # first seq, count
-_NAME = re.compile(r"spool-(\d+)\.log")
 _BIG_BATCH = 256 * 1024         # a batch this big is written at once, without waiting out the interval
 REPLAY_WINDOW = 20_000          # rows replay keeps in the writer; the rest of max_pending is for live hits
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MICROSECOND = dt.timedelta(microseconds=1)
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-
-
-class SpoolBusy(RuntimeError):
-    """Another process holds this spool folder (each process needs its own)."""
+ROLL_ACKED = 256 * 1024         # a fully acknowledged segment this big is rolled over, then deleted
+PROBE_INTERVAL = 0.5            # seconds between tries of a refusing disk while no write comes
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_TROUBLE = {errno.ENOSPC: "spool disk full", errno.EDQUOT: "spool disk over quota",
+            errno.EFBIG: "spool file size limit reached", errno.EROFS: "spool disk read-only"}
 
 
 class SpoolFull(Overloaded):
     """The spool reached its byte cap (ClickHouse has been away long): the caller answers 503."""
+
+
+class SpoolRefused(Overloaded):
+    """The spool's disk refuses writes (full, read-only, failing): the caller answers 503. The
+    OSError is the cause; ``Spool.refusal`` says why, once, for the operator."""
 
 
 @dataclass(slots=True)
@@ -86,6 +89,7 @@ class SpoolStats:
     acked_rows: int = 0     # rows ClickHouse took
     rejected: int = 0       # rows ClickHouse refused for good: acknowledged, logged, never replayed
     corrupt: int = 0        # segments damaged in the middle, read up to the damage
+    refusals: int = 0       # appends refused: the disk would not take them, or the byte cap was reached
     bytes_on_disk: int = 0
     segments: int = 0
     last_sync_ms: float = 0.0
@@ -93,153 +97,6 @@ class SpoolStats:
 
     def snapshot(self) -> dict[str, Any]:
         return asdict(self) | {"last_sync_ms": round(self.last_sync_ms, 3)}
-
-
-# --- the record codec -------------------------------------------------------------------------
-
-def encode_rows(rows: Sequence[Sequence[Any]]) -> bytes:
-    """Rows as compact JSON; TypeError for a value the spool cannot keep exactly."""
-    # On every hit's path: plain values, nearly all of a row, cost one set lookup each.
-    return _dumps([[v if type(v) in _PLAIN else _tag(v) for v in row] for row in rows]).encode(
-        "utf-8", "surrogatepass")
-
-
-def decode_rows(payload: bytes) -> list[list[Any]]:
-    rows: list[list[Any]] = json.loads(payload.decode("utf-8", "surrogatepass"))
-    for row in rows:
-        for i, value in enumerate(row):
-            if type(value) is dict or type(value) is list:
-                row[i] = _untag(value)
-    return rows
-
-
-def _tag(value: Any) -> Any:
-    kind = type(value)
-    if kind is dt.datetime:
-        if value.utcoffset() is None:
-            return {"n": value.isoformat()}
-        return {"d": (value - _EPOCH) // _MICROSECOND}  # exact, and the same instant whatever the zone
-    if kind is uuid.UUID:
-        return {"u": value.hex}
-    if kind is dict:
-        if not all(type(key) is str for key in value):
-            raise TypeError("the spool keeps Maps with str keys only")
-        return {"m": {k: v if type(v) in _PLAIN else _tag(v) for k, v in value.items()}}
-    if kind is list or kind is tuple:
-        return [v if type(v) in _PLAIN else _tag(v) for v in value]
-    if kind is dt.date:
-        return {"D": value.isoformat()}
-    raise TypeError(f"the spool cannot keep a {kind.__name__} value")
-
-
-def _untag(value: Any) -> Any:
-    if type(value) is list:
-        return [_untag(v) if type(v) is dict or type(v) is list else v for v in value]
-    [(tag, inner)] = value.items()
-    if tag == "d":
-        return _EPOCH + inner * _MICROSECOND
-    if tag == "u":
-        return uuid.UUID(hex=inner)
-    if tag == "m":
-        return {k: _untag(v) if type(v) is dict or type(v) is list else v for k, v in inner.items()}
-    if tag == "n":
-        return dt.datetime.fromisoformat(inner)
-    if tag == "D":
-        return dt.date.fromisoformat(inner)
-    raise ValueError(f"unknown tag {tag!r} in a spool record")
-
-
-def _frame(body: bytes) -> bytes:
-    return _HEAD.pack(len(body), zlib.crc32(body)) + body
-
-
-# --- reading segments back ----------------------------------------------------------------------
-
-@dataclass(slots=True)
-class _Scan:
-    """What a segment holds, read without decoding any row."""
-
-    seqs: array[int] = field(default_factory=lambda: array("Q"))
-    offsets: array[int] = field(default_factory=lambda: array("Q"))  # of each record's frame
-    counts: array[int] = field(default_factory=lambda: array("I"))   # rows in each record
-    acks: list[tuple[int, int]] = field(default_factory=list)        # (first seq, count)
-    schemas: dict[int, TableSpec] = field(default_factory=dict)
-    end: int = 0            # where the last whole frame ends
-    torn: bool = False      # the rest is an interrupted write: cut it off
-    corrupt: bool = False   # damage with data after it: the rest of the segment cannot be framed
-
-
-def scan_segment(data: bytes) -> _Scan:
-    scan = _Scan()
-    if not data.startswith(MAGIC):
-        scan.torn = MAGIC.startswith(data)  # created, header not yet written
-        scan.corrupt = not scan.torn
-        return scan
-    pos = scan.end = len(MAGIC)
-    view = memoryview(data)
-    while pos < len(data):
-        if pos + _HEAD.size > len(data):
-            scan.torn = True  # the write stopped inside a frame's header
-            return scan
-        length, crc = _HEAD.unpack_from(data, pos)
-        end = pos + _HEAD.size + length
-        if end > len(data):
-            scan.torn = True  # ... or its body (or the length is damaged: nothing after it can be framed)
-            return scan
-        body = view[pos + _HEAD.size:end]
-        if not (length and zlib.crc32(body) == crc and _read_body(scan, body, pos)):
-            # A bad last frame, or zeros to the end (a crash can leave a file longer than what was
-            # written), is a write that never finished; anything else is damage in the middle.
-            scan.torn = end == len(data) or data.count(0, pos) == len(data) - pos
-            scan.corrupt = not scan.torn
-            return scan
-        pos = scan.end = end
-    return scan
-
-
-def _read_body(scan: _Scan, body: memoryview, offset: int) -> bool:
-    kind = body[:1].tobytes()
-    try:
-        if kind == b"R":
-            _, seq, _schema, count = _RECORD.unpack_from(body)
-            scan.seqs.append(seq)
-            scan.offsets.append(offset)
-            scan.counts.append(count)
-        elif kind == b"A":
-            scan.acks.extend(_RANGE.iter_unpack(body[1:]))
-        elif kind == b"S":
-            _, schema = _SCHEMA.unpack_from(body)
-            spec = json.loads(body[_SCHEMA.size:].tobytes())
-            scan.schemas[schema] = TableSpec(spec["t"], tuple(spec["c"]))
-        else:
-            return False
-    except (struct.error, ValueError, KeyError, TypeError):
-        return False
-    return True
-
-
-def read_record(data: bytes, offset: int) -> tuple[int, int, list[list[Any]]]:
-    """(seq, schema, rows) of the record frame at ``offset`` of a scanned segment."""
-    length, _ = _HEAD.unpack_from(data, offset)
-    start = offset + _HEAD.size
-    _, seq, schema, _count = _RECORD.unpack_from(data, start)
-    return seq, schema, decode_rows(data[start + _RECORD.size:start + length])
-
-
-# --- the spool --------------------------------------------------------------------------------
-
-@dataclass(slots=True)
-class _Segment:
-    number: int
-    path: Path
-    size: int
-    records: int = 0
-    pending: int = 0        # records without an ack
-    first_seq: int = 0      # records in a segment have increasing seqs: [first_seq, last_seq]
-    last_seq: int = -1
-    # Segments whose records this one's acks cover: while any of them is on disk, this one must stay,
-    # or those records would be replayed again.
-    needs: set[int] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -258,23 +115,19 @@ class _Batch:
     written: asyncio.Future[None] | None = None  # resolved once its entries went to the writer
 
 
-@dataclass(slots=True)
-class _Replay:
-    segment: _Segment
-    scan: _Scan
-    pending: list[int]  # indexes into scan.seqs/offsets
-
-
 class Spool:
     def __init__(self, directory: Path, writer: BatchWriter, *, sync_interval: float = 0.0,
-                 segment_bytes: int = 16 * 2**20, max_bytes: int = 1 * 2**30) -> None:
+                 segment_bytes: int = 16 * 2**20, max_bytes: int = 1 * 2**30,
+                 clock: Callable[[], float] = time.time) -> None:
         self._dir = Path(directory)
+        self._files = SegmentFiles(self._dir)
         self._writer = writer
         self._sync_interval = sync_interval
         self._segment_bytes = segment_bytes
         self._max_bytes = max_bytes
-        self._segments: dict[int, _Segment] = {}  # ascending numbers
-        self._active: _Segment | None = None
+        self._clock = clock  # for the time a refusal started, shown to the operator
+        self._segments: dict[int, Segment] = {}  # ascending numbers
+        self._active: Segment | None = None
         self._next_segment = 1
         self._next_seq = 1
         self._schemas: dict[TableSpec, tuple[int, bytes]] = {}  # this run's ids and their frames
@@ -287,23 +140,43 @@ class Spool:
         self._last_sync = 0.0
         # One thread owns the file descriptor: writes, fsyncs, segment creation and deletion.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-sync")
-        self._fd = self._lock_fd = -1
-        self._fd_size = 0
         self._task: asyncio.Task[None] | None = None
         self._replay_task: asyncio.Task[None] | None = None
         self._closing = self._stopping = False
+        self._refused: tuple[float, str, int] | None = None  # since, why, refusals then: the disk's
+        self._capped: tuple[float, int] | None = None  # since, size of the append the byte cap refused
+        self._hurry: asyncio.Task[None] | None = None  # a writer flush asked for by a refusal
         self.stats = SpoolStats()
+
+    @property
+    def refusal(self) -> str | None:
+        """None while appends are accepted; else why not, for the operator (never any visitor data)."""
+        if self._refused is not None:
+            return self._refused[1]
+        return None if self._capped is None else self._cap_reason(self._capped[0])
+
+    def _cap_reason(self, since: float) -> str:
+        return (f"spool at its cap of {self._max_bytes} bytes since {_hms(since)}: ClickHouse has not "
+                "taken the rows for a while")
 
     async def open(self) -> int:
         """Recover earlier segments; returns the rows being replayed (in order, in the background)."""
         if self._task is not None:
             raise RuntimeError("the spool is already open")
-        loop = asyncio.get_running_loop()
-        replays = await loop.run_in_executor(self._executor, self._recover)
-        await self._new_segment(MAGIC)
+        recovered = await self._run_io(self._files.recover)
+        self._segments, self._next_segment = recovered.segments, recovered.next_segment
+        self._next_seq = recovered.next_seq
+        self.stats.corrupt += recovered.corrupt
+        self.stats.bytes_on_disk = sum(segment.size for segment in self._segments.values())
+        self.stats.segments = len(self._segments)
+        try:
+            await self._new_segment()
+        except OSError as exc:  # a full disk at start: serve, refuse hits, and recover like at any time
+            await self._refuse(exc, [])
         await self._collect()  # segments of earlier runs that are fully acknowledged
         self._task = asyncio.create_task(self._run(), name="spool-sync")
         self._task.add_done_callback(_report_crash)
+        replays = recovered.replays
         rows = sum(r.scan.counts[i] for r in replays for i in r.pending)
         if rows:
             log.info("spool: replaying %d row(s) that ClickHouse had not acknowledged", rows)
@@ -319,9 +192,10 @@ class Spool:
     async def append(self, table: TableSpec, rows: Sequence[Sequence[Any]]) -> None:
         """Return once ``rows`` are fsync'd and submitted to the writer.
 
-        SpoolFull past ``max_bytes``; the writer's Overloaded/WriterClosed as they come (the record
-        is then acknowledged at once, as the caller refuses the hit); OSError when the disk fails
-        (full, read-only, I/O error): the caller answers 503. Never a silent loss.
+        SpoolFull past ``max_bytes``; SpoolRefused when the disk does not take the record (full,
+        read-only, I/O error); the writer's Overloaded/WriterClosed as they come (the record is then
+        acknowledged at once, as the caller refuses the hit). The caller answers 503 to each. Never
+        a silent loss: a refused record is neither answered nor stored.
         """
         if self._closing or self._task is None:
             raise WriterClosed("the spool is not open")
@@ -335,16 +209,17 @@ class Spool:
         batch = self._batch
         known = self._schemas.get(table)
         if known is None:
-            known = len(self._schemas), _frame(_SCHEMA.pack(b"S", len(self._schemas))
-                                               + _dumps({"t": table.name, "c": table.columns}).encode())
-            self._schemas[table] = known
+            known = self._schemas[table] = len(self._schemas), schema_frame(len(self._schemas), table)
             batch.data += known[1]
-        head = _RECORD.pack(b"R", self._next_seq, known[0], len(rows))
-        size = _HEAD.size + len(head) + len(payload)
+        size = HEAD.size + RECORD.size + len(payload)
         if self.stats.bytes_on_disk + self._queued_bytes + size > self._max_bytes:
+            self.stats.refusals += 1
+            if self._capped is None:
+                self._capped = self._clock(), size
+                log.warning("spool: %s; hits are answered 503 meanwhile", self._cap_reason(self._capped[0]))
             raise SpoolFull(f"the spool holds {self.stats.bytes_on_disk} bytes, its cap")
-        batch.data += _HEAD.pack(len(head) + len(payload), zlib.crc32(payload, zlib.crc32(head)))
-        batch.data += head
+        self._capped = None
+        batch.data += record_head(self._next_seq, known[0], len(rows), payload)
         batch.data += payload
         done = asyncio.get_running_loop().create_future()
         batch.entries.append(_Entry(self._next_seq, table, rows, done))
@@ -379,6 +254,8 @@ class Spool:
         # Without this, rows the writer inserts after the spool closed would be replayed next time.
         with contextlib.suppress(Exception):
             await self._writer.flush()
+        if self._hurry is not None:
+            await self._hurry
         await asyncio.sleep(0)  # the writer's futures' callbacks queue the acks
         self._stopping = True
         self._wake.set()
@@ -386,7 +263,7 @@ class Spool:
             await self._task  # a crash of it was logged already
         self._active = None  # every segment may go now, the last one too
         await self._collect()
-        await self._run_io(self._close_files)
+        await self._run_io(self._files.close)
         self._executor.shutdown(wait=True)
 
     # --- the sync task ------------------------------------------------------------------------
@@ -394,7 +271,11 @@ class Spool:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            # While the disk refuses, wake up now and then to try it even if nothing is written.
+            probe = loop.call_later(PROBE_INTERVAL, self._wake.set) if self._refused is not None else None
             await self._wake.wait()
+            if probe is not None:
+                probe.cancel()
             if self._batch.entries and not self._stopping:
                 # Group commit: an fsync at most every sync_interval, unless the batch is big. Appends
                 # arriving meanwhile (or while the previous fsync runs) share the next one.
@@ -405,37 +286,37 @@ class Spool:
                     timer.cancel()
             self._wake.clear()
             self._big.clear()
-            if self._batch.entries or self._acks or (self._stopping and self._active is not None):
-                await self._write(final=self._stopping)
+            await self._write(final=self._stopping)
             if self._stopping:
                 return
 
     async def _write(self, *, final: bool) -> None:
         batch, self._batch = self._batch, _Batch()
         self._flight = batch
-        acks, self._acks = self._acks, []
-        data = batch.data
-        if acks:
-            data = data + _frame(b"A" + b"".join(_RANGE.pack(first, count) for first, count in _ranges(acks)))
+        # An ack of a deleted segment protects nothing: its records went with it.
+        acks = [ack for ack in self._acks if ack[1] in self._segments]
+        self._acks = []
+        data = batch.data + ack_frame([seq for seq, _ in acks]) if acks else batch.data
         sync = bool(batch.entries) or final
         try:
-            active = self._active
-            if active is None or (active.records and active.size + len(data) > self._segment_bytes):
-                preamble = MAGIC + b"".join(frame for _, frame in self._schemas.values())
-                active = await self._new_segment(preamble)
-            if sync:
-                self._last_sync = asyncio.get_running_loop().time()
-            took = await self._run_io(self._append, data, sync)
+            if not (batch.entries or acks or (final and self._active is not None)):
+                if self._refused is not None and not final:
+                    await self._probe()
+                return
+            try:
+                active, took = await self._put(data, sync)
+            except OSError as exc:
+                # Space an acknowledged segment held (the failed one's too, now given up) comes back
+                # at once: worth one more try before refusing the batch.
+                if exc.errno not in _NO_SPACE or not await self._collect():
+                    raise
+                active, took = await self._put(data, sync)
         except Exception as exc:
             self._acks[:0] = acks  # written with the next batch
-            self._active = None    # the next batch starts a fresh segment (see _append)
-            if batch.entries:
-                log.error("spool: cannot write %d record(s), the appends fail: %s", len(batch.entries),
-                          f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}")
-            for entry in batch.entries:
-                _fail(entry.done, exc)
+            await self._refuse(exc, batch.entries)
         else:
-            self._account(active, batch, acks, len(data), took if sync else None)
+            self._account(active, batch, acks, len(data), took)
+            self._resume()
             self._submit(active, batch.entries)
             await self._collect()
         finally:
@@ -444,7 +325,65 @@ class Spool:
             if batch.written is not None and not batch.written.done():
                 batch.written.set_result(None)
 
-    def _account(self, segment: _Segment, batch: _Batch, acks: list[tuple[int, int]], size: int,
+    async def _put(self, data: bytearray, sync: bool) -> tuple[Segment, float | None]:
+        """Write ``data`` at the end of the active segment, or of a fresh one: when there is none (a
+        write failed), when the active one is full, or when its records are all acknowledged and it
+        is big enough to be worth deleting (on a small disk, the space it holds may be all there is)."""
+        active = self._active
+        try:
+            if active is None or (active.records and (active.size + len(data) > self._segment_bytes or (
+                    active.pending <= 0 and active.size >= ROLL_ACKED))):
+                active = await self._new_segment()
+            if sync:
+                self._last_sync = asyncio.get_running_loop().time()
+            took = await self._run_io(self._files.append, data, sync)
+        except Exception:
+            self._active = None  # given up (see SegmentFiles.append): the next write starts a fresh one
+            raise
+        return active, took if sync else None
+
+    async def _probe(self) -> None:
+        """While the disk refuses and nothing is written: delete what may go, try a fresh segment."""
+        await self._collect()
+        if self._active is None:
+            with contextlib.suppress(OSError):
+                await self._new_segment()
+                self._resume()
+
+    async def _refuse(self, exc: Exception, entries: list[_Entry]) -> None:
+        if not isinstance(exc, OSError):  # not the disk: a bug; the appends fail with it as it is
+            log.error("spool: cannot write %d record(s)", len(entries), exc_info=exc)
+            for entry in entries:
+                _fail(entry.done, exc)
+            return
+        if self._refused is None:
+            since, free = self._clock(), await self._run_io(self._files.free_bytes)
+            trouble = _TROUBLE.get(exc.errno or 0) or f"spool disk failing ({exc.strerror or exc})"
+            free_text = "" if free is None else f": {free} bytes free in {self._dir}"
+            self._refused = since, f"{trouble} since {_hms(since)}{free_text}", self.stats.refusals
+            log.error("spool: %s; hits are answered 503 until it takes writes again", self._refused[1])
+            # Records waiting for the writer's next flush may hold the space: flushed now, they are
+            # acknowledged and their segment goes a flush interval sooner.
+            if not self._stopping and (self._hurry is None or self._hurry.done()):
+                self._hurry = asyncio.create_task(self._flush_writer(), name="spool-hurry-writer")
+        self.stats.refusals += len(entries)
+        for entry in entries:
+            refused = SpoolRefused(self._refused[1])
+            refused.__cause__ = exc
+            _fail(entry.done, refused)
+
+    async def _flush_writer(self) -> None:
+        with contextlib.suppress(Exception):  # ClickHouse down too: the writer retries on its own
+            await self._writer.flush()
+
+    def _resume(self) -> None:
+        if self._refused is not None:
+            since, _, refusals = self._refused
+            self._refused = None
+            log.warning("spool: the disk takes writes again, after %.1f s and %d refused append(s)",
+                        self._clock() - since, self.stats.refusals - refusals)
+
+    def _account(self, segment: Segment, batch: _Batch, acks: list[tuple[int, int]], size: int,
                  took: float | None) -> None:
         segment.size += size
         self.stats.bytes_on_disk += size
@@ -459,7 +398,7 @@ class Spool:
             self.stats.syncs += 1
             self.stats.last_sync_ms = took * 1000
 
-    def _submit(self, segment: _Segment, entries: list[_Entry]) -> None:
+    def _submit(self, segment: Segment, entries: list[_Entry]) -> None:
         # Here rather than in append(): an appender that went away still has its record submitted,
         # and records reach the writer in the order they reached the disk.
         for entry in entries:
@@ -498,38 +437,46 @@ class Spool:
         if not self._stopping:
             self._wake.set()
 
-    async def _new_segment(self, preamble: bytes) -> _Segment:
+    async def _new_segment(self) -> Segment:
         number = self._next_segment
         self._next_segment += 1
-        path = self._dir / f"spool-{number:012d}.log"
-        await self._run_io(self._create, path, preamble)
-        segment = self._active = self._segments[number] = _Segment(number, path, len(preamble))
+        path = self._files.path(number)
+        preamble = MAGIC + b"".join(frame for _, frame in self._schemas.values())
+        await self._run_io(self._files.create, path, preamble)
+        segment = self._active = self._segments[number] = Segment(number, path, len(preamble))
         self.stats.bytes_on_disk += len(preamble)
         self.stats.segments = len(self._segments)
         return segment
 
-    async def _collect(self) -> None:
-        """Delete segments whose records are all acknowledged and whose acks nobody needs."""
+    async def _collect(self) -> int:
+        """Delete segments whose records are all acknowledged and whose acks nobody needs; the bytes
+        this freed."""
         gone = []
         for number, segment in list(self._segments.items()):  # ascending: needs point backwards only
             needed = segment.needs & self._segments.keys()
             if segment is not self._active and segment.pending <= 0 and not needed:
                 del self._segments[number]
                 gone.append(segment)
-        if gone:
-            self.stats.bytes_on_disk -= sum(segment.size for segment in gone)
-            self.stats.segments = len(self._segments)
-            try:
-                await self._run_io(self._delete, [segment.path for segment in gone])
-            except OSError as exc:  # the next open finds them fully acknowledged and tries again
-                log.warning("spool: cannot delete acknowledged segments: %s", exc)
+        if not gone:
+            return 0
+        failed = set(await self._run_io(self._files.delete, [segment.path for segment in gone]))
+        if failed:  # kept, and tried again at the next collection
+            self._segments.update((segment.number, segment) for segment in gone if segment.path in failed)
+            self._segments = dict(sorted(self._segments.items()))
+        freed = sum(segment.size for segment in gone if segment.path not in failed)
+        self.stats.bytes_on_disk -= freed
+        self.stats.segments = len(self._segments)
+        if self._capped is not None and self.stats.bytes_on_disk + self._queued_bytes + self._capped[1] \
+                <= self._max_bytes:
+            self._capped = None  # the append the cap refused would fit now
+        return freed
 
     async def _run_io(self, call: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
 
     # --- replay -------------------------------------------------------------------------------
 
-    async def _replay(self, replays: list[_Replay]) -> None:
+    async def _replay(self, replays: list[Replay]) -> None:
         for replay in replays:
             segment, scan = replay.segment, replay.scan
             data = await asyncio.to_thread(segment.path.read_bytes)
@@ -568,136 +515,9 @@ class Spool:
             await asyncio.sleep(delay)
             delay = min(2 * delay, 1.0)
 
-    # --- on the sync thread -------------------------------------------------------------------
 
-    def _recover(self) -> list[_Replay]:
-        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._lock()
-        found = sorted((int(m[1]), path) for path in self._dir.iterdir() if (m := _NAME.fullmatch(path.name)))
-        self._next_segment = found[-1][0] + 1 if found else 1
-        scanned: list[tuple[_Segment, _Scan]] = []
-        acked: set[int] = set()
-        top = 0
-        for number, path in found:
-            data = path.read_bytes()
-            scan = scan_segment(data)
-            if scan.corrupt and not scan.end:
-                log.warning("spool: %s is not a spool segment of this version; left alone", path.name)
-                continue
-            if scan.corrupt:
-                self.stats.corrupt += 1
-                log.warning("spool: %s is damaged at byte %d; the records after it are lost", path.name,
-                            scan.end)
-            elif scan.torn and scan.end < len(data):
-                log.info("spool: %s ends in an interrupted write, cut at byte %d", path.name, scan.end)
-                with path.open("r+b") as file:
-                    file.truncate(scan.end)
-                    os.fsync(file.fileno())
-                data = data[:scan.end]
-            segment = _Segment(number, path, len(data), records=len(scan.seqs))
-            if scan.seqs:
-                segment.first_seq, segment.last_seq = scan.seqs[0], scan.seqs[-1]
-                top = max(top, segment.last_seq)
-            for first, count in scan.acks:
-                acked.update(range(first, first + count))
-                top = max(top, first + count - 1)
-            scanned.append((segment, scan))
-            self._segments[number] = segment
-        replays = []
-        for segment, scan in scanned:
-            pending = [i for i, seq in enumerate(scan.seqs) if seq not in acked]
-            segment.pending = len(pending)
-            for first, count in scan.acks:
-                segment.needs.update(other.number for other, _ in scanned if other is not segment
-                                     and other.records and other.first_seq < first + count
-                                     and first <= other.last_seq)
-            if pending:
-                replays.append(_Replay(segment, scan, pending))
-        self._next_seq = top + 1
-        self.stats.bytes_on_disk = sum(segment.size for segment in self._segments.values())
-        self.stats.segments = len(self._segments)
-        return replays
-
-    def _lock(self) -> None:
-        fd = os.open(self._dir / "spool.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise SpoolBusy(f"another process uses the spool folder {self._dir}") from None
-        self._lock_fd = fd
-
-    def _create(self, path: Path, preamble: bytes) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        try:
-            _write_all(fd, preamble)
-            os.fdatasync(fd)
-            _sync_dir(self._dir)
-        except BaseException:
-            os.close(fd)
-            path.unlink(missing_ok=True)
-            raise
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._fd, self._fd_size = fd, len(preamble)
-
-    def _append(self, data: bytearray, sync: bool) -> float:
-        started = time.perf_counter()
-        try:
-            _write_all(self._fd, data)
-            if sync:
-                os.fdatasync(self._fd)
-        except OSError:
-            # Cut the file back to its last whole frame: a partial frame with good ones after it would
-            # read as damage and cost those at replay. After a failed fsync the kernel may have dropped
-            # the pages (and a later fsync succeeds anyway), so this file takes nothing more either.
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, self._fd_size)
-            os.close(self._fd)
-            self._fd = -1
-            raise
-        self._fd_size += len(data)
-        return time.perf_counter() - started
-
-    def _delete(self, paths: list[Path]) -> None:
-        for path in paths:
-            path.unlink(missing_ok=True)
-        _sync_dir(self._dir)
-
-    def _close_files(self) -> None:
-        for fd in (self._fd, self._lock_fd):
-            if fd >= 0:
-                os.close(fd)
-        self._fd = self._lock_fd = -1
-
-
-def _ranges(acks: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Acknowledged seqs as (first, count) runs: a writer flush acknowledges long runs at once."""
-    runs: list[tuple[int, int]] = []
-    for seq in sorted(seq for seq, _ in acks):
-        if runs and runs[-1][0] + runs[-1][1] == seq:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-        else:
-            runs.append((seq, 1))
-    return runs
-
-
-def _write_all(fd: int, data: bytes | bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        if not written:
-            raise OSError(errno.EIO, "write returned 0")
-        view = view[written:]
-
-
-def _sync_dir(path: Path) -> None:
-    """Make a file's creation or removal durable: the directory entry lives in the directory."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _hms(moment: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(moment))
 
 
 def _fail(future: asyncio.Future[None], exc: BaseException) -> None:

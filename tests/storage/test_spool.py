@@ -2,7 +2,9 @@
 
 "An outage" below is a database without the table yet: ClickHouse refuses the insert as it would
 while down (a transient error), so records stay unacknowledged on disk. The kill -9 cases run the
-spool in a child process (this module, run as a script) and SIGKILL it.
+spool in a child process (this module, run as a script) and SIGKILL it. "A full disk" is a real
+one: a small tmpfs and a ballast file (tests/support/tmpfs.py; skipped where mounting is refused),
+and, without root, a file size limit (RLIMIT_FSIZE) in a child process.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import logging
 import math
 import os
+import re
 import resource
 import signal
 import stat
@@ -32,9 +35,18 @@ from benchmarks.writer_insert import synthetic_rows
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import EVENTS_TABLE, TableSpec
-from gateway.storage.spool import Spool, SpoolFull, decode_rows, encode_rows, scan_segment
+from gateway.storage.spool import (
+    PROBE_INTERVAL,
+    Spool,
+    SpoolFull,
+    SpoolRefused,
+    decode_rows,
+    encode_rows,
+    scan_segment,
+)
 from gateway.storage.writer import BatchWriter, Overloaded
 from tests.support.clickhouse_standin import StandIn, running_standin
+from tests.support.tmpfs import Ballast, MountRefused, free_bytes, tmpfs
 
 HITS = TableSpec("hits", ("n", "s"))
 CREATE_HITS = "CREATE TABLE hits (n UInt32, s String) ENGINE = MergeTree ORDER BY n"
@@ -254,6 +266,7 @@ async def test_the_byte_cap_refuses_appends_with_spool_full(db: Database, tmp_pa
             accepted += 1
     assert isinstance(SpoolFull(), Overloaded)
     assert 10 < accepted < 40 and spool.stats.bytes_on_disk <= 2000
+    assert spool.stats.refusals == 1 and (spool.refusal or "").startswith("spool at its cap of 2000 bytes")
     await spool.close()
     await writer.close(timeout=0.1)
     db.command(CREATE_HITS)
@@ -369,13 +382,37 @@ def stored_form(value: Any) -> Any:
     return value if not isinstance(value, dict) else None
 
 
-async def test_a_full_disk_fails_appends_with_oserror_and_loses_nothing_accepted(
+async def test_the_cap_refusal_ends_once_clickhouse_takes_the_rows(db: Database, tmp_path: Path) -> None:
+    writer = BatchWriter(db, flush_interval=60)
+    await writer.start()
+    spool = Spool(tmp_path / "spool", writer, max_bytes=3000, segment_bytes=600)
+    await spool.open()
+    with pytest.raises(SpoolFull):
+        for i in range(100):
+            await spool.append(HITS, [(i, "x" * 50)])
+    assert spool.refusal is not None
+    db.command(CREATE_HITS)
+    await writer.flush()
+    await until(lambda: spool.refusal is None)  # the acknowledged segments went: no append needed
+    await spool.append(HITS, [(1000, "after")])
+    await writer.flush()
+    await spool.close()
+    await writer.close()
+    assert spool.stats.refusals == 1 and (1000, "after") in hits(db)
+
+
+async def test_a_file_size_limit_refuses_appends_and_loses_nothing_accepted(
         db: Database, tmp_path: Path) -> None:
+    """Without root: RLIMIT_FSIZE makes each file refuse to grow past 16 KB (EFBIG, the kernel's own
+    error, with writes cut short), as a full disk would; the next append starts a fresh segment."""
     folder = tmp_path / "spool"
     out = subprocess.run([sys.executable, "-m", __name__, "disk-full", str(folder)], cwd=ROOT, text=True,
                          capture_output=True, timeout=120, check=True)
     result = json.loads(out.stdout)
     assert result["failed"] and set(result["failed"]) == {errno.EFBIG}
+    assert result["refusals"] == len(result["failed"])
+    assert re.fullmatch(r"spool file size limit reached since \d\d:\d\d:\d\d UTC: \d+ bytes free in .*spool",
+                        result["reason"])
     for segment in segments(folder):  # each failed write was cut back to whole frames
         scan = scan_segment(segment.read_bytes())
         assert not scan.torn and not scan.corrupt
@@ -383,6 +420,125 @@ async def test_a_full_disk_fails_appends_with_oserror_and_loses_nothing_accepted
     replayed, _ = await replay(folder, db)
     assert replayed == len(result["accepted"])
     assert [n for n, _ in hits(db)] == sorted(result["accepted"])
+
+
+async def test_a_torn_record_before_a_later_segment_costs_only_itself(db: Database, tmp_path: Path) -> None:
+    """A write cut short whose cut-back failed too: the segment ends in half a record, and the spool
+    went on in a fresh one. Replay takes the whole frames of both and nothing of the half."""
+    folder = tmp_path / "spool"
+    await spool_during_outage(folder, db, HITS, [[(1, "a")], [(2, "b")], [(3, "half written")]])
+    await spool_during_outage(folder, db, HITS, [[(4, "next segment")]])
+    first = segments(folder)[0]
+    data = first.read_bytes()
+    first.write_bytes(data[:data.index(b"half written") - 3])
+    db.command(CREATE_HITS)
+    replayed, spool = await replay(folder, db)
+    assert replayed == 3 and spool.stats.corrupt == 0
+    assert hits(db) == [(1, "a"), (2, "b"), (4, "next segment")]
+    assert segments(folder) == []
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs (skipped where this machine refuses to mount one)."""
+    try:
+        with tmpfs(tmp_path / "disk", 2**20) as disk:
+            yield disk
+    except MountRefused as exc:
+        pytest.skip(f"no small disk to fill: {exc}")
+
+
+ROW = "r" * 400  # one record: ~440 bytes on disk
+
+
+async def test_an_acknowledged_segment_filling_the_disk_is_rolled_over_and_no_append_is_refused(
+        db: Database, small_disk: Path) -> None:
+    """Issue 16's outage: the only segment, all acknowledged, held the last free bytes and was never
+    deleted, so every append failed until a restart. Now the append that finds the disk full
+    deletes it and goes to a fresh segment."""
+    db.command(CREATE_HITS)
+    ballast = Ballast(small_disk / "ballast")
+    ballast.fill(leave=32 * 1024)
+    writer = BatchWriter(db, flush_interval=60)
+    await writer.start()
+    spool = Spool(small_disk / "spool", writer)
+    await spool.open()
+    appends = 4 * free_bytes(small_disk) // 3000  # four times what the disk holds
+    for i in range(appends):
+        await spool.append(HITS, [(i, "r" * 3000)])
+        await writer.flush()
+        await until(lambda done=i + 1: spool.stats.acked_rows == done)
+    assert spool.stats.refusals == 0 and spool.refusal is None
+    await spool.close()
+    await writer.close()
+    assert [n for n, _ in hits(db)] == list(range(appends))
+    ballast.delete()
+
+
+async def test_a_full_disk_refuses_with_a_reason_then_recovers_without_an_append(
+        db: Database, small_disk: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """During an outage too (nothing can be acknowledged, so nothing the spool holds can go)."""
+    writer = BatchWriter(db, flush_interval=60)
+    await writer.start()
+    spool = Spool(small_disk / "spool", writer)
+    await spool.open()
+    ballast = Ballast(small_disk / "ballast")
+    ballast.fill()
+    accepted, refused = [], []
+    with caplog.at_level(logging.INFO, logger="gateway.storage.spool"):
+        for i in range(20):  # the segment's last page may take a few first
+            try:
+                await spool.append(HITS, [(i, "visitor-secret " + ROW)])
+                accepted.append(i)
+            except SpoolRefused as exc:
+                assert isinstance(exc, Overloaded) and isinstance(exc.__cause__, OSError)
+                assert exc.__cause__.errno == errno.ENOSPC
+                refused.append(i)
+                break
+        assert refused and spool.stats.refusals == 1
+        assert re.fullmatch(r"spool disk full since \d\d:\d\d:\d\d UTC: 0 bytes free in .*spool",
+                            spool.refusal or "")
+        with pytest.raises(SpoolRefused):  # still full: tried again, and refused again
+            await spool.append(HITS, [(100, ROW)])
+        assert spool.stats.refusals == 2
+        ballast.delete()
+        await until(lambda: spool.refusal is None, timeout=5 * PROBE_INTERVAL)  # by itself
+        await spool.append(HITS, [(200, "after")])
+    db.command(CREATE_HITS)
+    await writer.flush()
+    await spool.close()
+    await writer.close()
+    assert [n for n, _ in hits(db)] == [*accepted, 200]  # the refused ones are not stored
+    logged = [r.getMessage() for r in caplog.records if r.name == "gateway.storage.spool"]
+    assert len([m for m in logged if "disk full" in m]) == 1  # once, not per append
+    assert any("takes writes again" in m for m in logged)
+    assert not any("visitor-secret" in m for m in logged)
+
+
+async def test_a_full_disk_under_load_recovers_once_clickhouse_acknowledges(
+        db: Database, small_disk: Path) -> None:
+    """Records still waiting for ClickHouse hold the disk: appends are refused until they are
+    acknowledged; the spool has the writer flush at once (not in a minute, its interval here), their
+    segment goes, and appends go on, with the ballast still there."""
+    db.command(CREATE_HITS)
+    ballast = Ballast(small_disk / "ballast")
+    ballast.fill(leave=48 * 1024)
+    writer = BatchWriter(db, flush_interval=60)
+    await writer.start()
+    spool = Spool(small_disk / "spool", writer)
+    await spool.open()
+    accepted = []
+    for round_ in range(3):
+        with pytest.raises(SpoolRefused):
+            for i in range(1000 * round_, 1000 * round_ + 500):
+                await spool.append(HITS, [(i, ROW)])
+                accepted.append(i)
+        await until(lambda: spool.refusal is None, timeout=5 * PROBE_INTERVAL)
+    await spool.close()
+    await writer.close()
+    assert [n for n, _ in hits(db)] == accepted
+    assert len(accepted) > 2 * 48 * 1024 // len(ROW)
+    ballast.delete()
 
 
 def frames(data: bytes) -> Iterator[tuple[bytes, bytes]]:
@@ -417,17 +573,19 @@ def _disk_full_child(folder: Path) -> None:
         await spool.open()
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG rather than death
         resource.setrlimit(resource.RLIMIT_FSIZE, (16_384, resource.RLIM_INFINITY))
-        accepted, failed = [], []
+        accepted, failed, reason = [], [], ""
         for i in range(400):
             try:
                 await spool.append(HITS, [(i, "f" * 100)])
                 accepted.append(i)
-            except OSError as exc:
-                failed.append(exc.errno)
+            except SpoolRefused as exc:
+                failed.append(getattr(exc.__cause__, "errno", None))
+                reason = reason or spool.refusal or ""
                 if len(failed) == 1:
                     await spool.append(HITS, [(1000 + i, "after the failure")])  # a fresh segment
                     accepted.append(1000 + i)
-        print(json.dumps({"accepted": accepted, "failed": failed}), flush=True)
+        print(json.dumps({"accepted": accepted, "failed": failed, "reason": reason,
+                          "refusals": spool.stats.refusals}), flush=True)
         os._exit(0)  # no close: as a crash
 
     asyncio.run(run())
