@@ -152,12 +152,17 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         if status:
             return status
         os.environ["GATEWAY_MIGRATE_ON_START"] = "false"
+    from gateway.http_server import raise_open_files_limit, uvicorn_options
+
+    raise_open_files_limit()  # before the workers start: they inherit it
     uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 access_log=False, proxy_headers=False, server_header=False, log_config=None,
                 log_level=settings.log_level,
                 # No WebSocket endpoints: with them on, uvicorn logs every upgrade attempt with the
                 # client's address and the query string.
-                ws="none")
+                ws="none",
+                # A cap on request heads and a deadline to receive a request (slow clients).
+                **uvicorn_options())
     return 0
 
 

@@ -21,6 +21,13 @@ class Gateway:
     base: str
     log_file: Path
     exit_code: int | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def kill(self) -> None:
+        """SIGKILL and reap: a crash mid-load, for fault tests (the context's exit then just reaps)."""
+        assert self.process is not None
+        self.process.kill()
+        self.exit_code = self.process.wait(timeout=30)
 
     @property
     def log(self) -> str:
@@ -46,13 +53,15 @@ def run_cli(args: list[str], env: dict[str, str], timeout: float = 120,
 
 
 @contextmanager
-def running_gateway(env: dict[str, str], log_file: Path, port: int | None = None) -> Iterator[Gateway]:
+def running_gateway(env: dict[str, str], log_file: Path, port: int | None = None,
+                    workers: int = 1) -> Iterator[Gateway]:
     """Start ``serve`` on ``port`` (or a free one), wait until it answers, stop it with SIGTERM afterwards."""
     port = port or free_port()
     with log_file.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+        server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port),
+                                   "--workers", str(workers)],
                                   env=gateway_env(env), stdout=log, stderr=subprocess.STDOUT)
-    gateway = Gateway(f"http://127.0.0.1:{port}", log_file)
+    gateway = Gateway(f"http://127.0.0.1:{port}", log_file, process=server)
     try:
         deadline = time.monotonic() + 60
         while True:
