@@ -38,6 +38,7 @@ import httpx2 as httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://localhost:8080"
+METRICS_TOKEN = "benchmark-operator-token-0123456789"  # noqa: S105 (for its own gateway's /-/metrics)
 USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
     "Safari/537.36",
@@ -188,6 +189,7 @@ def start_gateway(data: Path, port: int, city_db: Path, clickhouse_url: str) -> 
             "GATEWAY_SECRET_KEYS": "b" * 48,
             "GATEWAY_GEOIP_CITY_DB": str(city_db),
             "GATEWAY_LOG_LEVEL": "warning",
+            "GATEWAY_METRICS_TOKEN": METRICS_TOKEN,
         }
         | ({"GATEWAY_CLICKHOUSE_URL": clickhouse_url} if clickhouse_url else {})
     )
@@ -343,10 +345,11 @@ def main() -> None:
         with httpx.Client(
             base_url=base, headers={"Origin": ORIGIN, "X-Forwarded-For": "85.214.132.117"}
         ) as web:
-            for _ in range(args.visitors):
+            for n in range(args.visitors):
                 web.cookies.clear()
-                answer = web.post(
-                    "/consent?site=1", json={"categories": ["analytics"], "policy_version": "1"}
+                answer = web.post(  # each visitor from its own address: one address has a budget of rows
+                    "/consent?site=1", json={"categories": ["analytics"], "policy_version": "1"},
+                    headers={"X-Forwarded-For": f"85.214.{n // 250}.{n % 250 + 1}"},
                 )
                 answer.raise_for_status()
                 cookies.append(f"cg_consent_1={web.cookies['cg_consent_1']}")
@@ -355,7 +358,8 @@ def main() -> None:
         script.write_text(lua_script(requests))
         run_wrk(base + "/matomo.php", script, 2, args.connections)  # warm-up: caches, JIT-free but fair
         gateway_figures = run_wrk(base + "/matomo.php", script, args.duration, args.connections)
-        metrics = httpx.get(f"{base}/-/metrics").json()
+        metrics = httpx.get(f"{base}/-/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}",
+                                                          "Accept": "application/json"}).json()
     finally:
         stop(gateway)
         if standin is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,7 +31,8 @@ from gateway.dashboard import routes as dashboard
 from gateway.geoip import GeoDatabase, GeoDatabaseError
 from gateway.ingest.endpoint import PATHS, track, uid_key
 from gateway.ingest.pipeline import Pipeline
-from gateway.metrics import Metrics, metrics_view
+from gateway.metrics import Metrics, local_sample, metrics_view
+from gateway.metrics_share import SHARE_ENV, WorkerSamples
 from gateway.privacy_api import privacy_notice
 from gateway.proxy import TrustedProxies
 from gateway.rights import http as rights_http
@@ -43,6 +45,7 @@ from gateway.settings import Settings, ensure_secret_keys, load_settings
 from gateway.sites import DEMO_SITE
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.migrations import MigrationError, migrate, pending
+from gateway.storage.permissions import PRIVATE_UMASK
 from gateway.storage.schema import CONSENT_CONFIGS_TABLE, EVENTS_TABLE
 from gateway.storage.spool import Spool, SpoolBusy
 from gateway.storage.writer import BatchWriter
@@ -130,6 +133,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The dashboard's clock, read at each sweep, so a pinned clock pins both.
         sweeper = Sweeper(db, settings.sites, lambda: app.state.clock(), app.state.metrics.count)
         sweeper.start()
+        # Counters summed over the workers of `serve --workers N` for /-/metrics (gateway/metrics_share.py).
+        samples = app.state.worker_samples = WorkerSamples(app.state.metrics_share_folder,
+                                                           lambda: local_sample(app.state))
+        await samples.open()
         # CLI commands reach an embedded ClickHouse through this process (gateway/control/).
         control = await open_control_channel(settings, db, app.state)
         log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
@@ -142,6 +149,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             await ledger_sync.close()
             await spool.close()  # first: it flushes the writer and records what ClickHouse took
             await writer.close()
+            await samples.close()  # last: its final sample holds what the spool and writer did
             if geo is not None:
                 geo.close()
     finally:
@@ -170,6 +178,7 @@ def create_app(settings: Settings) -> Starlette:
     settings = ensure_secret_keys(settings)
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.metrics_share_folder = None
     app.state.health_ping_lock = asyncio.Lock()
     app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
     app.state.ledger = ConsentLedger()
@@ -187,6 +196,10 @@ def create_app(settings: Settings) -> Starlette:
 
 def app_from_environment() -> Starlette:
     """uvicorn's factory: each worker builds its settings from the same environment."""
+    os.umask(PRIVATE_UMASK)  # as under the CLI, when uvicorn runs this factory itself
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    shared = os.environ.get(SHARE_ENV)  # set by `serve --workers N`
+    app.state.metrics_share_folder = Path(shared) if shared else None
+    return app

@@ -17,6 +17,7 @@ from gateway import __version__
 from gateway.accesslog import configure_logging
 from gateway.settings import ConfigError, Settings, describe, ensure_secret_keys, load_settings
 from gateway.storage.clickhouse import Target
+from gateway.storage.permissions import private_umask, secure_data_dir
 
 EXIT_CONFIG = 2
 
@@ -111,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Before anything is written: the data folder's files (and the embedded engine's) stay private
+    # to the service user, workers included (they inherit it).
+    with private_umask():
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -145,6 +153,16 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         print("consent-gateway: --workers > 1 needs a ClickHouse server (GATEWAY_CLICKHOUSE_URL): embedded "
               "ClickHouse lives in one process", file=sys.stderr)
         return EXIT_CONFIG
+    # What an earlier version or another tool left readable by others is made private.
+    target = Target.parse(settings.effective_clickhouse_url)
+    secure_data_dir(settings.data_dir, *([target.path] if target.path is not None else []))
+    if workers > 1:
+        from gateway import metrics_share
+
+        # Each worker publishes its counters there and a scrape sums them; a new run starts at zero.
+        shared = settings.data_dir / "metrics"
+        metrics_share.clear(shared)
+        os.environ[metrics_share.SHARE_ENV] = str(shared)
     ensure_secret_keys(settings, warn=False)  # created here, before workers race; each worker warns
     if settings.migrate_on_start:
         # Once, here, rather than in every worker; the workers then only check nothing is pending.

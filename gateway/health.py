@@ -1,4 +1,10 @@
-"""Introspection under ``/-/``: health for load balancers and monitoring, and the version."""
+"""Introspection under ``/-/``: health for load balancers and monitoring, and the version.
+
+Anyone gets the status alone (``{"status": "ok"|"degraded"}``, and the HTTP status a load balancer
+acts on) and the name and version; the checks behind the status (paths, ClickHouse's mode and
+errors, writer and spool figures) and the Python version are for the operator's token
+(gateway/operator_token.py).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +16,44 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from gateway import __version__
+from gateway.accesslog import strip_queries
+from gateway.operator_token import NO_STORE, Viewer, viewer
 
 CLICKHOUSE_TIMEOUT = 2.0
 
 
 async def health(request: Request) -> JSONResponse:
-    """``ok`` when all is well; ``degraded`` with 200 without GeoIP, with 503 without ClickHouse."""
+    """``ok`` when all is well; ``degraded`` with 200 without GeoIP or with a retrying writer, with 503
+    while ClickHouse does not answer or the spool refuses hits (this instance answers hits with 503
+    then, so a load balancer should send them elsewhere)."""
+    seen = viewer(request)
+    if isinstance(seen, JSONResponse):
+        return seen
+    checks = await _checks(request)
+    unusable = checks["clickhouse"]["status"] != "ok" or checks["spool"]["status"] != "ok"
+    status = "ok" if all(c["status"] == "ok" for c in checks.values()) else "degraded"
+    body: dict[str, Any] = {"status": status}
+    if seen is Viewer.OPERATOR:
+        body["checks"] = checks
+    return JSONResponse(body, status_code=503 if unusable else 200, headers=NO_STORE)
+
+
+async def _checks(request: Request) -> dict[str, dict[str, Any]]:
     resources = request.app.state.resources
     checks: dict[str, dict[str, Any]] = {}
     try:
         latency = await _ping(request.app.state.health_ping_lock, resources.db)
         checks["clickhouse"] = {"status": "ok", "mode": "embedded" if resources.db.target.embedded
                                 else "server", "latency_ms": round(latency * 1000, 2)}
+    except TimeoutError:
+        if not resources.db.target.embedded:
+            checks["clickhouse"] = {"status": "down", "error": f"no answer within {CLICKHOUSE_TIMEOUT:g} s"}
+        else:  # in this process, one statement at a time: the ping waits behind a long query, busy
+            checks["clickhouse"] = {"status": "ok", "mode": "embedded", "busy": True}
     except Exception as exc:  # any failure to answer means down; the reason goes to the operator
-        checks["clickhouse"] = {"status": "down", "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        # The driver's message carries the request URL: its query string holds query parameters.
+        checks["clickhouse"] = {"status": "down",
+                                "error": strip_queries(f"{type(exc).__name__}: {str(exc)[:300]}")}
     if resources.geo is None:
         checks["geoip"] = {"status": "missing", "path": str(resources.settings.city_db_path),
                            "hint": "run `consent-gateway geoip install`"}
@@ -33,12 +63,12 @@ async def health(request: Request) -> JSONResponse:
     stats = writer.stats
     writer_status = "stopped" if not writer.running else "retrying" if stats.consecutive_failures else "ok"
     checks["writer"] = {"status": writer_status, **stats.snapshot()}
-    required_down = checks["clickhouse"]["status"] != "ok"
-    all_ok = all(c["status"] == "ok" for c in checks.values())
-    # The contract is "ok" | "degraded"; the HTTP status tells a load balancer whether to send traffic.
-    status = "ok" if all_ok else "degraded"
-    return JSONResponse({"status": status, "checks": checks}, status_code=503 if required_down else 200,
-                        headers={"Cache-Control": "no-store"})
+    # ``Spool.refusal``: None while appends are accepted, else why not (a full disk, the byte cap).
+    refusal: str | None = getattr(resources.spool, "refusal", None)
+    spool_figures = resources.spool.stats.snapshot()
+    checks["spool"] = ({"status": "ok", **spool_figures} if refusal is None
+                       else {"status": "refusing", "reason": refusal, **spool_figures})
+    return checks
 
 
 async def _ping(lock: asyncio.Lock, db: Any) -> float:
@@ -51,7 +81,14 @@ async def _ping(lock: asyncio.Lock, db: Any) -> float:
 
 
 async def version(request: Request) -> JSONResponse:
+    """Name, version and the versioned script URLs (public anyway: pages load them); Python's
+    version for the operator only."""
+    seen = viewer(request)
+    if isinstance(seen, JSONResponse):
+        return seen
     scripts = request.app.state.scripts
-    return JSONResponse({"name": "consent-gateway", "version": __version__,
-                         "python": platform.python_version(),
-                         "scripts": {name: f"/{asset.versioned_name}" for name, asset in scripts.items()}})
+    body: dict[str, Any] = {"name": "consent-gateway", "version": __version__,
+                            "scripts": {name: f"/{asset.versioned_name}" for name, asset in scripts.items()}}
+    if seen is Viewer.OPERATOR:
+        body["python"] = platform.python_version()
+    return JSONResponse(body, headers=NO_STORE)

@@ -114,6 +114,15 @@ def _as_seconds(value: object) -> float:
     return float(value)
 
 
+def _as_token(value: object) -> str:
+    token = _as_str(value).strip()
+    if token and (len(token) < 16 or any(c.isspace() for c in token)):
+        # The value is never repeated: it may be a real token with a typo.
+        raise ValueError("must be 16+ characters without spaces; use e.g. "
+                         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    return token
+
+
 def _as_countries(value: object) -> frozenset[str]:
     codes = _as_list(value)
     bad = [c for c in codes if not re.fullmatch(r"[A-Z]{2}", c)]
@@ -185,6 +194,9 @@ FIELDS: tuple[Field, ...] = (
     Field("instance_name", "", "Name of this gateway instance, recorded in the consent log. Empty: the "
           "host name.", _as_str),
     Field("log_level", "info", "debug, info, warning or error.", _as_log_level),
+    Field("metrics_token", "", "Operator token (16+ characters) for `/-/metrics` and for the details of "
+          "`/-/health` and `/-/version`, sent as `Authorization: Bearer TOKEN`. Empty: metrics and "
+          "details are refused (403); the public status answers still work.", _as_token, secret=True),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 FILE_ONLY_KEYS = {"sites": "list of [[sites]] tables; without any, the demo site (id 1, localhost origins)"}
@@ -207,6 +219,7 @@ class Settings:
     instance_name: str
     log_level: str
     sites: tuple[Site, ...]
+    metrics_token: str = field(default="", repr=False)
     config_file: Path | None = None
 
     @property

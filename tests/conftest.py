@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.settings import Settings, load_settings
 from gateway.storage.clickhouse import Database, connect
+from tests.support.operator import METRICS_TOKEN
 
 SettingsFactory = Callable[..., Settings]
 # The browser tests' shared fixtures (``browser``, ``site``); only those tests request them.
@@ -57,7 +58,8 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
     """Settings as the gateway would load them: ``make_settings(env={...}, toml="...")``."""
 
     def make(env: dict[str, str] | None = None, toml: str | None = None) -> Settings:
-        environ = {"GATEWAY_DATA_DIR": str(tmp_path / "data")}
+        # With the operator token, as a deployment with monitoring has (tests.support.operator).
+        environ = {"GATEWAY_DATA_DIR": str(tmp_path / "data"), "GATEWAY_METRICS_TOKEN": METRICS_TOKEN}
         if toml is not None:
             config = tmp_path / "gateway.toml"
             config.write_text(toml, encoding="utf-8")

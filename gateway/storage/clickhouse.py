@@ -121,7 +121,9 @@ def connect(url: str, *, create_database: bool = True, connect_timeout: float = 
     target = Target.parse(url)
     if target.embedded:
         assert target.path is not None
-        target.path.mkdir(parents=True, exist_ok=True)
+        # Private: the engine's files hold every hit and consent (its later files follow the umask,
+        # gateway/storage/permissions.py).
+        target.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         # The engine starts in the "default" database: create ours before selecting it.
         if create_database:
             bootstrap = clickhouse_connect.get_client(interface="chdb", path=str(target.path))

@@ -24,6 +24,7 @@ from gateway.ingest.transport import GIF
 from gateway.storage.writer import Overloaded
 from tests.conftest import SettingsFactory
 from tests.geoip_fixture import BERLIN, CHANGCHUN, GOOGLE_DNS, LONDON
+from tests.support.operator import OPERATOR_JSON
 from tests.support.privacy import ip_shaped_values
 
 ORIGIN = "https://shop.example.com"
@@ -540,7 +541,7 @@ def test_metrics_show_each_step_counted_and_timed(client: TestClient) -> None:
     consent(client)
     client.get("/matomo.php?" + urlencode(hit()))
     rows(client)
-    metrics = client.get("/-/metrics").json()
+    metrics = client.get("/-/metrics", headers=OPERATOR_JSON).json()
     assert set(metrics["steps"]) >= {"consent", "filters", "geo", "user_agent", "scrub", "visit", "buffer"}
     assert metrics["counters"]["hits"]["stored"] == 1
 

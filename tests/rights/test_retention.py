@@ -31,6 +31,7 @@ from gateway.storage.schema import RIGHTS_REQUESTS_TABLE
 from tests.conftest import SettingsFactory
 from tests.stats.data import ZONE, consent_row, expired_rows, hit, insert_consents, load
 from tests.support.clock import EARLIEST_MOMENT, FIXTURE_RETENTION_DAYS, MOMENT
+from tests.support.operator import OPERATOR_JSON
 
 RETENTION = EARLIEST_MOMENT.days + 100  # rows up to 100 days before the moment outlive the real TTL
 DAY = dt.timedelta(days=1)
@@ -231,10 +232,11 @@ def test_the_gateway_sweeps_at_start(app_for: AppFor, db: Database) -> None:
     load(db, [hit(1, NOW - DAY, path="/"), hit(2, NOW - (RETENTION + 5) * DAY, path="/")])
     client = app_for(sites_toml((1, RETENTION)))
     deadline = time.monotonic() + 30
-    while client.get("/-/metrics").json()["counters"].get("retention", {}).get("events-retagged") != 1:
+    while client.get("/-/metrics", headers=OPERATOR_JSON).json()["counters"].get(
+            "retention", {}).get("events-retagged") != 1:
         assert time.monotonic() < deadline, "no sweep at start"
         time.sleep(0.05)
-    counters = client.get("/-/metrics").json()["counters"]["retention"]
+    counters = client.get("/-/metrics", headers=OPERATOR_JSON).json()["counters"]["retention"]
     assert counters == {"sweeps": 1, "events-expired": 1, "events-retagged": 1}
     settled(db)
     assert stored(db) == [(1, RETENTION)]

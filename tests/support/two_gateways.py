@@ -20,6 +20,7 @@ import httpx2 as httpx
 from gateway.storage.clickhouse import Database, connect
 from tests.e2e.gateway_process import Gateway, running_gateway
 from tests.support.clickhouse_standin import running_standin
+from tests.support.operator import METRICS_TOKEN, OPERATOR_JSON
 
 ORIGIN = "https://shop.example.com"
 CONFIG = f"""
@@ -52,7 +53,8 @@ def two_gateways(tmp_path: Path, city_db: Path, ports: tuple[int, int]) -> Itera
             env = {"GATEWAY_DATA_DIR": str(tmp_path / name), "GATEWAY_CLICKHOUSE_URL": url,
                    "GATEWAY_GEOIP_CITY_DB": str(city_db), "GATEWAY_CONFIG": str(config),
                    "GATEWAY_SECRET_KEYS": "s" * 40, "GATEWAY_INSTANCE_NAME": f"gw-{name}",
-                   "GATEWAY_WRITER_FLUSH_INTERVAL": "0.2", "GATEWAY_LOG_LEVEL": "WARNING"}
+                   "GATEWAY_WRITER_FLUSH_INTERVAL": "0.2", "GATEWAY_LOG_LEVEL": "WARNING",
+                   "GATEWAY_METRICS_TOKEN": METRICS_TOKEN}
             gateways.append(stack.enter_context(running_gateway(env, tmp_path / f"{name}.log", port=port)))
         db = connect(url, create_database=False)
         stack.callback(db.close)
@@ -64,7 +66,7 @@ def two_gateways(tmp_path: Path, city_db: Path, ports: tuple[int, int]) -> Itera
 
 
 def superseded(gateway: Gateway) -> int:
-    counters = httpx.get(f"{gateway.base}/-/metrics", timeout=5).json()["counters"]
+    counters = httpx.get(f"{gateway.base}/-/metrics", timeout=5, headers=OPERATOR_JSON).json()["counters"]
     return int(counters.get("consent_cookie", {}).get("superseded", 0))
 
 

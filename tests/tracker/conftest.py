@@ -41,6 +41,7 @@ from gateway.storage.schema import EVENTS_TABLE
 from tests.e2e.gateway_process import Gateway, running_gateway
 from tests.geoip_fixture import BERLIN
 from tests.support.clickhouse_standin import StandIn, running_standin
+from tests.support.operator import METRICS_TOKEN, OPERATOR_JSON
 
 TOKEN = "tracker-test-site-token-000000001"
 POLICY_VERSION = "2026-11"
@@ -112,6 +113,7 @@ def gateway(
         "GATEWAY_SECRET_KEYS": "t" * 48,
         "GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32",
         "GATEWAY_WRITER_FLUSH_INTERVAL": "0.1",
+        "GATEWAY_METRICS_TOKEN": METRICS_TOKEN,
     }
     with running_gateway(env, folder / "serve.log") as gateway:
         yield gateway
@@ -221,7 +223,7 @@ def wait_for_events(
 
 def counter(gateway: Gateway, name: str, reason: str) -> int:
     """One counter of ``/-/metrics``, e.g. ``counter(gateway, "hits_dropped", "no-consent")``."""
-    response = httpx.get(f"{gateway.base}/-/metrics", timeout=10)
+    response = httpx.get(f"{gateway.base}/-/metrics", timeout=10, headers=OPERATOR_JSON)
     response.raise_for_status()
     value: int = response.json()["counters"].get(name, {}).get(reason, 0)
     return value
