@@ -15,11 +15,22 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.accesslog import configure_logging
-from gateway.settings import ConfigError, Settings, describe, ensure_secret_keys, load_settings
+from gateway.control.local import SOCKET_NAME, TOKEN_NAME
+from gateway.settings import (
+    SECRET_KEY_FILE,
+    ConfigError,
+    Settings,
+    describe,
+    ensure_secret_keys,
+    load_settings,
+)
 from gateway.storage.clickhouse import Target
 from gateway.storage.permissions import private_umask, secure_data_dir
 
 EXIT_CONFIG = 2
+# What the gateway keeps in its data folder: `serve` tightens these, and only these, below it.
+DATA_ENTRIES = frozenset({"clickhouse", "spool", "metrics", "geoip", "users.json", SECRET_KEY_FILE,
+                          SOCKET_NAME, TOKEN_NAME})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -155,7 +166,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         return EXIT_CONFIG
     # What an earlier version or another tool left readable by others is made private.
     target = Target.parse(settings.effective_clickhouse_url)
-    secure_data_dir(settings.data_dir, *([target.path] if target.path is not None else []))
+    secure_data_dir(settings.data_dir, DATA_ENTRIES, target.path)
     if workers > 1:
         from gateway import metrics_share
 

@@ -10,7 +10,8 @@ at shutdown.
 A sample is ``{"counters": {name: {reason: n}}, "writer": {...}, "spool": {...}, "steps": {...}}``.
 Counters only grow: the last sample of a worker that exited stays in the sum, and a worker that
 takes over a slot starts from the sample it finds there, so sums never go back within a run (what a
-killed worker counted after its last write, at most ``INTERVAL`` seconds, is lost). Gauges (``GAUGES``:
+killed worker counted after its last write, at most ``INTERVAL`` seconds, is lost; what an answer
+included never is, since the answering worker publishes its sample first). Gauges (``GAUGES``:
 rows pending, bytes on disk...) describe the present: only live workers' count, a worker being live
 while its sample is younger than ``STALE_AFTER``. ``serve`` empties the folder when it starts, so the
 sums start at zero with each run, as Prometheus expects of a restarted target. ``SHARE_ENV`` is no
@@ -131,6 +132,14 @@ class WorkerSamples:
     async def gather(self) -> Sample:
         """Every worker's counts and the live workers' levels, summed, with a per-worker digest."""
         own = self.local()
+        if self._folder is not None:
+            # Published before it is answered: another worker answering the next scrape, or this one
+            # killed before its next publishing, then reads at least what this answer says, so the
+            # sums never go back between scrapes.
+            try:
+                await asyncio.to_thread(self._write, own, False)
+            except OSError as exc:
+                log.warning("cannot publish this worker's metrics: %s", exc.strerror or exc)
         others = await asyncio.to_thread(self._read_others) if self._folder is not None else {}
         counts, levels = split(own)
         workers: dict[str, Any] = {str(max(self._slot, 0)): {"live": True, "pid": os.getpid(), "age_s": 0.0,

@@ -121,3 +121,24 @@ def test_serve_starts_a_run_from_zero(tmp_path: Path) -> None:
     (tmp_path / "0.lock").write_text("")
     metrics_share.clear(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["0.lock"]
+
+
+def test_a_scrape_answered_by_another_worker_never_shows_less(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """What one worker's answer included stays in every later answer, whichever worker gives it and
+    even if the first is killed before it publishes again (found in review: sums went back)."""
+    monkeypatch.setattr(metrics_share, "INTERVAL", 3600.0)  # no periodic publishing in this test
+
+    async def run() -> None:
+        a, b = Worker(tmp_path), Worker(tmp_path)
+        await a.samples.open()
+        await b.samples.open()
+        a.received = 10
+        first = received(await a.samples.gather())
+        a.received = 12  # counted after the answer, then the worker is killed: never published
+        assert received(await b.samples.gather()) >= first == 10
+        await b.samples.close()
+        if a.samples._task is not None:
+            a.samples._task.cancel()
+
+    asyncio.run(run())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,8 +32,18 @@ def private_umask() -> Iterator[None]:
         os.umask(previous)
 
 
-def make_private(root: Path) -> int:
-    """Remove group and other permissions under ``root`` (itself included); the number changed."""
+# What embedded ClickHouse (chDB) keeps in its folder: tightened there, nothing else.
+CLICKHOUSE_ENTRIES = frozenset({"data", "metadata", "metadata_dropped", "store", "tmp", "user_files",
+                                "format_schemas", "preprocessed_configs", "flags", "status", "uuid"})
+
+
+def make_private(root: Path, entries: Collection[str] | None = None) -> int:
+    """Remove group and other permissions from ``root`` and, below it, from ``entries`` (names of
+    its children, followed all the way down) or everything; the number changed.
+
+    Naming the entries keeps a mistaken setting (``GATEWAY_DATA_DIR=/srv``, a shared volume) from
+    rewriting the modes of what others keep there: the folder itself at 0700 already hides it all.
+    """
     root = root.resolve()
     if not root.is_dir():
         return 0
@@ -43,7 +53,7 @@ def make_private(root: Path) -> int:
                     "folder of its own (GATEWAY_DATA_DIR)", root)
         return 0
     changed = refused = 0
-    for path in _walk(root):
+    for path in _walk(root, entries):
         try:
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode) or not mode & 0o077:
@@ -62,19 +72,26 @@ def make_private(root: Path) -> int:
     return changed
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, entries: Collection[str] | None) -> Iterator[Path]:
     yield root
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        for name in dirs + files:
-            yield Path(folder, name)
+    for top in sorted(root.iterdir()) if entries is not None else [root]:
+        if entries is not None:
+            if top.name not in entries:
+                continue
+            yield top
+            if top.is_symlink() or not top.is_dir():
+                continue
+        for folder, dirs, files in os.walk(top, followlinks=False):
+            for name in dirs + files:
+                yield Path(folder, name)
 
 
-def secure_data_dir(data_dir: Path, *others: Path) -> int:
-    """Create ``data_dir`` private if missing, then make it and ``others`` (an embedded ClickHouse
-    folder outside it) private throughout."""
+def secure_data_dir(data_dir: Path, entries: Collection[str], clickhouse: Path | None = None) -> int:
+    """Create ``data_dir`` private if missing, then make it and its gateway ``entries`` private, and
+    an embedded ClickHouse folder outside it (its engine's entries only)."""
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    changed = make_private(data_dir)
-    for other in others:
-        if other.is_dir() and not other.resolve().is_relative_to(data_dir.resolve()):
-            changed += make_private(other)
+    changed = make_private(data_dir, entries)
+    if clickhouse is not None and clickhouse.is_dir() and not clickhouse.resolve().is_relative_to(
+            data_dir.resolve()):
+        changed += make_private(clickhouse, CLICKHOUSE_ENTRIES)
     return changed

@@ -51,8 +51,34 @@ def test_a_shared_folder_given_as_data_folder_is_left_alone(tmp_path: Path) -> N
     shared.chmod(0o1777)  # like /tmp
     (shared / "other-users-file").write_text("")
     (shared / "other-users-file").chmod(0o644)
-    assert secure_data_dir(shared) == 0
+    assert secure_data_dir(shared, {"spool"}) == 0
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+
+
+def test_a_data_folder_set_to_a_folder_others_use_hides_their_files_without_changing_them(
+        tmp_path: Path) -> None:
+    """GATEWAY_DATA_DIR=/srv by mistake: the folder becomes 0700, the gateway's own entries private,
+    and nothing else's mode is rewritten (found in review: it used to chmod everything below)."""
+    srv = tmp_path / "srv"
+    (srv / "website" / "htdocs").mkdir(parents=True)
+    (srv / "website" / "htdocs" / "index.html").write_text("hello")
+    (srv / "website" / "htdocs" / "index.html").chmod(0o644)
+    (srv / "spool" / "0").mkdir(parents=True)
+    (srv / "spool" / "0" / "000001.seg").write_bytes(b"hits")
+    (srv / "spool" / "0" / "000001.seg").chmod(0o644)
+    outside_clickhouse = tmp_path / "ch"
+    (outside_clickhouse / "store").mkdir(parents=True)
+    (outside_clickhouse / "store" / "part.bin").write_bytes(b"rows")
+    (outside_clickhouse / "store" / "part.bin").chmod(0o644)
+    (outside_clickhouse / "notes.txt").write_text("someone's")
+    (outside_clickhouse / "notes.txt").chmod(0o644)
+    srv.chmod(0o755)
+    secure_data_dir(srv, {"spool", "clickhouse"}, outside_clickhouse)
+    assert stat.S_IMODE(srv.stat().st_mode) == 0o700
+    assert exposed(srv / "spool") == []
+    assert stat.S_IMODE((srv / "website" / "htdocs" / "index.html").stat().st_mode) == 0o644
+    assert exposed(outside_clickhouse / "store") == []
+    assert stat.S_IMODE((outside_clickhouse / "notes.txt").stat().st_mode) == 0o644
 
 
 def test_private_umask_is_restored_after_the_command() -> None:
