@@ -20,10 +20,15 @@ A disk that refuses writes (full, over quota, read-only, failing) makes ``append
 The spool gets out of it by itself: the failed write is cut back to whole frames and its segment
 given up; acknowledged segments, that one included, are deleted as soon as their acks are in
 (a write that failed for lack of space is retried at once when that freed some); every later
-write tries the disk again, and while none comes a probe tries a fresh segment every
-``PROBE_INTERVAL`` seconds. A segment whose records are all acknowledged is also rolled over once
-it passes ``ROLL_ACKED`` bytes, so that on a small disk the space it holds comes back before the
-disk fills. Nothing is answered 2xx before its record is on disk: a refused append was never
+write tries the disk again, and while none comes a probe deletes what may go and tries a fresh
+segment every ``PROBE_INTERVAL`` seconds. The refusal ends when a write that carries records
+succeeds, or when the probe finds room for the write refused last (a fresh segment's header alone
+proves nothing: on a nearly full disk it fits where no hit does, and health would flap). A refusal
+that comes back within ``SETTLE`` seconds of its end is the same outage: it keeps its start time,
+and its end is logged only once appends have gone on for ``SETTLE`` seconds (one error line and one
+warning per outage). A segment whose records are all acknowledged is also rolled over once it
+passes ``ROLL_ACKED`` bytes, so that on a small disk the space it holds comes back before the disk
+fills. Nothing is answered 2xx before its record is on disk: a refused append was never
 submitted, so its rows are not stored either. The file format is in ``spool_format``.
 """
 
@@ -68,6 +73,7 @@ _BIG_BATCH = 256 * 1024         # a batch this big is written at once, without w
 REPLAY_WINDOW = 20_000          # rows replay keeps in the writer; the rest of max_pending is for live hits
 ROLL_ACKED = 256 * 1024         # a fully acknowledged segment this big is rolled over, then deleted
 PROBE_INTERVAL = 0.5            # seconds between tries of a refusing disk while no write comes
+SETTLE = 5.0                    # seconds a refusal must stay over before it counts (and is logged) as over
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _TROUBLE = {errno.ENOSPC: "spool disk full", errno.EDQUOT: "spool disk over quota",
             errno.EFBIG: "spool file size limit reached", errno.EROFS: "spool disk read-only"}
@@ -144,6 +150,8 @@ class Spool:
         self._replay_task: asyncio.Task[None] | None = None
         self._closing = self._stopping = False
         self._refused: tuple[float, str, int] | None = None  # since, why, refusals then: the disk's
+        self._needed = 0  # bytes of the last write the disk refused: the probe ends the refusal once they fit
+        self._ended: tuple[float, int, float, asyncio.TimerHandle] | None = None  # since, refusals, end, log
         self._capped: tuple[float, int] | None = None  # since, size of the append the byte cap refused
         self._hurry: asyncio.Task[None] | None = None  # a writer flush asked for by a refusal
         self.stats = SpoolStats()
@@ -172,7 +180,7 @@ class Spool:
         try:
             await self._new_segment()
         except OSError as exc:  # a full disk at start: serve, refuse hits, and recover like at any time
-            await self._refuse(exc, [])
+            await self._refuse(exc, [], 0)
         await self._collect()  # segments of earlier runs that are fully acknowledged
         self._task = asyncio.create_task(self._run(), name="spool-sync")
         self._task.add_done_callback(_report_crash)
@@ -263,6 +271,9 @@ class Spool:
             await self._task  # a crash of it was logged already
         self._active = None  # every segment may go now, the last one too
         await self._collect()
+        if self._ended is not None:  # the end of a refusal, not logged yet: now, or never
+            self._ended[3].cancel()
+            self._log_end()
         await self._run_io(self._files.close)
         self._executor.shutdown(wait=True)
 
@@ -313,12 +324,15 @@ class Spool:
                 active, took = await self._put(data, sync)
         except Exception as exc:
             self._acks[:0] = acks  # written with the next batch
-            await self._refuse(exc, batch.entries)
+            await self._refuse(exc, batch.entries, len(data))
         else:
             self._account(active, batch, acks, len(data), took)
-            self._resume()
+            if batch.entries:  # records, not just acks (a few bytes): the disk takes hits again
+                self._resume()
             self._submit(active, batch.entries)
             await self._collect()
+            if self._refused is not None and not final:
+                await self._probe()  # the acks may have freed the room the refused write needs
         finally:
             self._queued_bytes -= batch.record_bytes
             self._flight = None
@@ -343,25 +357,38 @@ class Spool:
         return active, took if sync else None
 
     async def _probe(self) -> None:
-        """While the disk refuses and nothing is written: delete what may go, try a fresh segment."""
+        """While the disk refuses and no record is written: delete what may go, and once the write
+        refused last would fit, try a fresh segment and end the refusal. A fresh segment alone is no
+        proof: its header fits on a nearly full disk where no hit does, and health would flap."""
         await self._collect()
+        if not await self._run_io(self._files.fits, self._needed):
+            return
         if self._active is None:
-            with contextlib.suppress(OSError):
+            try:
                 await self._new_segment()
-                self._resume()
+            except OSError:
+                return
+        self._resume()
 
-    async def _refuse(self, exc: Exception, entries: list[_Entry]) -> None:
+    async def _refuse(self, exc: Exception, entries: list[_Entry], size: int) -> None:
         if not isinstance(exc, OSError):  # not the disk: a bug; the appends fail with it as it is
             log.error("spool: cannot write %d record(s)", len(entries), exc_info=exc)
             for entry in entries:
                 _fail(entry.done, exc)
             return
+        self._needed = size
         if self._refused is None:
-            since, free = self._clock(), await self._run_io(self._files.free_bytes)
+            since, refusals = self._clock(), self.stats.refusals
+            free = await self._run_io(self._files.free_bytes)
+            ended, self._ended = self._ended, None
+            if ended is not None:  # back within SETTLE of its end: the same outage, logged already
+                since, refusals, _, pending_log = ended
+                pending_log.cancel()
             trouble = _TROUBLE.get(exc.errno or 0) or f"spool disk failing ({exc.strerror or exc})"
             free_text = "" if free is None else f": {free} bytes free in {self._dir}"
-            self._refused = since, f"{trouble} since {_hms(since)}{free_text}", self.stats.refusals
-            log.error("spool: %s; hits are answered 503 until it takes writes again", self._refused[1])
+            self._refused = since, f"{trouble} since {_hms(since)}{free_text}", refusals
+            if ended is None:
+                log.error("spool: %s; hits are answered 503 until it takes writes again", self._refused[1])
             # Records waiting for the writer's next flush may hold the space: flushed now, they are
             # acknowledged and their segment goes a flush interval sooner.
             if not self._stopping and (self._hurry is None or self._hurry.done()):
@@ -377,11 +404,19 @@ class Spool:
             await self._writer.flush()
 
     def _resume(self) -> None:
+        """Accept appends again; the end is logged once no refusal came back for ``SETTLE`` seconds."""
         if self._refused is not None:
             since, _, refusals = self._refused
             self._refused = None
+            pending_log = asyncio.get_running_loop().call_later(SETTLE, self._log_end)
+            self._ended = since, refusals, self._clock(), pending_log
+
+    def _log_end(self) -> None:
+        if self._ended is not None:
+            since, refusals, end, _ = self._ended
+            self._ended = None
             log.warning("spool: the disk takes writes again, after %.1f s and %d refused append(s)",
-                        self._clock() - since, self.stats.refusals - refusals)
+                        end - since, self.stats.refusals - refusals)
 
     def _account(self, segment: Segment, batch: _Batch, acks: list[tuple[int, int]], size: int,
                  took: float | None) -> None:

@@ -179,6 +179,15 @@ class SegmentFiles:
             return None
         return stats.f_bavail * stats.f_frsize
 
+    def fits(self, size: int) -> bool:
+        """Whether ``size`` more bytes fit: in whole blocks, plus one for the block the current
+        segment's end shares and one for a fresh segment's header (the write may roll over)."""
+        try:
+            stats = os.statvfs(self.directory)
+        except OSError:
+            return False
+        return stats.f_bavail >= -(-size // (stats.f_frsize or 4096)) + 2
+
     def close(self) -> None:
         self._close_segment()
         if self._lock_fd >= 0:

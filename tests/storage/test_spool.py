@@ -511,7 +511,7 @@ async def test_a_full_disk_refuses_with_a_reason_then_recovers_without_an_append
     assert [n for n, _ in hits(db)] == [*accepted, 200]  # the refused ones are not stored
     logged = [r.getMessage() for r in caplog.records if r.name == "gateway.storage.spool"]
     assert len([m for m in logged if "disk full" in m]) == 1  # once, not per append
-    assert any("takes writes again" in m for m in logged)
+    assert any("the disk takes writes again" in m for m in logged)  # the error line says "until it takes …"
     assert not any("visitor-secret" in m for m in logged)
 
 
@@ -539,6 +539,67 @@ async def test_a_full_disk_under_load_recovers_once_clickhouse_acknowledges(
     assert [n for n, _ in hits(db)] == accepted
     assert len(accepted) > 2 * 48 * 1024 // len(ROW)
     ballast.delete()
+
+
+def since(reason: str | None) -> str:
+    found = re.search(r" since (\d\d:\d\d:\d\d UTC)", reason or "")
+    assert found, reason
+    return found[1]
+
+
+async def test_a_nearly_full_disk_refuses_until_the_refused_write_fits_without_flapping(
+        db: Database, small_disk: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One page free holds a fresh segment's header but not a 9 KB hit. The probe used to end the
+    refusal each time it could create a segment: health flapped between ok and refusing every
+    PROBE_INTERVAL, with an error and a warning each time and a new start. Now the refusal lasts
+    until the refused write fits; one that comes back soon after its end keeps its start and its
+    count, and the outage is logged once when it starts and once when it is over."""
+    monkeypatch.setattr("gateway.storage.spool.SETTLE", 1.0, raising=False)  # 5 s in production
+    readings = iter(range(10**6))
+    writer = BatchWriter(db, flush_interval=60)  # an outage: nothing is acknowledged, nothing goes
+    await writer.start()
+    # Every reading of the clock a different minute: a start read again would show.
+    spool = Spool(small_disk / "spool", writer, clock=lambda: 1.7e9 + 61 * next(readings))
+    await spool.open()
+    ballast = Ballast(small_disk / "ballast")
+    big = "b" * 9000
+    try:
+        ballast.fill(leave=4096)
+        with caplog.at_level(logging.INFO, logger="gateway.storage.spool"):
+            with pytest.raises(SpoolRefused):
+                await spool.append(HITS, [(1, big)])
+            started = since(spool.refusal)
+            seen = []
+            for _ in range(int(4 * PROBE_INTERVAL / 0.05)):  # four probes: health as a poller sees it
+                seen.append(spool.refusal)
+                await asyncio.sleep(0.05)
+            assert all(reason is not None for reason in seen), seen
+            assert {since(reason) for reason in seen} == {started}
+            await spool.append(HITS, [(2, "small")])  # a small hit fits: accepted, health ok
+            assert spool.refusal is None
+            with pytest.raises(SpoolRefused):  # the big one still does not: the same outage
+                await spool.append(HITS, [(3, big)])
+            assert since(spool.refusal) == started and spool.stats.refusals == 2
+            ballast.delete()
+            await until(lambda: spool.refusal is None, timeout=5 * PROBE_INTERVAL)  # room: by itself
+            await spool.append(HITS, [(4, big)])
+            await until(lambda: any("the disk takes writes" in r.getMessage() for r in caplog.records),
+                        timeout=3.0)
+    finally:
+        if ballast.path.exists():
+            ballast.delete()
+    db.command(CREATE_HITS)
+    await writer.flush()
+    await spool.close()
+    await writer.close()
+    assert [n for n, _ in hits(db)] == [2, 4]
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "gateway.storage.spool"]
+    assert [m for level, m in logged if level == "ERROR"] == [
+        f"spool: spool disk full since {started}: 4096 bytes free in {small_disk / 'spool'}; hits are "
+        "answered 503 until it takes writes again"], logged
+    ends = [m for level, m in logged if level == "WARNING"]
+    assert len(ends) == 1 and ends[0].endswith("and 2 refused append(s)"), logged
 
 
 def frames(data: bytes) -> Iterator[tuple[bytes, bytes]]:
