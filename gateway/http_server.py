@@ -8,15 +8,19 @@ byte now and then holds its connection for ever (slowloris), and one that connec
 nothing too. :class:`LimitedHttpToolsProtocol` adds both:
 
 - a request's head (request line and header fields) larger than ``MAX_HEAD_BYTES`` is answered 431
-  and the connection closed, and no more than about twice that is buffered while it arrives;
+  and the connection closed; while it arrives, no more than ``2 * MAX_HEAD_BYTES + SLICE`` bytes of
+  it (80 KB, framing included) are kept from one read to the next, however many pipelined requests
+  came before it in the same read;
 - a request's head must arrive within ``HEAD_TIMEOUT`` seconds of its first byte (or of the
   connection's opening), and its body within ``BODY_TIMEOUT`` of the head's end; else 408 (when no
-  answer has started) and the connection is closed. The body's limit is a backstop: an endpoint
-  that reads a body gives up first, after 30 s, with a counted 408 of its own (gateway/bodies.py);
-  this one catches a body no endpoint reads. Only the client's sending is timed, never the
-  gateway's work on a request (though a body uvicorn stops reading, because the application has
-  not taken the last 64 KB yet or is busy with a pipelined request before it, is still timed: the
-  gateway reads bodies at once, and browsers do not pipeline).
+  answer has started) and the connection is closed. A connection that sent no byte of a request in
+  that time is closed without an answer, as nginx does: browsers open such sockets in advance
+  (preconnect) and would otherwise read a 408 they never asked for. The body's limit is a backstop:
+  an endpoint that reads a body gives up first, after 30 s, with a counted 408 of its own
+  (gateway/bodies.py); this one catches a body no endpoint reads. Only the client's sending is
+  timed, never the gateway's work on a request (though a body uvicorn stops reading, because the
+  application has not taken the last 64 KB yet or is busy with a pipelined request before it, is
+  still timed: the gateway reads bodies at once, and browsers do not pipeline).
 
 A slow client then costs one socket and a few KB for at most ``HEAD_TIMEOUT`` + ``BODY_TIMEOUT``;
 the event loop serves everyone else meanwhile. What stays unbounded here is how many such sockets
@@ -39,6 +43,7 @@ BODY_TIMEOUT = 60.0  # longer than the endpoints' own 30 s (gateway/bodies.py), 
 KEEP_ALIVE = 5  # uvicorn's default; a proxy pooling connections must drop idle ones sooner (see README)
 BACKLOG = 2048  # uvicorn's default; the kernel caps it at net.core.somaxconn
 LINGER = 2.0  # seconds a refused client's further bytes are read and dropped, so that it reads the answer
+SLICE = 16 * 1024  # a larger read is parsed in pieces this long, to bound what a head may hold unnoticed
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -79,7 +84,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._in_head = True
         self._head = 0  # bytes of the request line and header fields, as the parser hands them over
-        self._received = 0  # bytes received while the head is incomplete, framing included
+        self._received = 0  # bytes of the incomplete head in pieces after its first, framing included
+        self._began = False  # a message began in the piece being parsed
+        self._upgraded = False  # the piece being parsed held the end of a request that upgrades
+        self._silent = True  # no byte has arrived on the connection yet
         self._deadline: asyncio.TimerHandle | None = None
         self._refused = False
         super().connection_made(transport)
@@ -92,23 +100,36 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused or self.transport.is_closing():
             return  # refused already: nothing more is parsed or buffered
+        self._silent = False
         if self._deadline is None:  # the first bytes since the last request arrived whole
             self._arm(self.head_timeout)
-        super().data_received(data)
-        if self._in_head and not self._refused and not self.transport.is_closing():
-            # The parser hands a field over only once it ends, so a head that does not end (one endless
-            # header) is bounded by what arrived: at most one read (256 KB) past twice the cap is kept.
-            self._received += len(data)
-            if self._received > 2 * self.max_head_bytes:
-                self._refuse(431, b"Request Header Fields Too Large")
+        # The parser hands a header field over only once it ends, so a head that does not end (one
+        # endless header) is bounded by the bytes that arrived for it. httptools does not say where in
+        # a read a request begins, and a read (up to 256 KB) may hold a thousand pipelined requests
+        # before the head it ends in: counting the whole read would refuse them all. So a read is
+        # parsed in pieces, and a piece counts only if the head still incomplete after it had begun
+        # before it, when every byte of the piece is that head's. Uncounted is only the end of the
+        # piece the head began in: a head whose bytes are within 2 * cap is never refused, and no more
+        # than 2 * cap + SLICE of one is kept from a read to the next.
+        for start in range(0, len(data), SLICE):
+            piece = data[start:start + SLICE] if len(data) > SLICE else data
+            self._began = self._upgraded = False
+            super().data_received(piece)
+            if self._refused or self.transport.is_closing() or self._upgraded:
+                return  # uvicorn drops the rest of a read that upgrades, as when it parses it whole
+            if self._in_head and not self._began:
+                self._received += len(piece)
+                if self._received > 2 * self.max_head_bytes:
+                    self._refuse(431, b"Request Header Fields Too Large")
+                    return
 
-    # The parser's callbacks; after a refusal the rest of the read is parsed and ignored.
+    # The parser's callbacks; after a refusal the rest of the piece being parsed is parsed and ignored.
 
     def on_message_begin(self) -> None:
         if self._refused:
             return
         super().on_message_begin()
-        self._in_head, self._head, self._received = True, 0, 0
+        self._in_head, self._head, self._received, self._began = True, 0, 0, True
         if self._deadline is None:
             self._arm(self.head_timeout)
 
@@ -141,6 +162,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._refused:
             return
         self._disarm()  # received whole: what the application does with it is not timed here
+        # llhttp stops after a request that upgrades (WebSocket, h2c, CONNECT), and uvicorn drops what
+        # follows it in the read: the rest of the read is not parsed either (data_received).
+        self._upgraded = self.parser.should_upgrade()
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -158,7 +182,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _expired(self) -> None:
         self._deadline = None
-        if not self.transport.is_closing():
+        if self._silent:  # nothing asked, nothing answered: closed as an idle keep-alive connection is
+            self._refused = True
+            self.transport.close()
+        elif not self.transport.is_closing():
             # At once, no lingering: the client is slow, and an application waiting on the body
             # learns of the disconnect now.
             self._refuse(408, b"Request Timeout", linger=False)
