@@ -25,6 +25,7 @@ from gateway.accesslog import AccessLogMiddleware, configure_logging
 from gateway.assets import demo, load_scripts, script, script_paths
 from gateway.consent import ConsentCodec, ConsentGate
 from gateway.consent_api import consent_endpoint, consent_proof
+from gateway.consent_budget import ConsentBudget
 from gateway.consent_log import missing_config_rows
 from gateway.control import open_control_channel
 from gateway.dashboard import routes as dashboard
@@ -180,11 +181,12 @@ def create_app(settings: Settings) -> Starlette:
     app.state.metrics = Metrics()
     app.state.metrics_share_folder = None
     app.state.health_ping_lock = asyncio.Lock()
-    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)
+    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies, count=app.state.metrics.count)
     app.state.ledger = ConsentLedger()
     app.state.consent_gate = ConsentGate(ConsentCodec(settings.secret_keys), app.state.metrics,
                                          decisions=app.state.ledger)
     app.state.rights_limit = PerKeyLimit()
+    app.state.consent_budget = ConsentBudget()  # rows a client without a cookie may write
     app.state.sites_by_id = {site.id: site for site in settings.sites}
     app.state.uid_key = uid_key(settings)
     app.state.scripts = load_scripts()

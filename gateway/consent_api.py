@@ -3,9 +3,20 @@
 The banner reads the visitor's state and the site's banner configuration in one request, posts a
 decision (JSON, or JSON as ``text/plain`` so ``sendBeacon`` needs no preflight), and withdraws with
 DELETE. Every decision goes to the consent log. A grant is answered (and its cookie set) only once
-the log holds it: no visitor is tracked on a consent the log cannot prove. A refusal or withdrawal
-takes effect at once even when ClickHouse is down: its cookie is set and its row waits in the
-writer, and the answer says ``"logged": false``.
+the log holds it: no visitor is tracked on a consent the log cannot prove. And the log holds no grant
+its visitor was not answered with: a grant not stored within ``DURABLE_TIMEOUT`` is taken back from
+the writer and answered 503. Only when an insert that may have stored it failed or is still running
+after ``RETRACT_WAIT`` more seconds, or the writer stopped (shutdown) with such an insert, does its row
+stay, followed by an ``undelivered`` row, which the writer takes even when full or closing. A process
+that dies before writing that row (``kill -9``, or ClickHouse hung until the writer's close gave up)
+leaves a grant in the log that was answered 503: the one window left open. A refusal
+or withdrawal takes effect at once even when ClickHouse is down: its cookie is set and its row waits
+in the writer, and the answer says ``"logged": false``.
+
+A client without a current decision writes only a handful of rows (gateway/consent_budget.py):
+beyond its budget, GET still honours GPC and DNT but logs nothing and sets no cookie, grants no
+opt-out default (the banner asks), and POST or DELETE answer 429. The GET answer's ``automatic``
+says which automatic decision applied and whether it was logged.
 
 Cross-site requests cannot decide for a visitor: a POST or DELETE from an origin that is not the
 site's is refused (403). HEAD reads like GET and never decides anything.
@@ -18,6 +29,7 @@ import datetime as dt
 import hmac
 import json
 import logging
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -26,23 +38,38 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.bodies import MALFORMED, BodyError, read_body, refuse, require_type
 from gateway.consent import Consent, ConsentGate, CookieProblem, cookie_name, decide
+from gateway.consent_budget import Allowance, Client, ConsentBudget
 from gateway.consent_config import LANGUAGE, NECESSARY, ShownBanner
-from gateway.consent_log import action_for, config_hash_of, history, log_row, shown_configs
+from gateway.consent_log import action_for, config_hash_of, history, log_row, shown_configs, undelivered_row
 from gateway.consent_texts import accept_language
 from gateway.cors import cors_headers, foreign_origin, preflight_response
 from gateway.geoip import GeoDatabaseError
-from gateway.proxy import client_ip, request_is_https
+from gateway.proxy import client_ip, request_is_https, undeclared_proxy_client
 from gateway.rights.ledger import ConsentLedger
 from gateway.sites import Site
-from gateway.storage.clickhouse import ClickHouseError
 from gateway.storage.schema import CONSENT_LOG_TABLE
-from gateway.storage.writer import NotDurable, Overloaded, Rejected, WriterClosed
+from gateway.storage.writer import (
+    BatchWriter,
+    MaybeStored,
+    NotDurable,
+    Overloaded,
+    Rejected,
+    Retraction,
+    WriterClosed,
+)
+from gateway.unavailable import OUTAGE, unavailable_response
 from gateway.useragent import browser_family
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4096
 DURABLE_TIMEOUT = 5.0
+# An insert still under way when a grant gives up waiting is awaited this much longer: enough for one
+# that has not connected yet to fail on the client's connect timeout (5 s), which proves it stored
+# nothing. One that connected and hangs may store the row at any later moment.
+RETRACT_WAIT = 5.0
+RETRY_AFTER = 5  # seconds, on a 503: ClickHouse is unavailable right now
 BODY_SOURCES = ("banner", "api")
 DIGITS = re.compile(r"[0-9]{1,10}")
 BANNER_VERSION = re.compile(r"[\w.+-]{0,64}")
@@ -51,11 +78,12 @@ REPROMPT = {CookieProblem.STALE_POLICY: "policy-changed", CookieProblem.EXPIRED:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code  # machine-readable, for the banner: "stale" means reload and ask again
+        self.retry_after = retry_after  # seconds, for a Retry-After header (429)
 
     @property
     def body(self) -> dict[str, str]:
@@ -76,6 +104,7 @@ class Visit:
     country_code: str
     regime: str  # opt-in or opt-out
     https: bool
+    client: Client | None  # the client's networks as keyed hashes, for its budget (None: no address)
 
     @classmethod
     def read(cls, request: Request, site: Site) -> Visit:
@@ -84,7 +113,11 @@ class Visit:
         now = gate.clock()
         cookie = gate.state(request, site, now)
         resources = state.resources
-        country = _country(request)
+        ip = client_ip(request.scope, state.trusted_proxies)
+        # Behind a local proxy left out of GATEWAY_TRUSTED_PROXIES, the budget tells its visitors apart.
+        budget_ip = undeclared_proxy_client(request.scope, state.trusted_proxies) or ip
+        country = _country(request, ip)
+        budget: ConsentBudget = state.consent_budget
         regime = "opt-in" if not country or country in resources.settings.opt_in_countries else "opt-out"
         problem = cookie.problem
         granted_by_law = cookie.consent is not None and cookie.consent.source == "regime"
@@ -92,7 +125,7 @@ class Visit:
             problem = CookieProblem.REGIME_CHANGED  # a default of opt-out law, now seen where opt-in applies
         return cls(site=site, banner=state.banners[site.id], now=now, consent=cookie.consent, problem=problem,
                    gpc=request.headers.get("sec-gpc") == "1", dnt=request.headers.get("dnt") == "1",
-                   country_code=country, regime=regime,
+                   country_code=country, regime=regime, client=budget.client(budget_ip),
                    https=request_is_https(request.scope, state.trusted_proxies))
 
     @property
@@ -100,9 +133,8 @@ class Visit:
         return self.consent if self.consent is not None and self.problem is None else None
 
 
-def _country(request: Request) -> str:
+def _country(request: Request, ip: str | None) -> str:
     resources = request.app.state.resources
-    ip = client_ip(request.scope, request.app.state.trusted_proxies)
     if resources.geo is None or not ip:
         return ""
     try:
@@ -153,36 +185,43 @@ async def consent_endpoint(request: Request) -> Response:
                                             withdraw=True, **_shown_with(request))
         raise ApiError(405, "use GET, POST or DELETE")
     except ApiError as exc:
+        if exc.retry_after:
+            headers["Retry-After"] = str(math.ceil(exc.retry_after))
         return JSONResponse(exc.body, status_code=exc.status, headers=headers)
 
 
 async def _get(request: Request, visit: Visit, headers: dict[str, str], *, decide_signals: bool) -> Response:
-    site, policy = visit.site, visit.site.consent
+    site = visit.site
     decided: Consent | None = visit.current
-    recorded = None
-    regime_default = decided is not None and decided.source == "regime"
-    if decide_signals and (decided is None or regime_default):
-        # Signals and law that decide without asking, each logged: GPC (and DNT where the site
-        # honours it) as a refusal, also ending a default granted under opt-out law; and for sites
-        # that ask only where opt-in applies, the site's opt-out defaults elsewhere.
-        if visit.gpc and policy.gpc_is_refusal:
-            recorded = await _record(request, visit, categories=[], source="gpc")
-        elif visit.dnt and policy.honour_dnt:
-            recorded = await _record(request, visit, categories=[], source="dnt")
-        elif decided is None and policy.banner_scope == "opt-in-only" and visit.regime == "opt-out":
-            recorded = await _record(request, visit, categories=policy.opt_out_defaults, source="regime")
-        decided = recorded.consent if recorded is not None else decided
+    recorded, automatic, refused = None, None, False
+    signal = _automatic(visit) if decide_signals else None
+    if signal is not None:
+        source, categories = signal
+        budget: ConsentBudget = request.app.state.consent_budget
+        # Ending a current default of opt-out law is always logged: it takes a grant back, and the
+        # cookie it replaces is superseded, so a replay of that cookie spends the budget below.
+        over = 0.0 if decided is not None else _spend(request, visit, budget.automatic, source)
+        if not over:
+            recorded = await _record(request, visit, categories=categories, source=source)
+            decided = recorded.consent
+            automatic = {"source": source, "logged": recorded.logged}
+        else:
+            # Over the budget: a signal's refusal holds all the same, without a row or a cookie (no
+            # cookie of this client grants anything); an opt-out default is not granted: the banner asks.
+            refused = source != "regime"
+            automatic = {"source": source, "logged": False, "reason": "budget"}
     reason = None
-    if decided is None:
+    if decided is None and not refused:
         reason = REPROMPT.get(visit.problem or CookieProblem.MISSING, "no-decision")
     body = {
         "site": site.id,
-        "decided": decided is not None,
-        "show_banner": decided is None,
+        "decided": decided is not None or refused,
+        "show_banner": decided is None and not refused,
         "reason": reason,
         "categories": sorted(decided.categories) if decided else [NECESSARY],
         "policy_version": site.policy_version,
         "consent": _receipt(decided) if decided else None,
+        "automatic": automatic,
         "gpc": visit.gpc,
         "regime": visit.regime,
         "banner": visit.banner.pick(_languages(request, site)),
@@ -191,6 +230,32 @@ async def _get(request: Request, visit: Visit, headers: dict[str, str], *, decid
     if recorded is not None:
         _set_cookie(request, response, visit, recorded.consent)
     return response
+
+
+def _automatic(visit: Visit) -> tuple[str, list[str]] | None:
+    """The decision signals and law make without asking, if any (source, categories): GPC (and DNT
+    where the site honours it) as a refusal, also ending a default granted under opt-out law; and
+    for sites that ask only where opt-in applies, the site's opt-out defaults elsewhere."""
+    policy, decided = visit.site.consent, visit.current
+    if decided is not None and decided.source != "regime":
+        return None
+    if visit.gpc and policy.gpc_is_refusal:
+        return "gpc", []
+    if visit.dnt and policy.honour_dnt:
+        return "dnt", []
+    if decided is None and policy.banner_scope == "opt-in-only" and visit.regime == "opt-out":
+        return "regime", list(policy.opt_out_defaults)
+    return None
+
+
+def _spend(request: Request, visit: Visit, allowance: Allowance, what: str) -> float:
+    """0 when this client may write one more row of ``allowance`` now (and counts it); else the seconds
+    until it may. A client without an address has no budget. Budgets keep their own, monotonic time."""
+    clock = request.app.state.consent_budget.clock
+    wait = 0.0 if visit.client is None else allowance.spend(visit.client, clock())
+    if wait:
+        request.app.state.metrics.count("consent_budget", what)
+    return wait
 
 
 async def _post(request: Request, visit: Visit, headers: dict[str, str]) -> Response:
@@ -238,24 +303,19 @@ def _shown_with(request: Request) -> dict[str, str]:
 
 
 async def _read_body(request: Request) -> dict[str, Any]:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in ("application/json", "text/plain"):
-        raise ApiError(415, "send the decision as application/json (or text/plain holding JSON)")
-    declared = request.headers.get("content-length", "")
-    if DIGITS.fullmatch(declared) and int(declared) > MAX_BODY:
-        raise ApiError(413, f"the body is larger than {MAX_BODY} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ApiError(413, f"the body is larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
+    """The decision's JSON object. Bodies are read (and their refusals counted) by gateway.bodies."""
     try:
-        body = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ApiError(400, "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
+        require_type(request, ("application/json", "text/plain"),
+                     "send the decision as application/json (or text/plain holding JSON)")
+        raw = await read_body(request, MAX_BODY)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise refuse(request, 400, MALFORMED, "the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise refuse(request, 400, MALFORMED, "the body must be a JSON object")
+    except BodyError as exc:
+        raise ApiError(exc.status, exc.message) from None
     return body
 
 
@@ -288,24 +348,61 @@ async def _record(request: Request, visit: Visit, *, categories: Any, source: st
     if not consent.analytics:  # a restriction holds at once, on this instance, logged or not
         ledger.record(consent.consent_id, decided_at, analytics=False, first=previous is None, at=logged_at)
     try:
-        accepted = state.resources.writer.submit(CONSENT_LOG_TABLE, [row], urgent=True)
-        await asyncio.wait_for(asyncio.shield(accepted), DURABLE_TIMEOUT)
-    except (Overloaded, WriterClosed, NotDurable, TimeoutError):
-        state.metrics.count("consent_decision", f"{action}-not-logged")
-        if restricts:
-            return Recorded(consent, logged=False)
-        raise ApiError(503, "the decision could not be recorded right now; please try again") from None
+        logged = await _log(state, row, grant=not restricts)
+    except (Overloaded, WriterClosed, NotDurable):
+        logged = False
     except Rejected:
         state.metrics.count("consent_decision", "rejected")
         raise ApiError(400, "the decision could not be stored") from None
+    if not logged:
+        state.metrics.count("consent_decision", f"{action}-not-logged")
+        if restricts:
+            return Recorded(consent, logged=False)
+        log.warning("a consent grant was answered 503: ClickHouse is unavailable or slow")
+        raise ApiError(503, "the decision could not be recorded right now; please try again",
+                       retry_after=RETRY_AFTER) from None
     state.metrics.count("consent_decision", action)
     if consent.analytics:  # a grant holds once it is logged: only then has the visitor its cookie
         ledger.record(consent.consent_id, decided_at, analytics=True, first=previous is None, at=logged_at)
     return Recorded(consent, logged=True)
 
 
+async def _log(state: Any, row: tuple[Any, ...], *, grant: bool) -> bool:
+    """Submit a decision's row; True once it is durable. A refusal's row not durable in time waits in
+    the writer. A grant's is taken back, so the log shows no grant its visitor was answered 503 for;
+    if an insert may have stored it all the same, an ``undelivered`` row follows it."""
+    writer: BatchWriter = state.resources.writer
+    accepted = writer.submit(CONSENT_LOG_TABLE, [row], urgent=True)
+    try:
+        await asyncio.wait_for(asyncio.shield(accepted), DURABLE_TIMEOUT)
+        return True
+    except TimeoutError:
+        if not grant:
+            return False
+        outcome = await writer.retract(CONSENT_LOG_TABLE, accepted, wait=RETRACT_WAIT)
+    except MaybeStored:  # the writer is closing, and an insert that may have stored the row never ended
+        if not grant:
+            return False
+        outcome = Retraction.KEPT
+    if outcome is Retraction.KEPT:
+        state.metrics.count("consent_decision", f"{row[3]}-undelivered")
+        try:
+            # Forced: taken even when a hang under tracking load has filled the writer to max_pending,
+            # and while it closes. One row per grant the writer already holds and this request answers
+            # 503 for, so bounded by those (each taken under max_pending) and the API's concurrency.
+            writer.submit(CONSENT_LOG_TABLE, [undelivered_row(row)], urgent=True, force=True)
+        except WriterClosed:  # only once the writer's last attempt is over: the crash window above
+            log.error("a grant answered 503 may stay in the consent log: the writer took no undelivered row")
+    return outcome is Retraction.STORED
+
+
 async def _record_and_answer(request: Request, visit: Visit, headers: dict[str, str],
                              **decision: Any) -> Response:
+    if visit.current is None:  # a client that keeps no cookie would write a row on every request
+        wait = _spend(request, visit, request.app.state.consent_budget.banner, "banner")
+        if wait:
+            raise ApiError(429, "too many decisions from this network without a consent cookie; "
+                                "try again later", retry_after=wait)
     recorded = await _record(request, visit, **decision)
     response = JSONResponse(_receipt(recorded.consent) | {"logged": recorded.logged}, headers=headers)
     _set_cookie(request, response, visit, recorded.consent)
@@ -353,11 +450,10 @@ async def consent_proof(request: Request) -> Response:
         return JSONResponse({"error": "not a consent id"}, status_code=400)
     try:
         body = await asyncio.to_thread(proof, request.app.state.resources.db, site, consent_id)
-    except (ClickHouseError, OSError, TimeoutError) as exc:  # down, unreachable or slow: not our fault
-        request.app.state.metrics.count("proof", "unavailable")
-        log.warning("proof of a consent: ClickHouse is unavailable: %s", type(exc).__name__)
-        return JSONResponse({"error": "the consent log is unavailable right now; please try again shortly"},
-                            status_code=503, headers={"Retry-After": "5", "Cache-Control": "no-store"})
+    except OUTAGE as exc:  # down, unreachable or slow: not our fault
+        return unavailable_response(request, "the proof of a consent", cause=exc,
+                                    message="the consent log is unavailable right now; please try again "
+                                            "shortly")
     if not body["decisions"]:
         return JSONResponse({"error": f"no decisions are logged under {consent_id} for site {site.id}"},
                             status_code=404)

@@ -3,6 +3,10 @@
 A row records what was chosen (action, categories), under what (policy version, the hash of the
 banner configuration shown, language) and from where at country level (browser family, country,
 gateway instance). Never an IP, never the full user agent.
+
+A grant is in the log if and only if its visitor was answered with its cookie. In the rare case the
+consent API cannot know (an insert that may have stored the grant failed or hung), it answers 503 and
+logs the same row again with the action ``undelivered``: that grant never took effect.
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ def log_row(consent: Consent, action: str, *, banner_version: str, language: str
             country_code, browser_family, instance)
 
 
+def undelivered_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The row that cancels the grant ``row``: the same decision, time and wording, never delivered."""
+    return (*row[:3], "undelivered", *row[4:])
+
+
 def config_row(site: Site, shown: ShownBanner) -> tuple[Any, ...]:
     """The banner configuration a site shows, in ``CONSENT_CONFIGS_TABLE.columns`` order."""
     return (site.id, shown.config_hash, site.policy_version, shown.canonical)
@@ -54,7 +63,7 @@ def history(db: Database, consent_id: uuid.UUID, site_id: int | None = None) -> 
     rows = db.query(
         "SELECT site_id, toString(ts), toString(action), categories, policy_version, banner_version, "
         f"language, toString(source), country_code, browser_family, gateway_instance FROM consent_log "
-        f"WHERE {where} ORDER BY ts", {"cid": consent_id, "site": site_id or 0})
+        f"WHERE {where} ORDER BY ts, action", {"cid": consent_id, "site": site_id or 0})
     keys = ("site_id", "time", "action", "categories", "policy_version", "banner_version", "language",
             "source", "country_code", "browser_family", "gateway_instance")
     return [dict(zip(keys, row, strict=True)) for row in rows]

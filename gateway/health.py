@@ -63,6 +63,12 @@ async def _checks(request: Request) -> dict[str, dict[str, Any]]:
     stats = writer.stats
     writer_status = "stopped" if not writer.running else "retrying" if stats.consecutive_failures else "ok"
     checks["writer"] = {"status": writer_status, **stats.snapshot()}
+    proxies = request.app.state.trusted_proxies
+    checks["proxies"] = {"status": "ok", "trusted": [str(n) for n in proxies.networks]}
+    if proxies.misconfigured:  # a loopback or private peer, not listed, sent forwarding headers
+        checks["proxies"] |= {"status": "misconfigured",
+                              "hint": "a loopback or private-network peer sends X-Forwarded-For or similar: "
+                                      "list the reverse proxy in GATEWAY_TRUSTED_PROXIES"}
     # ``Spool.refusal``: None while appends are accepted, else why not (a full disk, the byte cap).
     refusal: str | None = getattr(resources.spool, "refusal", None)
     spool_figures = resources.spool.stats.snapshot()

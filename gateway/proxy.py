@@ -9,21 +9,46 @@ untrusted hop was written by the client and proves nothing.
 Hot path: `TrustedProxies` is built once at start-up with the networks as (address, mask)
 integers; hops are parsed with ``socket.inet_pton`` and formatted without ``ipaddress``, no regex.
 
-Invariant 1: nothing here logs, and no header content can make these functions raise. The only
-addresses remembered between requests are those of trusted proxies; visitor addresses are never
-cached.
+A proxy on this host or a private network that ``GATEWAY_TRUSTED_PROXIES`` leaves out makes every
+visitor look like the proxy. When such a peer (loopback, private, link-local or unique-local) sends
+forwarding headers (X-Forwarded-For, Forwarded, X-Real-IP, X-Forwarded-Proto), ``client_ip`` counts
+the request (metric ``proxy/untrusted-forwarded``), sets ``TrustedProxies.misconfigured`` and logs one
+warning per process. Public peers are not counted: clients behind a corporate forward proxy send
+X-Forwarded-For too, and a public proxy cannot be told from a client writing the header itself.
+
+Invariant 1: no header content can make these functions raise, and the one warning names no
+address. The only addresses remembered between requests are those of trusted proxies; visitor
+addresses are never cached.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
-from collections.abc import Sequence
-from ipaddress import IPv4Network, IPv6Network
+from collections.abc import Callable, Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from starlette.types import Scope
 
-__all__ = ["TrustedProxies", "client_ip", "request_is_https"]
+__all__ = ["TrustedProxies", "client_ip", "request_is_https", "undeclared_proxy", "undeclared_proxy_client"]
+
+log = logging.getLogger(__name__)
+UNTRUSTED_FORWARDED = ("proxy", "untrusted-forwarded")  # the metric
+UNDECLARED_PROXY_WARNING = (
+    "requests from a loopback or private-network peer carry forwarding headers (X-Forwarded-For, "
+    "Forwarded, X-Real-IP or X-Forwarded-Proto), but GATEWAY_TRUSTED_PROXIES does not list that peer: "
+    "every visitor behind it looks like one client. Set GATEWAY_TRUSTED_PROXIES to the reverse proxy's "
+    "address or network (the loopback network when it runs on this host); until then dashboard logins "
+    "through it are refused")
+_FORWARDING = frozenset((b"x-forwarded-for", b"forwarded", b"x-real-ip", b"x-forwarded-proto"))
+# Peers that can only be a proxy of this deployment, never a visitor on the Internet.
+_LOCAL = tuple(ip_network(n) for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                       "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10"))
+_LOCAL_V4 = tuple((int(n.network_address), int(n.netmask)) for n in _LOCAL if n.version == 4)
+_LOCAL_V6 = tuple((int(n.network_address), int(n.netmask)) for n in _LOCAL if n.version == 6)
+_LOCAL_START = ("127.", "10.", "172.", "192.168.", "169.254.", "::1", "f")  # a cheap first sieve
+_LOCAL_SURE = ("127.", "10.", "192.168.", "169.254.")  # of a normalised IPv4 address: no need to parse
 
 _CACHE_SIZE = 256  # trusted proxy addresses remembered; a deployment has a handful
 _CACHE_KEY_MAX = 64  # longer hop strings (e.g. a long IPv6 zone id) are resolved but not cached
@@ -95,10 +120,14 @@ def _unquote(value: str) -> str:
 class TrustedProxies:
     """The networks of reverse proxies whose forwarding headers are believed; built once at start-up."""
 
-    __slots__ = ("_cache", "_v4", "_v6", "networks")
+    __slots__ = ("_cache", "_count", "_v4", "_v6", "misconfigured", "networks")
 
-    def __init__(self, networks: Sequence[IPv4Network | IPv6Network]) -> None:
+    def __init__(self, networks: Sequence[IPv4Network | IPv6Network],
+                 count: Callable[[str, str], object] | None = None) -> None:
         self.networks = tuple(networks)
+        self._count = count  # the app's Metrics.count
+        # A local peer left out of ``networks`` sent forwarding headers: a reverse proxy not declared.
+        self.misconfigured = False
         v4: list[tuple[int, int]] = []
         v6: list[tuple[int, int]] = []
         for network in self.networks:
@@ -134,6 +163,39 @@ class TrustedProxies:
                     self._cache[node] = text
                 return text, True
         return text, False
+
+    def _undeclared(self) -> None:
+        """Count a request from an undeclared local proxy; warn the first time."""
+        if self._count is not None:
+            self._count(*UNTRUSTED_FORWARDED)
+        if not self.misconfigured:
+            self.misconfigured = True
+            log.warning(UNDECLARED_PROXY_WARNING)
+
+
+def _is_local(address: str) -> bool:
+    """Whether a normalised address is loopback, private, link-local or unique-local."""
+    if not address.startswith(_LOCAL_START):
+        return False
+    if address.startswith(_LOCAL_SURE):
+        return True
+    parsed = _parse_ip(address)
+    if parsed is None:
+        return False
+    _, value, is_v4 = parsed
+    return any(value & mask == network for network, mask in (_LOCAL_V4 if is_v4 else _LOCAL_V6))
+
+
+def _forwards(scope: Scope) -> bool:
+    return any(name in _FORWARDING for name, _ in scope.get("headers") or ())
+
+
+def _noticed(scope: Scope, trusted: TrustedProxies, untrusted_peer: str) -> bool:
+    """Whether an untrusted peer is an undeclared local proxy; if so the request is counted."""
+    if _is_local(untrusted_peer) and _forwards(scope):
+        trusted._undeclared()
+        return True
+    return False
 
 
 def _resolved_peer(scope: Scope, trusted: TrustedProxies) -> tuple[str | None, bool]:
@@ -213,7 +275,10 @@ def client_ip(scope: Scope, trusted: TrustedProxies) -> str | None:
     IPv6 zone id is dropped. A peer that is not an IP address (a test client name) gives None.
     """
     address, is_trusted = _resolved_peer(scope, trusted)
-    if address is None or not is_trusted:
+    if address is None:
+        return None
+    if not is_trusted:
+        _noticed(scope, trusted, address)
         return address
     xff, forwarded, _ = _forwarding_headers(scope)
     if xff:
@@ -244,3 +309,42 @@ def request_is_https(scope: Scope, trusted: TrustedProxies) -> bool:
         end = _walk([node for node, _ in elements], address, trusted)[1]
         return end >= 0 and elements[end][1] == "https"
     return False
+
+
+def undeclared_proxy(scope: Scope, trusted: TrustedProxies) -> bool:
+    """Whether the request came through a local proxy that ``trusted`` leaves out (see above); counted
+    as ``client_ip`` counts it, for a request that asks this instead."""
+    address, is_trusted = _resolved_peer(scope, trusted)
+    return address is not None and not is_trusted and _noticed(scope, trusted, address)
+
+
+def undeclared_proxy_client(scope: Scope, trusted: TrustedProxies) -> str | None:
+    """Behind a local proxy that ``trusted`` leaves out: the client it forwarded, else None.
+
+    That is the right-most hop of the last X-Forwarded-For (the hop the proxy appends), else the last
+    Forwarded ``for=``, else X-Real-IP; ``"unknown"`` when that is no address. Only a process on this
+    host or network can connect from such a peer, so a proxy that appends names the real client; one
+    that relays what clients send lets them pick a value, which is no worse than not telling clients
+    apart. For limits kept in memory only: never for geography, nor for anything stored.
+    """
+    address, is_trusted = _resolved_peer(scope, trusted)
+    if address is None or is_trusted or not _is_local(address):
+        return None
+    xff = forwarded = real = ""
+    for name, value in scope.get("headers") or ():
+        if name == b"x-forwarded-for":
+            xff = value.decode("latin-1")
+        elif name == b"forwarded":
+            forwarded = value.decode("latin-1")
+        elif name == b"x-real-ip":
+            real = value.decode("latin-1")
+    if xff.strip():
+        hop = xff.rpartition(",")[2]
+    elif forwarded.strip():
+        hop = _forwarded_elements([forwarded])[-1][0]
+    elif real.strip():
+        hop = real
+    else:
+        return None  # no forwarding header, or one that names no client (X-Forwarded-Proto)
+    parsed = _parse_node(hop.strip())
+    return "unknown" if parsed is None else parsed[0]

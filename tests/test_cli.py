@@ -42,11 +42,12 @@ def test_invalid_configuration_exits_2_naming_the_key(env: dict[str, str], extra
 def test_migrate_twice_is_a_no_op_the_second_time(env: dict[str, str]) -> None:
     first = run(["migrate"], env)
     assert first.returncode == 0, first.stderr
-    assert ("Applied 4 migration(s): 0001 events and consent log, 0002 consent configs and sources, "
-            "0003 visits at query time and hashed user id, 0004 visitors rights." in first.stdout)
+    assert ("Applied 5 migration(s): 0001 events and consent log, 0002 consent configs and sources, "
+            "0003 visits at query time and hashed user id, 0004 visitors rights, 0005 undelivered grants."
+            in first.stdout)
     second = run(["migrate"], env)
     assert second.returncode == 0, second.stderr
-    assert "Schema is up to date (4 migrations applied earlier); nothing to do." in second.stdout
+    assert "Schema is up to date (5 migrations applied earlier); nothing to do." in second.stdout
 
 
 def test_migrate_against_an_unreachable_server_says_so_in_one_line(env: dict[str, str]) -> None:
@@ -62,7 +63,8 @@ def test_migrate_emit_sql_writes_the_deploy_files(env: dict[str, str], tmp_path:
     assert result.returncode == 0
     assert sorted(p.name for p in (tmp_path / "sql").iterdir()) == [
         "0001_events_and_consent_log.sql", "0002_consent_configs_and_sources.sql",
-        "0003_visits_at_query_time_and_hashed_user_id.sql", "0004_visitors_rights.sql"]
+        "0003_visits_at_query_time_and_hashed_user_id.sql", "0004_visitors_rights.sql",
+        "0005_undelivered_grants.sql"]
 
 
 def test_embedded_clickhouse_refuses_several_workers(env: dict[str, str]) -> None:

@@ -6,12 +6,18 @@ GET) and what the consent log proves afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import datetime as dt
 import json
+import os
 import random
+import signal
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -19,14 +25,18 @@ import pytest
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
+from gateway import consent_api
 from gateway.app import create_app
 from gateway.consent import ConsentGate, cookie_name
+from gateway.consent_budget import BANNER_EVERY
+from gateway.metrics import Metrics
 from gateway.settings import Settings
-from gateway.storage.clickhouse import connect
-from gateway.storage.writer import Overloaded
+from gateway.storage.clickhouse import Database, connect
+from gateway.storage.migrations import migrate
+from gateway.storage.writer import BatchWriter, Overloaded
 from tests.conftest import SettingsFactory
 from tests.geoip_fixture import BERLIN, GOOGLE_DNS
-from tests.support.clickhouse_standin import running_standin
+from tests.support.clickhouse_standin import StandIn, running_standin
 
 ORIGIN = "https://shop.example.com"
 TOKEN = "site-token-for-proof-requests-0001"
@@ -60,7 +70,8 @@ def make_client(
     clients: list[TestClient] = []
 
     def make(
-        extra: str = "", policy: str = "2026-11", peer: str = BERLIN.sample_ip, keys: str = "k" * 40
+        extra: str = "", policy: str = "2026-11", peer: str = BERLIN.sample_ip, keys: str = "k" * 40,
+        env: dict[str, str] | None = None,
     ) -> TestClient:
         settings = make_settings(
             {
@@ -68,6 +79,7 @@ def make_client(
                 "GATEWAY_GEOIP_CITY_DB": str(city_db),
                 "GATEWAY_SECRET_KEYS": keys,
                 "GATEWAY_INSTANCE_NAME": "gw-test",
+                **(env or {}),
             },
             toml=SITE.replace("{extra}", extra).replace("2026-11", policy),
         )
@@ -618,8 +630,14 @@ def test_the_proof_answers_503_not_500_while_clickhouse_is_down(
     finally:
         resources.db = working
     assert response.status_code == 503 and response.headers["retry-after"]
+    assert response.headers["cache-control"] == "no-store"
     assert "try again" in response.json()["error"]
     assert "Traceback" not in caplog.text
+    # The driver's own warnings are cut by the log handlers' filter (tests/test_accesslog.py); ours
+    # never carry the id.
+    ours = [r.message for r in caplog.records if r.name.startswith("gateway")]
+    assert not [m for m in ours if granted["consent_id"] in m]
+    assert app.state.metrics.get("clickhouse", "unavailable") >= 1  # counted as every outage's 503
 
 
 def test_site_settings_reject_bad_consent_configuration(make_settings: SettingsFactory) -> None:
@@ -635,3 +653,265 @@ def test_site_settings_reject_bad_consent_configuration(make_settings: SettingsF
         with pytest.raises(ConfigError, match=key):
             make_settings(toml=SITE.replace("{extra}", extra))
     assert dataclasses.fields(Settings)
+
+
+# --- issue 16, finding 4: the log holds a grant if and only if its visitor was answered with it --------
+
+
+@pytest.fixture
+def on_standin(
+    make_settings: SettingsFactory, city_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[TestClient, StandIn]]:
+    """A gateway storing through the ClickHouse stand-in, as on a server; grants wait 0.5 s for the log."""
+    monkeypatch.setattr(consent_api, "DURABLE_TIMEOUT", 0.5)
+    monkeypatch.setattr(consent_api, "RETRACT_WAIT", 0.5)
+    with running_standin(tmp_path / "clickhouse") as standin:
+        settings = make_settings(
+            {
+                "GATEWAY_CLICKHOUSE_URL": f"http://default:@{standin.host}:{standin.port}/outage",
+                "GATEWAY_GEOIP_CITY_DB": str(city_db),
+                "GATEWAY_SECRET_KEYS": "k" * 40,
+                "GATEWAY_WRITER_FLUSH_INTERVAL": "0.05",
+            },
+            toml=SITE.replace("{extra}", ""),
+        )
+        with TestClient(create_app(settings), client=(BERLIN.sample_ip, 50000),
+                        base_url="http://stats.example.com", headers={"User-Agent": FIREFOX}) as client:
+            yield client, standin
+            os.kill(standin.pid, signal.SIGCONT)  # in case a test left it frozen
+
+
+def drained(client: TestClient) -> None:
+    writer: Any = client.app.state.resources.writer  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while writer.stats.pending_rows and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert writer.stats.pending_rows == 0
+
+
+def test_a_grant_answered_503_in_an_outage_is_not_logged_when_clickhouse_returns(
+    on_standin: tuple[TestClient, StandIn],
+) -> None:
+    client, standin = on_standin
+    before = decide(client, ["analytics"])
+    standin.stop()
+    client.cookies.clear()
+    body = {"categories": ["analytics"], "policy_version": "2026-11"}
+    grant = client.post("/consent?site=3", json=body, headers={"Origin": ORIGIN})
+    assert grant.status_code == 503 and "set-cookie" not in grant.headers
+    assert grant.headers["retry-after"] == "5"
+    refusal = client.post("/consent?site=3", json=body | {"categories": []}, headers={"Origin": ORIGIN})
+    assert refusal.status_code == 200 and refusal.json()["logged"] is False  # it waits in the writer
+    standin.restart()
+    drained(client)
+    assert [(r["consent_id"], r["action"]) for r in log_rows(client)] == [
+        (before["consent_id"], "grant"), (refusal.json()["consent_id"], "refuse")]
+    metrics: Any = client.app.state.metrics  # type: ignore[attr-defined]
+    assert metrics.get("consent_decision", "grant-not-logged") == 1
+
+
+def test_a_grant_an_insert_may_have_stored_is_followed_by_an_undelivered_row(
+    on_standin: tuple[TestClient, StandIn],
+) -> None:
+    client, standin = on_standin
+    decide(client, ["necessary"])  # the connection to ClickHouse is open
+    os.kill(standin.pid, signal.SIGSTOP)  # it takes the insert and says nothing: stored or not, who knows
+    try:
+        body = {"categories": ["analytics"], "policy_version": "2026-11"}
+        grant = client.post("/consent?site=3", json=body, headers={"Origin": ORIGIN})
+    finally:
+        os.kill(standin.pid, signal.SIGCONT)
+    assert grant.status_code == 503 and "set-cookie" not in grant.headers
+    assert analytics_consent(client) is None  # the visitor keeps the refusal it had
+    drained(client)
+    rows = log_rows(client)
+    assert [r["action"] for r in rows] == ["refuse", "grant", "undelivered"]
+    assert rows[1] | {"action": "undelivered"} == rows[2]  # the same decision, marked never delivered
+    proof = client.get(f"/api/consents/{rows[1]['consent_id']}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert [d["action"] for d in proof.json()["decisions"]] == ["refuse", "grant", "undelivered"]
+
+
+# --- issue 16, finding 5: a client that keeps no cookie writes a handful of rows --------------------
+
+BEHIND_PROXY = {"GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32"}  # the client is whoever X-Forwarded-For names
+GPC = {"Sec-GPC": "1"}
+
+
+def cookie_less(client: TestClient, address: str, method: str = "GET", **options: Any) -> Any:
+    """One request from ``address`` by a client that kept no cookie from its earlier ones."""
+    client.cookies.clear()
+    headers = {"X-Forwarded-For": address, "Origin": ORIGIN} | options.pop("headers", {})
+    return client.request(method, "/consent?site=3", headers=headers, **options)
+
+
+def opt_in(client: TestClient) -> dict[str, Any]:
+    from gateway.stats.consent import consent_stats
+    from gateway.stats.query import parse_query
+
+    app: Any = client.app
+    today = time.gmtime()
+    q = parse_query({"period": "7d"}, 3, "UTC", dt.date(today.tm_year, today.tm_mon, today.tm_mday),
+                    kept_from=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    result = consent_stats(app.state.resources.db, q, app.state.settings.site(3))
+    return {"opt_in_rate": result["opt_in_rate"], "totals": result["totals"],
+            "gpc": result["automatic"]["gpc"]}
+
+
+def test_a_thousand_cookie_less_gpc_requests_from_one_client_write_a_handful_of_rows(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(peer="127.0.0.1", env=BEHIND_PROXY)
+    body = {"categories": ["analytics"], "policy_version": "2026-11"}
+    for n, categories in enumerate((["analytics"], ["analytics"], [])):  # three visitors use the banner
+        decided = cookie_less(client, f"192.0.2.{n + 1}", "POST", json=body | {"categories": categories})
+        assert decided.is_success
+    before = opt_in(client)
+    answers = [cookie_less(client, BERLIN.sample_ip, headers=GPC) for _ in range(1000)]
+    assert all(a.status_code == 200 and a.json()["categories"] == ["necessary"] for a in answers)
+    assert all(a.json()["decided"] and not a.json()["show_banner"] for a in answers)  # refused, every time
+    rows = sum(r["source"] == "gpc" for r in log_rows(client))
+    print(f"\n1,000 cookie-less GPC requests from one client wrote {rows} consent_log rows")
+    assert rows == sum("set-cookie" in a.headers for a in answers) <= 5
+    over = answers[-1]
+    assert over.json()["consent"] is None and "set-cookie" not in over.headers
+    assert over.json()["automatic"] == {"source": "gpc", "logged": False, "reason": "budget"}
+    assert answers[0].json()["automatic"] == {"source": "gpc", "logged": True}
+    other = cookie_less(client, GOOGLE_DNS.sample_ip, headers=GPC)  # another client is logged as ever
+    assert other.json()["automatic"]["logged"] and other.json()["consent"]["source"] == "gpc"
+    after = opt_in(client)
+    assert (after["opt_in_rate"], after["totals"]) == (before["opt_in_rate"], before["totals"]) == (
+        66.7, {"accept_all": 0, "reject_all": 1, "custom": 2, "withdraw": 0})
+    assert after["gpc"] == rows + 1
+    metrics: Any = client.app.state.metrics  # type: ignore[attr-defined]
+    assert metrics.get("consent_budget", "gpc") == 1000 - rows
+
+
+def test_an_ipv6_client_is_its_slash_64_and_dnt_spends_the_same_budget(make_client: ClientFactory) -> None:
+    client = make_client(extra="honour_dnt = true", peer="127.0.0.1", env=BEHIND_PROXY)
+    logged = [cookie_less(client, f"2001:db8:1:2::{n:x}", headers={"DNT": "1"}).json()["automatic"]["logged"]
+              for n in range(1, 21)]  # one subscriber rotating its addresses
+    assert logged == [True] * 5 + [False] * 15
+    neighbour = cookie_less(client, "2001:db8:1:3::1", headers={"DNT": "1"})  # the next /64
+    assert neighbour.json()["automatic"] == {"source": "dnt", "logged": True}
+    assert [r["source"] for r in log_rows(client)] == ["dnt"] * 6
+
+
+def test_cookie_less_repeats_get_no_opt_out_default_beyond_the_budget(make_client: ClientFactory) -> None:
+    client = make_client(extra='banner_scope = "opt-in-only"', peer="127.0.0.1", env=BEHIND_PROXY)
+    answers = [cookie_less(client, GOOGLE_DNS.sample_ip).json() for _ in range(8)]
+    assert [a["show_banner"] for a in answers] == [False] * 5 + [True] * 3
+    beyond = answers[-1]
+    assert (beyond["decided"], beyond["consent"], beyond["reason"]) == (False, None, "no-decision")
+    assert beyond["automatic"] == {"source": "regime", "logged": False, "reason": "budget"}
+    assert analytics_consent(client) is None  # nothing granted, so nothing tracked: the banner asks
+    assert [(r["action"], r["source"]) for r in log_rows(client)] == [("grant", "regime")] * 5
+
+
+def test_cookie_less_banner_decisions_beyond_the_budget_get_429(make_client: ClientFactory) -> None:
+    client = make_client(peer="127.0.0.1", env=BEHIND_PROXY)
+    body = {"categories": ["analytics"], "policy_version": "2026-11"}
+    answers = [cookie_less(client, BERLIN.sample_ip, "POST", json=body) for _ in range(21)]
+    assert [a.status_code for a in answers] == [200] * 20 + [429]
+    refused = answers[-1]
+    assert 0 < int(refused.headers["retry-after"]) <= BANNER_EVERY and "set-cookie" not in refused.headers
+    assert cookie_less(client, BERLIN.sample_ip, "DELETE").status_code == 429
+    assert len(log_rows(client)) == 20
+    # A visitor who keeps its cookie changes its mind and withdraws as ever; other clients decide.
+    client.cookies.set(cookie_name(3), answers[-2].cookies[cookie_name(3)], domain="stats.example.com")
+    kept = {"X-Forwarded-For": BERLIN.sample_ip, "Origin": ORIGIN}
+    assert client.post("/consent?site=3", json=body | {"categories": []}, headers=kept).status_code == 200
+    assert client.delete("/consent?site=3", headers=kept).status_code == 200
+    assert cookie_less(client, GOOGLE_DNS.sample_ip, "POST", json=body).status_code == 200
+    assert len(log_rows(client)) == 23
+
+
+def test_rotating_ipv6_slash_64s_in_one_slash_48_buys_no_fresh_budgets(make_client: ClientFactory) -> None:
+    client = make_client(peer="127.0.0.1", env=BEHIND_PROXY)
+    logged = [cookie_less(client, f"2001:db8:5:{n:x}::1", headers=GPC).json()["automatic"]["logged"]
+              for n in range(30)]  # a fresh /64 on every request, from the 65,536 of one /48
+    assert logged == [True] * 20 + [False] * 10  # the /48's budget: four times a /64's
+    assert cookie_less(client, "2001:db8:6::1", headers=GPC).json()["automatic"]["logged"]  # the next /48
+    assert sum(r["source"] == "gpc" for r in log_rows(client)) == 21
+
+
+def test_a_wall_clock_set_back_does_not_hold_cookie_less_clients(make_client: ClientFactory) -> None:
+    client = make_client(peer="127.0.0.1", env=BEHIND_PROXY)
+    assert cookie_less(client, BERLIN.sample_ip, headers=GPC).json()["automatic"]["logged"]
+    gate: ConsentGate = client.app.state.consent_gate  # type: ignore[attr-defined]
+    real_clock = gate.clock
+    gate.clock = lambda: real_clock() - 86400  # NTP steps the clock a day back
+    try:
+        logged = [cookie_less(client, BERLIN.sample_ip, headers=GPC).json()["automatic"]["logged"]
+                  for _ in range(5)]
+    finally:
+        gate.clock = real_clock
+    assert logged == [True] * 4 + [False]  # the rest of the burst, as if the clock had not moved
+
+
+# --- behind a reverse proxy on this host that GATEWAY_TRUSTED_PROXIES leaves out --------------------
+
+
+def test_behind_an_undeclared_local_proxy_the_budget_still_tells_visitors_apart_and_the_operator_is_told(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = make_client(peer="127.0.0.1")  # nginx on this host, GATEWAY_TRUSTED_PROXIES not set
+    app: Any = client.app
+    assert app.state.trusted_proxies.misconfigured is False
+    answers = [cookie_less(client, BERLIN.sample_ip, headers=GPC).json() for _ in range(20)]
+    assert [a["automatic"]["logged"] for a in answers] == [True] * 5 + [False] * 15  # it was 20 rows
+    other = cookie_less(client, GOOGLE_DNS.sample_ip, headers=GPC).json()  # another visitor, its own budget
+    assert other["automatic"]["logged"]
+    assert other["regime"] == "opt-in"  # the header is believed for nothing else: no US geography
+    assert app.state.trusted_proxies.misconfigured is True
+    assert app.state.metrics.get("proxy", "untrusted-forwarded") == 21
+    warnings = [r for r in caplog.records if "GATEWAY_TRUSTED_PROXIES" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"  # once per process, not per request
+    assert BERLIN.sample_ip not in caplog.text and "127.0.0.1" not in caplog.text
+
+
+# --- issue 16, finding 4, review: the undelivered twin is never refused -----------------------------
+
+
+def test_the_undelivered_row_is_taken_even_when_tracking_load_has_filled_the_writer(
+    on_standin: tuple[TestClient, StandIn],
+) -> None:
+    client, standin = on_standin
+    decide(client, ["necessary"])  # the connection to ClickHouse is open
+    writer: Any = client.app.state.resources.writer  # type: ignore[attr-defined]
+    writer._max_pending = 1  # as when hits pile up during the hang: the grant's row is the last one taken
+    os.kill(standin.pid, signal.SIGSTOP)  # it takes the insert and says nothing: stored or not, who knows
+    try:
+        body = {"categories": ["analytics"], "policy_version": "2026-11"}
+        grant = client.post("/consent?site=3", json=body, headers={"Origin": ORIGIN})
+    finally:
+        os.kill(standin.pid, signal.SIGCONT)
+    assert grant.status_code == 503
+    drained(client)
+    assert [r["action"] for r in log_rows(client)] == ["refuse", "grant", "undelivered"]
+
+
+async def test_a_grant_the_writer_gives_up_on_at_shutdown_gets_its_undelivered_row_before_the_last_attempt(
+    db: Database, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The writer closes while a grant waits on an insert that hangs; the insert may store the row."""
+    migrate(db)
+    from tests.storage.test_writer import HeldInsert, until
+
+    monkeypatch.setattr(consent_api, "DURABLE_TIMEOUT", 30.0)  # the request is still waiting at close
+    held = HeldInsert(db)
+    writer = BatchWriter(held, flush_interval=0.02)  # type: ignore[arg-type]
+    await writer.start()
+    state = SimpleNamespace(resources=SimpleNamespace(writer=writer), metrics=Metrics())
+    consent = uuid.uuid4()
+    row = (consent, 3, dt.datetime.now(dt.UTC), "grant", ["analytics"], "2026-11", "", "en", "banner", "", "",
+           "gw-test")
+    answer = asyncio.create_task(consent_api._log(state, row, grant=True))
+    await until(held.started.is_set)
+    closing = asyncio.create_task(writer.close(timeout=0.2))
+    await until(lambda: writer.stats.pending_rows == 2)  # the grant's row and its undelivered twin
+    held.release.set()  # ClickHouse answers again: the hung insert stores the grant after all
+    assert await answer is False  # answered 503
+    assert await closing == 0
+    assert state.metrics.get("consent_decision", "grant-undelivered") == 1
+    stored = db.query("SELECT toString(action) FROM consent_log ORDER BY action")
+    assert stored == [("grant",), ("undelivered",)]

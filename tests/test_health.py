@@ -40,6 +40,20 @@ def test_the_operator_gets_the_checks(client: TestClient) -> None:
     assert body["checks"]["spool"]["status"] == "ok"
 
 
+def test_an_undeclared_reverse_proxy_makes_health_degraded_with_a_hint(app_settings: Settings) -> None:
+    """Behind a same-host proxy not in GATEWAY_TRUSTED_PROXIES every visitor shares one address: the
+    operator sees why in health, while traffic keeps flowing (200)."""
+    untrusted = replace(app_settings, trusted_proxies=())
+    with TestClient(create_app(untrusted), client=("127.0.0.1", 40000)) as client:
+        assert client.get("/-/health", headers=OPERATOR).json()["checks"]["proxies"]["status"] == "ok"
+        client.get("/consent?site=1", headers={"X-Forwarded-For": "203.0.113.9"})
+        public = client.get("/-/health")
+        operator = client.get("/-/health", headers=OPERATOR).json()
+    assert public.status_code == 200 and public.json() == {"status": "degraded"}
+    assert operator["checks"]["proxies"]["status"] == "misconfigured"
+    assert "GATEWAY_TRUSTED_PROXIES" in operator["checks"]["proxies"]["hint"]
+
+
 def test_a_wrong_token_is_refused_and_a_token_nobody_configured_says_so(client: TestClient,
                                                                         app_settings: Settings) -> None:
     for path in ("/-/health", "/-/version", "/-/metrics"):

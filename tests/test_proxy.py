@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from gateway.proxy import TrustedProxies, client_ip, request_is_https
+from gateway.proxy import (
+    TrustedProxies,
+    client_ip,
+    request_is_https,
+    undeclared_proxy,
+    undeclared_proxy_client,
+)
 
 NETWORKS = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "2001:db8:ffff::/48")]
 TRUSTED = TrustedProxies(NETWORKS)
@@ -37,6 +43,10 @@ def fwd(value: str) -> tuple[str, str]:
 
 def xfp(value: str) -> tuple[str, str]:
     return ("x-forwarded-proto", value)
+
+
+def real(value: str) -> tuple[str, str]:
+    return ("x-real-ip", value)
 
 
 CLIENT_CASES: list[tuple[str, str | None, list[tuple[str, str]], str | None]] = [
@@ -206,6 +216,8 @@ def test_never_raises_on_junk_headers() -> None:
                 if peer == VISITOR or (trusted is NOBODY and peer == PROXY):
                     assert ip == peer
                 assert request_is_https(s, trusted) in (True, False)
+                found = undeclared_proxy_client(s, trusted)
+                assert found in (None, "unknown") or str(ipaddress.ip_address(found)) == found
         assert isinstance(junk(rng) in TRUSTED, bool)
 
 
@@ -220,3 +232,53 @@ def test_ipv6_normalisation_matches_ipaddress() -> None:
             assert client_ip(scope(written), NOBODY) == expected
             assert client_ip(scope(PROXY, xff(written)), TRUSTED) == expected
             assert client_ip(scope(PROXY, fwd(f'for="[{written}]:443"')), TRUSTED) == expected
+
+
+# --- a proxy on this host or a private network that GATEWAY_TRUSTED_PROXIES leaves out ---------------
+
+UNDECLARED_CASES: list[tuple[str, str | None, list[tuple[str, str]], str | None]] = [
+    # (id, peer, headers, the client the undeclared proxy forwarded) with TRUSTED (10.0.0.0/8 trusted)
+    ("loopback-xff", "127.0.0.1", [xff(VISITOR)], VISITOR),
+    ("loopback-xff-right-most", "127.0.0.1", [xff(f"1.1.1.1, {VISITOR}")], VISITOR),  # what nginx appends
+    ("loopback-last-xff-header", "127.0.0.1", [xff("1.1.1.1"), xff(f"{VISITOR}:5678")], VISITOR),
+    ("v6-loopback-forwarded", "::1", [fwd(f"for=1.1.1.1, for={VISITOR}")], VISITOR),
+    ("docker-x-real-ip", "172.17.0.1", [real("2001:DB8::7")], "2001:db8::7"),
+    ("private-xff-over-real-ip", "192.168.1.2", [real("1.1.1.1"), xff(VISITOR)], VISITOR),
+    ("unique-local", "fd00::2", [xff(VISITOR)], VISITOR),
+    ("link-local", "169.254.0.9", [xff(VISITOR)], VISITOR),
+    ("garbage-hop", "127.0.0.1", [xff("not-an-ip")], "unknown"),
+    ("proto-only-names-nobody", "127.0.0.1", [xfp("https")], None),
+    ("loopback-no-headers", "127.0.0.1", [], None),
+    ("trusted-proxy", PROXY, [xff(VISITOR)], None),  # declared: client_ip's walk applies
+    ("public-peer", VISITOR, [xff("198.51.100.1")], None),  # a corporate forward proxy, or a liar
+    ("not-private-172", "172.32.0.1", [xff(VISITOR)], None),
+    ("no-client", None, [xff(VISITOR)], None),
+    ("peer-not-an-ip", "testclient", [xff(VISITOR)], None),
+]
+
+
+@pytest.mark.parametrize(("peer", "headers", "expected"), [c[1:] for c in UNDECLARED_CASES],
+                         ids=[c[0] for c in UNDECLARED_CASES])
+def test_the_client_an_undeclared_local_proxy_forwarded(peer: str | None, headers: list[tuple[str, str]],
+                                                        expected: str | None) -> None:
+    assert undeclared_proxy_client(scope(peer, *headers), TRUSTED) == expected
+
+
+def test_an_undeclared_local_proxy_is_counted_on_each_request_and_warned_about_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    counted: list[tuple[str, str]] = []
+    trusted = TrustedProxies(NETWORKS, count=lambda name, reason: counted.append((name, reason)))
+    for headers in ([], [xff("198.51.100.1")]):  # nothing to notice: public peers, trusted proxies
+        assert client_ip(scope(VISITOR, *headers), trusted) == VISITOR
+        assert client_ip(scope(PROXY, *headers), trusted) in (PROXY, "198.51.100.1")
+    assert client_ip(scope("127.0.0.1"), trusted) == "127.0.0.1"
+    assert not trusted.misconfigured and not counted and not caplog.records
+    for _ in range(3):
+        assert client_ip(scope("127.0.0.1", xff(VISITOR)), trusted) == "127.0.0.1"  # still not believed
+    assert undeclared_proxy(scope("::1", xfp("https")), trusted)
+    assert not undeclared_proxy(scope("127.0.0.1"), trusted)
+    assert trusted.misconfigured
+    assert counted == [("proxy", "untrusted-forwarded")] * 4
+    [warning] = caplog.records
+    assert warning.levelname == "WARNING" and "GATEWAY_TRUSTED_PROXIES" in warning.getMessage()
+    assert not any(char.isdigit() for char in warning.getMessage())  # no address, not even the proxy's

@@ -258,6 +258,9 @@ def report_tabs(report: str, links: Links) -> list[dict[str, Any]]:
 
 CONSENT_LABELS = {"accept_all": "Accept all", "reject_all": "Reject all", "custom": "Custom choice",
                   "withdraw": "Withdrawn"}
+# Decided without asking: counted apart, never in the opt-in rate (gateway/stats/consent.py).
+AUTOMATIC_LABELS = {"gpc": "Refused by GPC signal", "dnt": "Refused by Do Not Track",
+                    "regime": "Opt-out law default"}
 
 
 def consent_context(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -268,6 +271,9 @@ def consent_context(result: Mapping[str, Any]) -> dict[str, Any]:
                     "previous": number(previous[key])} for key, label in CONSENT_LABELS.items()],
         "opt_in_rate": percent(result["opt_in_rate"]),
         "previous_opt_in_rate": percent(result["previous"]["opt_in_rate"]),
+        "automatic": [{"key": key, "label": label, "value": number(result["automatic"][key]),
+                       "previous": number(result["previous"]["automatic"][key])}
+                      for key, label in AUTOMATIC_LABELS.items()],
         "chart": {"unit": result["unit"], "labels": result["labels"],
                   **{k: series[k] for k in CONSENT_LABELS}},
         "rows": [{"label": label, **{k: series[k][i] for k in CONSENT_LABELS}}

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from gateway.bodies import BodyError, read_body
 
 MAX_BODY = 1 << 20  # bulk bodies from matomo.js's queue are a few KB
 MAX_BULK = 1000
@@ -74,20 +76,10 @@ def parse_query(raw: str) -> Params:
 
 
 async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise TransportError(413, "request body too large")
-    chunks: list[bytes] = []
-    size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise TransportError(413, "request body too large")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise TransportError(400, "the client went away before the body arrived") from None
-    return b"".join(chunks)
+        return await read_body(request, MAX_BODY)  # counts what it refuses (request_body/<reason>)
+    except BodyError as exc:
+        raise TransportError(exc.status, exc.message) from None
 
 
 def _query_params(raw: str) -> Params:

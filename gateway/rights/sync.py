@@ -11,6 +11,11 @@ brings a restriction (withdrawal, refusal after a grant, erasure) for a consent 
 accepted hits of lately, it flushes its writer and deletes that id's rows stamped after the
 restriction (or, for an erasure, up to it): after propagation no such row remains. The filter on
 the writer (``ConsentLedger.row_filter``) keeps the rows still buffered from landing afterwards.
+
+A grant answered 503 whose row an insert may have stored all the same is followed by an
+``undelivered`` row (``gateway/consent_api.py``); the pair is skipped, since the visitor kept their
+earlier cookie. Should the poll learn the grant before its twin arrives, the earlier cookie reads as
+superseded and the banner asks again: the safe side, nothing is tracked.
 """
 
 from __future__ import annotations
@@ -42,6 +47,13 @@ _AGGREGATE = ("consent_id, toUnixTimestamp64Milli(max(ts)) / 1000, "
               "count() > 1 OR countIf(action != 'grant') > 0, max(ingested_at)")
 
 
+def _delivered(where: str) -> str:
+    """The log rows matching ``where``, less each grant answered 503 and its ``undelivered`` twin
+    (same id, same time): the visitor never got that cookie, so it supersedes nothing."""
+    return (f"(SELECT * FROM consent_log WHERE {where} AND (consent_id, ts) NOT IN "
+            f"(SELECT consent_id, ts FROM consent_log WHERE {where} AND action = 'undelivered'))")
+
+
 def apply_rows(ledger: ConsentLedger, rows: list[tuple[Any, ...]]) -> tuple[list[Change], dt.datetime | None]:
     """Merge aggregated log rows into the ledger; the restrictions they bring and the newest
     ``ingested_at`` among them."""
@@ -59,7 +71,7 @@ def load(db: Database, ledger: ConsentLedger, now: float) -> dt.datetime:
     """Rebuild the ledger from the log; returns the server's time the next poll starts from."""
     started: dt.datetime = db.query("SELECT now64(3)")[0][0]
     horizon = dt.datetime.fromtimestamp(now - HORIZON_SECONDS, dt.UTC)
-    rows = db.query(f"SELECT {_AGGREGATE} FROM consent_log WHERE ts >= {{horizon:DateTime64(3)}} "
+    rows = db.query(f"SELECT {_AGGREGATE} FROM {_delivered('ts >= {horizon:DateTime64(3)}')} "
                     "GROUP BY consent_id HAVING count() > 1 OR countIf(action = 'erase') > 0",
                     {"horizon": horizon})
     apply_rows(ledger, rows)
@@ -123,7 +135,7 @@ class LedgerSync:
                 now - REREAD_SECONDS * 2, dt.UTC)}
             self._reread_at = now
         rows = await asyncio.to_thread(
-            self.db.query, f"SELECT {_AGGREGATE} FROM consent_log WHERE {where} GROUP BY consent_id", params)
+            self.db.query, f"SELECT {_AGGREGATE} FROM {_delivered(where)} GROUP BY consent_id", params)
         changes, newest = apply_rows(self.ledger, rows)
         if newest is not None and newest > self.watermark:
             self.watermark = newest

@@ -1,9 +1,18 @@
 """Consent statistics from the consent log: how visitors decided, over time. Counts only.
 
-Decisions are classified against the site's own categories: accept all (a grant or update with
-every category), reject all (a refusal, or a grant of the required ones only), custom (any other
-grant or update) and withdraw. The opt-in rate is the share of decisions, withdrawals left out, that
-allow analytics. The log holds no per-person data to filter by, so only the range applies.
+Decisions the visitor made (source ``banner`` or ``api``) are classified against the site's own
+categories: accept all (a grant or update with every category), reject all (a refusal, or a grant
+of the required ones only), custom (any other grant or update) and withdraw. The opt-in rate is the
+share of those decisions, withdrawals left out, that allow analytics.
+
+Decisions nobody was asked for are counted apart, under ``automatic``, and never enter the rate: a
+browser signal taken as a refusal (``gpc``, ``dnt``) and a site's opt-out defaults (``regime``).
+They say what browsers send, not what people chose, and a client that keeps no cookie would repeat
+them on every request (each client writes only a few: gateway/consent_budget.py).
+
+An ``undelivered`` row cancels the grant logged just before it under the same id and time (its
+visitor was answered 503): it is counted as minus one of that grant's kind. The log holds no
+per-person data to filter by, so only the range applies.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from gateway.stats.query import StatsQuery
 from gateway.stats.timeseries import Key, bucket_sql, buckets, series
 
 KINDS = ("accept_all", "reject_all", "custom", "withdraw")
+AUTOMATIC = ("gpc", "dnt", "regime")  # sources that decide without asking
+ASKED = ("banner", "api")  # sources of the decisions the opt-in rate is over
 
 
 def classify(action: str, categories: Sequence[str], every: frozenset[str], required: frozenset[str]) -> str:
@@ -34,25 +45,34 @@ def classify(action: str, categories: Sequence[str], every: frozenset[str], requ
 
 
 def consent_stats(db: Any, q: StatsQuery, site: Site) -> dict[str, Any]:
-    """``{"unit", "labels", "series": {kind: [...]}, "totals": {kind: n}, "opt_in_rate",
-    "previous": {"totals", "opt_in_rate"}}``; rates in percent, None without decisions."""
+    """``{"unit", "labels", "series": {kind: [...]}, "totals": {kind: n}, "opt_in_rate", "rate_of",
+    "automatic": {source: n}, "previous": {"totals", "opt_in_rate", "automatic"}}``; rates in
+    percent, None without decisions; ``rate_of``: the sources of the decisions the rate is over."""
     every = site.consent.category_ids
     required = frozenset(c.id for c in site.consent.categories if c.required)
     p = Params()
     span = Span.of(q, with_previous=True)
     sql = (f"SELECT {bucket_sql(q.range, p)} AS b, ts >= {p.bind(span.current, DT)} AS cur, "
-           "toString(action), arraySort(arrayDistinct(categories)) AS cats, count() FROM consent_log "
-           f"WHERE site_id = {p.bind(site.id, 'UInt32')} AND ts >= {p.bind(span.start, DT)} "
-           f"AND ts < {p.bind(span.end, DT)} GROUP BY b, cur, action, cats")
+           "toString(action), arraySort(arrayDistinct(categories)) AS cats, toString(source), count() "
+           f"FROM consent_log WHERE site_id = {p.bind(site.id, 'UInt32')} "
+           f"AND ts >= {p.bind(span.start, DT)} AND ts < {p.bind(span.end, DT)} "
+           "GROUP BY b, cur, action, cats, source")
     per_bucket: dict[str, Counter[Key]] = {kind: Counter() for kind in KINDS}
     totals = {True: Counter[str](), False: Counter[str]()}
+    automatic = {True: Counter[str](), False: Counter[str]()}
     analytics = Counter[bool]()
-    for bucket, current, action, categories, count in db.query(sql, p.values):
+    for bucket, current, action, categories, source, count in db.query(sql, p.values):
+        now = bool(current)
+        if action == "undelivered":  # cancels its grant: that decision never took effect
+            action, count = "grant", -count
+        if source in AUTOMATIC:
+            automatic[now][source] += count
+            continue
         kind = classify(action, categories, every, required)
         per_bucket[kind][bucket] += count
-        totals[bool(current)][kind] += count
+        totals[now][kind] += count
         if action in ("grant", "update") and ANALYTICS in categories:
-            analytics[bool(current)] += count
+            analytics[now] += count
     keys = buckets(q.range)
     return {
         "unit": "hour" if q.range.hourly else "day",
@@ -60,11 +80,14 @@ def consent_stats(db: Any, q: StatsQuery, site: Site) -> dict[str, Any]:
         "series": {kind: series(dict(per_bucket[kind]), keys, len(keys)) for kind in KINDS},
         "totals": {kind: totals[True][kind] for kind in KINDS},
         "opt_in_rate": _rate(analytics[True], totals[True]),
+        "rate_of": list(ASKED),
+        "automatic": {source: automatic[True][source] for source in AUTOMATIC},
         "previous": {"totals": {kind: totals[False][kind] for kind in KINDS},
-                     "opt_in_rate": _rate(analytics[False], totals[False])},
+                     "opt_in_rate": _rate(analytics[False], totals[False]),
+                     "automatic": {source: automatic[False][source] for source in AUTOMATIC}},
     }
 
 
 def _rate(allowing: int, totals: Counter[str]) -> float | None:
     decisions = sum(n for kind, n in totals.items() if kind != "withdraw")
-    return round(allowing / decisions * 100, 1) if decisions else None
+    return round(allowing / decisions * 100, 1) if decisions > 0 else None

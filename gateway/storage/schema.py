@@ -17,7 +17,10 @@ from dataclasses import dataclass
 EVENT_TYPES = ("pageview", "event", "site_search", "outlink", "download", "ping", "goal", "content")
 REFERRER_TYPES = ("direct", "search", "social", "campaign", "website")
 CONSENT_ACTIONS_V1 = ("grant", "refuse", "update", "withdraw")  # frozen: migration 1 was written with these
-CONSENT_ACTIONS = (*CONSENT_ACTIONS_V1, "erase")
+CONSENT_ACTIONS_V4 = (*CONSENT_ACTIONS_V1, "erase")  # frozen: migration 4 was written with these
+# "undelivered" follows a grant the visitor was answered 503 for, though an insert may have stored it
+# (gateway/consent_api.py): the grant never took effect.
+CONSENT_ACTIONS = (*CONSENT_ACTIONS_V4, "undelivered")
 RIGHTS_KINDS = ("export", "erase")
 RIGHTS_SUBJECTS = ("consent", "uid")
 RIGHTS_REQUESTERS = ("visitor", "site-token", "cli", "dashboard")
@@ -229,7 +232,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         *(f"ALTER TABLE events DROP COLUMN IF EXISTS {name}" for name in EVENTS_V3_DROP),
     )),
     Migration(4, "visitors rights", (
-        f"ALTER TABLE consent_log MODIFY COLUMN IF EXISTS action {_enum(CONSENT_ACTIONS)}",
+        f"ALTER TABLE consent_log MODIFY COLUMN IF EXISTS action {_enum(CONSENT_ACTIONS_V4)}",
         RIGHTS_REQUESTS.strip(),
         "ALTER TABLE events ADD INDEX IF NOT EXISTS consent_id_bloom consent_id TYPE bloom_filter(0.001) "
         "GRANULARITY 1",
@@ -237,6 +240,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "GRANULARITY 1",
         "ALTER TABLE events MATERIALIZE INDEX consent_id_bloom",
         "ALTER TABLE events MATERIALIZE INDEX user_id_bloom",
+    )),
+    Migration(5, "undelivered grants", (
+        f"ALTER TABLE consent_log MODIFY COLUMN IF EXISTS action {_enum(CONSENT_ACTIONS)}",
     )),
 )
 

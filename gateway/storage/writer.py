@@ -15,14 +15,25 @@ Failures are of two kinds:
 - permanent (a value the column cannot hold): the batch is split into its submissions, the good
   ones are written and only the bad one fails, with ``Rejected``. One bad row never blocks others.
 Inserts run on the writer's own thread, so slow health checks cannot starve it.
+
+``retract`` takes rows back that no insert can have stored yet, for a caller that gave up waiting
+and told its client so (a consent grant answered 503 must not be logged afterwards): buffered rows,
+and rows of a batch whose failed attempts never reached ClickHouse (``gateway.storage.failures``).
+Rows an insert is carrying right now wait for that attempt to end, within the caller's bound.
+
+``submit(force=True)`` is for the one row a caller must add once it learns its rows may be stored
+after all (an ``undelivered`` row after a grant answered 503): it is taken past ``max_pending`` and
+while ``close`` is still writing. Such rows are bounded by the rows they follow, each of which was
+taken under ``max_pending``. At ``close``, rows an attempt may have stored fail with ``MaybeStored``
+before the writer's last attempt, so that the rows their callers add in answer go with them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
-import struct
 import time
 import uuid
 from collections import Counter, deque
@@ -31,53 +42,40 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from clickhouse_connect.driver.exceptions import DatabaseError, DataError
-
 from gateway.storage.clickhouse import Database
+from gateway.storage.failures import (
+    NotDurable,
+    Overloaded,
+    Rejected,
+    WriterClosed,
+    is_permanent,
+    may_have_stored,
+)
 from gateway.storage.schema import TableSpec
+
+__all__ = ["BatchWriter", "MaybeStored", "NotDurable", "Overloaded", "Rejected", "Retraction", "RowFilter",
+           "WriterClosed", "WriterStats"]
 
 # Rows in, the rows to keep out; None keeps them all (the common case, without a copy).
 RowFilter = Callable[[Sequence[Sequence[Any]]], "list[Sequence[Any]] | None"]
 log = logging.getLogger(__name__)
-
-# ClickHouse error codes that mean "this data can never be inserted", not "try again later".
-PERMANENT_CODES = frozenset({
-    6,    # CANNOT_PARSE_TEXT
-    27,   # CANNOT_PARSE_INPUT_ASSERTION_FAILED
-    36,   # BAD_ARGUMENTS
-    38,   # CANNOT_PARSE_DATE
-    41,   # CANNOT_PARSE_DATETIME
-    53,   # TYPE_MISMATCH
-    69,   # ARGUMENT_OUT_OF_BOUND
-    70,   # CANNOT_CONVERT_TYPE
-    72,   # CANNOT_PARSE_NUMBER
-    117,  # INCORRECT_DATA
-    349,  # CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
-    469,  # VIOLATED_CONSTRAINT
-    691,  # UNKNOWN_ELEMENT_OF_ENUM
-})
+# At close: how long waiters on rows that may be stored get to add theirs, and the last attempt's bound.
+LAST_CALL = 0.05
+LAST_ATTEMPT = 1.0
 
 
-class Overloaded(RuntimeError):
-    """Too many rows are waiting for ClickHouse; the caller must refuse the input (503)."""
+class MaybeStored(NotDurable):
+    """The writer stopped, and an attempt that may have stored these rows failed or never ended."""
 
 
-class WriterClosed(RuntimeError):
-    """The writer is shutting down and takes no more rows."""
+class Retraction(enum.Enum):
+    """What ``retract`` found: the rows will never be stored, are stored, or cannot be taken back."""
 
-
-class NotDurable(RuntimeError):
-    """The writer stopped before these rows could be written."""
-
-
-class Rejected(ValueError):
-    """ClickHouse can never store these rows (a value does not fit its column)."""
-
-
-def is_permanent(exc: BaseException) -> bool:
-    if isinstance(exc, DataError | ValueError | TypeError | OverflowError | struct.error):
-        return True
-    return isinstance(exc, DatabaseError) and getattr(exc, "code", None) in PERMANENT_CODES
+    TAKEN_BACK = "taken-back"
+    STORED = "stored"
+    # An attempt that may have stored them failed, or one is still under way: they stay in the
+    # writer and will be stored (exactly once, under their batch's token) unless the process dies.
+    KEPT = "kept"
 
 
 @dataclass(slots=True)
@@ -98,6 +96,7 @@ class _Batch:
     table: TableSpec
     submissions: list[_Submission]
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    may_be_stored: bool = False  # a failed attempt may have stored it: no row can be taken back
 
     @property
     def rows(self) -> list[Sequence[Any]]:
@@ -106,6 +105,9 @@ class _Batch:
     @property
     def row_count(self) -> int:
         return sum(len(s.rows) for s in self.submissions)
+
+
+_Holder = _Batch | _Buffer
 
 
 @dataclass(slots=True)
@@ -145,7 +147,11 @@ class BatchWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._closed = False  # close() is done: not even a forced row is taken now
         self._filters: dict[str, RowFilter] = {}
+        self._inserting: _Batch | None = None  # the batch an insert is carrying right now
+        self._insert_ended = asyncio.Event()  # set when that insert attempt has ended
+        self._embedded = bool(getattr(getattr(db, "target", None), "embedded", False))
         self.stats = WriterStats()
 
     def filter_rows(self, table: TableSpec, keep: RowFilter | None) -> None:
@@ -160,15 +166,16 @@ class BatchWriter:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def submit(self, table: TableSpec, rows: Sequence[Sequence[Any]], *,
-               urgent: bool = False) -> asyncio.Future[None]:
+    def submit(self, table: TableSpec, rows: Sequence[Sequence[Any]], *, urgent: bool = False,
+               force: bool = False) -> asyncio.Future[None]:
         """Buffer ``rows`` for ``table``; the future resolves when they are durable.
 
         ``urgent`` flushes now rather than at the next timer tick: for rare rows someone waits on,
-        such as a consent decision.
+        such as a consent decision. ``force`` takes the rows past ``max_pending`` and while ``close``
+        is still writing: only for a row that must follow rows the writer already holds (see above).
         """
         # On every hit's path: kept to plain operations, no allocation beyond the future.
-        if self._closing:
+        if self._closed or (self._closing and not force):
             raise WriterClosed("the writer is shutting down")
         width = len(table.columns)
         for row in rows:
@@ -179,7 +186,7 @@ class BatchWriter:
         if not count:
             future.set_result(None)
             return future
-        if self.stats.pending_rows + count > self._max_pending:
+        if self.stats.pending_rows + count > self._max_pending and not force:
             raise Overloaded(f"{self.stats.pending_rows} rows are waiting for ClickHouse")
         buffer = self._buffers.get(table.name)
         if buffer is None:
@@ -191,6 +198,55 @@ class BatchWriter:
             self._wake.set()
         return future
 
+    async def retract(self, table: TableSpec, future: asyncio.Future[None], *, wait: float) -> Retraction:
+        """Take back the rows submitted for ``table`` with ``future`` unless an insert can have stored them.
+
+        Rows an insert is carrying now are decided by that attempt: this waits up to ``wait``
+        seconds for it to end. Taken back, the future fails with ``NotDurable``.
+        """
+        deadline = time.monotonic() + wait
+        while not future.done():
+            found = self._find(table, future)
+            if found is None:
+                return Retraction.KEPT
+            holder, submission = found
+            if holder is self._inserting:
+                ended, left = self._insert_ended, deadline - time.monotonic()
+                if left <= 0:
+                    return Retraction.KEPT
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ended.wait(), left)
+                continue
+            if isinstance(holder, _Batch) and holder.may_be_stored:
+                return Retraction.KEPT
+            self._remove(holder, submission)
+            _fail(future, NotDurable("taken back before any insert could store these rows"))
+            return Retraction.TAKEN_BACK
+        failure = None if future.cancelled() else future.exception()
+        if isinstance(failure, MaybeStored):
+            return Retraction.KEPT
+        return Retraction.STORED if failure is None and not future.cancelled() else Retraction.TAKEN_BACK
+
+    def _find(self, table: TableSpec, future: asyncio.Future[None]) -> tuple[_Holder, _Submission] | None:
+        holders: list[_Holder] = [batch for batch in self._retry if batch.table.name == table.name]
+        if (buffer := self._buffers.get(table.name)) is not None:
+            holders.append(buffer)
+        for holder in holders:
+            for submission in holder.submissions:
+                if submission.future is future:
+                    return holder, submission
+        return None
+
+    def _remove(self, holder: _Holder, submission: _Submission) -> None:
+        holder.submissions.remove(submission)
+        self.stats.pending_rows -= len(submission.rows)
+        if isinstance(holder, _Buffer):
+            holder.rows -= len(submission.rows)
+            if not holder.submissions:
+                del self._buffers[holder.table.name]
+        elif not holder.submissions:
+            self._retry.remove(holder)
+
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="clickhouse-writer")
@@ -201,7 +257,10 @@ class BatchWriter:
         await self._flush_once(raise_errors=True)
 
     async def close(self, timeout: float = 10.0) -> int:
-        """Stop taking rows, write what is buffered (retrying up to ``timeout`` s); returns rows lost."""
+        """Stop taking rows, write what is buffered (retrying up to ``timeout`` s); returns rows lost.
+
+        Forced rows are taken until the end, and rows an attempt may have stored get one last attempt
+        of up to ``LAST_ATTEMPT`` s more, with the rows their callers add (``_last_call``)."""
         self._closing = True
         self._stop.set()
         self._wake.set()
@@ -214,6 +273,8 @@ class BatchWriter:
         while self._has_work() and time.monotonic() < deadline:
             if not await self._flush_once(raise_errors=False):
                 await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        await self._last_call()
+        self._closed = True
         lost = 0
         for batch in self._pending_batches():
             lost += batch.row_count
@@ -226,6 +287,22 @@ class BatchWriter:
         self._buffers.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
         return lost
+
+    async def _last_call(self) -> None:
+        """Tell the waiters on rows an attempt may have stored, then try once more with what they add.
+
+        Their callers must learn it while the writer still takes their answer (``force``), and that
+        answer must be tried with the rows it follows: if ClickHouse takes one, it takes the other.
+        """
+        maybe = [one for batch in self._retry if batch.may_be_stored for one in batch.submissions]
+        if not maybe:
+            return
+        for submission in maybe:
+            _fail(submission.future, MaybeStored("the writer stopped; an attempt may have stored these rows"))
+        await asyncio.sleep(LAST_CALL)  # many turns of the loop: each waiter runs and submits its row
+        with contextlib.suppress(Exception):  # TimeoutError included
+            # Bounded: the writer's thread may still be held by an insert that never ended.
+            await asyncio.wait_for(self._flush_once(raise_errors=False), LAST_ATTEMPT)
 
     def _has_work(self) -> bool:
         return bool(self._retry) or bool(self._buffers)
@@ -271,7 +348,16 @@ class BatchWriter:
         self._buffers = {}
 
     async def _write_first(self, *, raise_errors: bool) -> bool:
-        batch = self._retry[0]
+        """Attempt the first batch; meanwhile ``retract`` knows which batch an insert is carrying."""
+        batch, ended = self._retry[0], asyncio.Event()
+        self._inserting, self._insert_ended = batch, ended
+        try:
+            return await self._attempt(batch, raise_errors=raise_errors)
+        finally:
+            self._inserting = None
+            ended.set()
+
+    async def _attempt(self, batch: _Batch, *, raise_errors: bool) -> bool:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         rows = batch.rows
@@ -283,11 +369,17 @@ class BatchWriter:
             if rows:
                 await loop.run_in_executor(self._executor, self._db.insert, batch.table.name, rows,
                                            batch.table.columns, {"insert_deduplication_token": batch.token})
+        except asyncio.CancelledError:
+            # Abandoned (close ran out of time): the insert goes on in the writer's thread and may
+            # store the rows at any moment.
+            batch.may_be_stored = batch.may_be_stored or bool(rows)
+            raise
         except Exception as exc:
             self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
             if is_permanent(exc):
                 self._isolate(batch, exc)
                 return True
+            batch.may_be_stored = batch.may_be_stored or may_have_stored(exc, embedded=self._embedded)
             self.stats.insert_failures += 1
             self.stats.consecutive_failures += 1
             log.warning("insert of %d rows into %s failed (%d in a row), will retry: %s", batch.row_count,
@@ -311,7 +403,7 @@ class BatchWriter:
         """A permanent failure: retry each submission alone, or reject the one that is bad."""
         self._retry.popleft()
         if len(batch.submissions) > 1:
-            singles = [_Batch(batch.table, [one], f"{batch.token}-{i}")
+            singles = [_Batch(batch.table, [one], f"{batch.token}-{i}", batch.may_be_stored)
                        for i, one in enumerate(batch.submissions)]
             self._retry.extendleft(reversed(singles))
             return

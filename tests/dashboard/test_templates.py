@@ -182,6 +182,9 @@ def consent() -> Context:
                        {"key": "custom", "label": "Custom", "value": "36", "previous": "30"},
                        {"key": "withdraw", "label": "Withdraw", "value": "5", "previous": "4"}],
             "opt_in_rate": "72.4%", "previous_opt_in_rate": "69.0%",
+            "automatic": [{"key": "gpc", "label": "Refused by GPC signal", "value": "41", "previous": "37"},
+                          {"key": "dnt", "label": "Refused by Do Not Track", "value": "0", "previous": "0"},
+                          {"key": "regime", "label": "Opt-out law default", "value": "12", "previous": "9"}],
             "chart": {"unit": "day", "labels": days, **series},
             "rows": [{"label": day, **{key: values[i] for key, values in series.items()}}
                      for i, day in enumerate(days)],

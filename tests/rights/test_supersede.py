@@ -127,3 +127,27 @@ def test_the_ledger_is_rebuilt_from_the_consent_log_at_start(make_client: Client
     track(second, with_cookie=old)
     assert len(stored(second)) == before
     assert counter(second, "consent_cookie", "superseded") == 1
+
+
+def test_a_grant_answered_503_and_marked_undelivered_supersedes_nothing(make_client: ClientFactory) -> None:
+    """The visitor kept the cookie they had: a later grant they never received (logged all the same,
+    then marked ``undelivered``) must not make it read as superseded, by the poll or after a restart."""
+    first = make_client()
+    old = granted_with_a_stored_hit(first)
+    consent = decoded(first, old)
+    app: Any = first.app
+    later = consent.decided_at + 1
+    for action in ("grant", "undelivered"):
+        app.state.resources.db.command(
+            "INSERT INTO consent_log (consent_id, site_id, ts, action, categories, policy_version, source) "
+            f"VALUES ('{consent.consent_id}', 3, fromUnixTimestamp64Milli({later * 1000}), '{action}', "
+            "['necessary', 'analytics', 'marketing'], '1', 'banner')")
+    time.sleep(1.5)  # a few polls of the ledger sync
+    before = len(stored(first))
+    assert track(first, with_cookie=old) in (200, 204)
+    assert len(stored(first)) == before + 1
+    first.__exit__(None, None, None)
+    second = make_client()
+    assert track(second, with_cookie=old) in (200, 204)
+    assert len(stored(second)) == before + 2
+    assert counter(second, "consent_cookie", "superseded") == 0

@@ -1,8 +1,10 @@
-"""Consent statistics: decisions classified against the site's categories, per day, opt-in rate."""
+"""Consent statistics: decisions classified against the site's categories, per day, opt-in rate; decisions
+made without asking counted apart; a grant its visitor never received not counted at all."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -11,12 +13,19 @@ from gateway.sites import Site
 from gateway.stats.consent import classify, consent_stats
 from gateway.stats.query import parse_query
 from gateway.storage.clickhouse import Database
+from gateway.storage.schema import CONSENT_LOG_TABLE
 from tests.stats.data import KEPT, TODAY, ZONE, at, bucket, consent_row, insert_consents
 
 pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
 
 ALL = ["necessary", "analytics", "marketing"]
 EVERY, REQUIRED = frozenset(ALL), frozenset({"necessary"})
+NO_AUTOMATIC = {"gpc": 0, "dnt": 0, "regime": 0}
+SOURCE = CONSENT_LOG_TABLE.columns.index("source")
+
+
+def decided_by(row: tuple[Any, ...], source: str) -> tuple[Any, ...]:
+    return (*row[:SOURCE], source, *row[SOURCE + 1:])
 
 
 def test_classify() -> None:
@@ -50,14 +59,15 @@ def test_consent_stats(db: Database) -> None:
     assert result["series"]["accept_all"] == [0, 0, 0, 0, 0, 1, 1]
     assert result["series"]["withdraw"] == [0, 0, 0, 0, 0, 0, 1]
     assert result["opt_in_rate"] == 50.0  # 3 of 6 decisions allow analytics
+    assert result["automatic"] == NO_AUTOMATIC
     assert result["previous"] == {"totals": {"accept_all": 0, "reject_all": 0, "custom": 0, "withdraw": 0},
-                                  "opt_in_rate": None}
+                                  "opt_in_rate": None, "automatic": NO_AUTOMATIC}
     today = consent_stats(db, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT), site)
     assert today["unit"] == "hour"
     assert {h: n for h, n in enumerate(today["series"]["custom"]) if n} == {bucket(TODAY, 10): 1,
                                                                              bucket(TODAY, 14): 1}
     assert today["previous"] == {"totals": {"accept_all": 1, "reject_all": 0, "custom": 0, "withdraw": 0},
-                                 "opt_in_rate": 100.0}
+                                 "opt_in_rate": 100.0, "automatic": NO_AUTOMATIC}
 
 
 def test_a_site_with_its_own_categories(db: Database) -> None:
@@ -66,3 +76,32 @@ def test_a_site_with_its_own_categories(db: Database) -> None:
                 consent=ConsentPolicy(categories=(Category("necessary"), Category("stats"))))
     result = consent_stats(db, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT), site)
     assert result["totals"]["accept_all"] == 1 and result["opt_in_rate"] == 0.0
+
+
+def test_decisions_made_without_asking_are_counted_apart_and_leave_the_rate_alone(db: Database) -> None:
+    asked = [consent_row(at(TODAY, 9), "grant", ALL), consent_row(at(TODAY, 9, 5), "refuse", [])]
+    insert_consents(db, asked)
+    site = Site(id=1, name="Shop", origins=())
+    q = parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT)
+    before = consent_stats(db, q, site)
+    assert (before["opt_in_rate"], before["totals"]["reject_all"]) == (50.0, 1)
+    # Browser signals and opt-out law, however often they repeat, are not what people chose.
+    insert_consents(db, [decided_by(consent_row(at(TODAY, 10, n % 60), "refuse", ["necessary"]), "gpc")
+                         for n in range(300)])
+    insert_consents(db, [decided_by(consent_row(at(TODAY, 11), "grant", ["necessary", "analytics"]), source)
+                         for source in ("regime", "regime", "dnt")])
+    after = consent_stats(db, q, site)
+    assert (after["opt_in_rate"], after["totals"], after["series"]) == (
+        before["opt_in_rate"], before["totals"], before["series"])
+    assert after["automatic"] == {"gpc": 300, "dnt": 1, "regime": 2}
+
+
+def test_a_grant_answered_503_and_marked_undelivered_counts_for_nothing(db: Database) -> None:
+    grant = consent_row(at(TODAY, 9), "grant", ALL)
+    action = CONSENT_LOG_TABLE.columns.index("action")
+    undelivered = (*grant[:action], "undelivered", *grant[action + 1:])
+    insert_consents(db, [grant, undelivered, consent_row(at(TODAY, 9, 30), "refuse", [])])
+    site = Site(id=1, name="Shop", origins=())
+    result = consent_stats(db, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT), site)
+    assert result["totals"] == {"accept_all": 0, "reject_all": 1, "custom": 0, "withdraw": 0}
+    assert result["opt_in_rate"] == 0.0 and sum(result["series"]["accept_all"]) == 0

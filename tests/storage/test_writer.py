@@ -1,9 +1,11 @@
-"""The batching writer against the real engine: flush triggers, durability, retries, back-pressure."""
+"""The batching writer against the real engine: flush triggers, durability, retries, back-pressure, and
+taking rows back (``retract``) in each state they can be in."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +15,15 @@ import pytest
 from gateway.storage.clickhouse import Database
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import CONSENT_LOG_TABLE, TableSpec
-from gateway.storage.writer import BatchWriter, NotDurable, Overloaded, Rejected, WriterClosed
+from gateway.storage.writer import (
+    BatchWriter,
+    MaybeStored,
+    NotDurable,
+    Overloaded,
+    Rejected,
+    Retraction,
+    WriterClosed,
+)
 
 HITS = TableSpec("hits", ("n", "s"))
 CREATE_HITS = ("CREATE TABLE hits (n UInt32, s String) ENGINE = MergeTree ORDER BY n "
@@ -187,3 +197,163 @@ async def test_flush_raises_the_engines_error(db: Database) -> None:
     await writer.flush()
     assert count(db) == 1
     await writer.close()
+
+
+# --- retract: rows taken back unless an insert can have stored them ------------------------------
+
+
+class HeldInsert:
+    """A ClickHouse server (no ``target``: not embedded) whose inserts wait until released, then store
+    the rows or fail as told."""
+
+    def __init__(self, db: Database, failure: BaseException | None = None) -> None:
+        self.db, self.failure = db, failure
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
+               settings: dict[str, Any] | None = None) -> None:
+        self.started.set()
+        self.release.wait(10)
+        if self.failure is not None:
+            raise self.failure
+        self.db.insert(table, rows, columns, settings)
+
+
+async def test_buffered_rows_are_taken_back_and_the_others_written(db: Database) -> None:
+    db.command(CREATE_HITS)
+    writer = BatchWriter(db, batch_size=1000, flush_interval=60)
+    kept = writer.submit(HITS, [(1, "kept")])
+    taken = writer.submit(HITS, [(2, "taken"), (3, "taken")])
+    assert await writer.retract(HITS, taken, wait=0) is Retraction.TAKEN_BACK
+    with pytest.raises(NotDurable):
+        await taken
+    assert writer.stats.pending_rows == 1
+    await writer.flush()
+    await kept
+    assert db.query("SELECT n FROM hits") == [(1,)]
+    await writer.close()
+
+
+async def test_rows_of_a_failed_batch_that_never_reached_clickhouse_are_taken_back(db: Database) -> None:
+    writer = BatchWriter(db, batch_size=1000, flush_interval=60)
+    kept = writer.submit(HITS, [(1, "kept")])
+    taken = writer.submit(HITS, [(2, "taken")])
+    with pytest.raises(Exception, match="hits"):
+        await writer.flush()  # the engine's own refusal: the table is missing; the batch waits to retry
+    assert await writer.retract(HITS, taken, wait=0) is Retraction.TAKEN_BACK
+    db.command(CREATE_HITS)
+    await writer.flush()
+    await kept
+    assert db.query("SELECT n FROM hits") == [(1,)]
+    assert writer.stats.pending_rows == 0
+    await writer.close()
+
+
+async def test_rows_an_attempt_may_have_stored_are_kept_and_stored_once(db: Database) -> None:
+    db.command(CREATE_HITS)
+    flaky = LandsThenTimesOut(db)  # stored, then no answer: the writer cannot know
+    writer = BatchWriter(flaky, batch_size=1000, flush_interval=60)  # type: ignore[arg-type]
+    accepted = writer.submit(HITS, [(1, "maybe")])
+    with pytest.raises(TimeoutError):
+        await writer.flush()
+    assert await writer.retract(HITS, accepted, wait=0) is Retraction.KEPT
+    await writer.flush()
+    await accepted
+    assert count(db) == 1
+    await writer.close()
+
+
+@pytest.mark.parametrize(("failure", "outcome", "stored"), [
+    (None, Retraction.STORED, 1),
+    (ConnectionRefusedError(111, "Connection refused"), Retraction.TAKEN_BACK, 0),
+    (TimeoutError("read timed out"), Retraction.KEPT, 1),
+])
+async def test_rows_being_inserted_follow_that_attempt(db: Database, failure: BaseException | None,
+                                                      outcome: Retraction, stored: int) -> None:
+    db.command(CREATE_HITS)
+    held = HeldInsert(db, failure)
+    writer = BatchWriter(held, batch_size=1000, flush_interval=0.02, max_backoff=0.05)  # type: ignore[arg-type]
+    await writer.start()
+    accepted = writer.submit(HITS, [(1, "held")], urgent=True)
+    await until(held.started.is_set)
+    asyncio.get_running_loop().call_later(0.2, held.release.set)
+    assert await writer.retract(HITS, accepted, wait=5) is outcome
+    held.failure = None  # ClickHouse is back: whatever stayed in the writer is written now
+    await writer.flush()
+    assert count(db) == stored
+    await writer.close()
+
+
+async def test_rows_still_being_inserted_after_the_wait_are_kept(db: Database) -> None:
+    db.command(CREATE_HITS)
+    held = HeldInsert(db)
+    writer = BatchWriter(held, batch_size=1000, flush_interval=0.02)  # type: ignore[arg-type]
+    await writer.start()
+    accepted = writer.submit(HITS, [(1, "slow")], urgent=True)
+    await until(held.started.is_set)
+    assert await writer.retract(HITS, accepted, wait=0.1) is Retraction.KEPT
+    held.release.set()
+    await asyncio.wait_for(accepted, timeout=5)
+    assert count(db) == 1
+    await writer.close()
+
+
+# --- a row that must follow rows the writer holds: past max_pending, and at close --------------------
+
+
+async def test_a_forced_row_is_taken_past_max_pending_and_while_close_is_writing(db: Database) -> None:
+    writer = BatchWriter(db, batch_size=10_000, flush_interval=60, max_pending=100)
+    held = writer.submit(HITS, [(i, "p") for i in range(100)])  # ClickHouse is slow: the writer is full
+    with pytest.raises(Overloaded):
+        writer.submit(HITS, [(100, "refused")])
+    twin = writer.submit(HITS, [(100, "forced")], force=True)
+    assert writer.stats.pending_rows == 101
+    db.command(CREATE_HITS)
+    closing = asyncio.create_task(writer.close())
+    await asyncio.sleep(0)  # close has begun writing
+    with pytest.raises(WriterClosed):
+        writer.submit(HITS, [(101, "late")])
+    late_twin = writer.submit(HITS, [(101, "forced late")], force=True)
+    assert await closing == 0
+    await asyncio.gather(held, twin, late_twin)
+    assert count(db) == 102
+    with pytest.raises(WriterClosed):
+        writer.submit(HITS, [(102, "after close")], force=True)
+
+
+async def test_at_close_rows_an_abandoned_attempt_may_have_stored_are_told_so_and_their_answer_goes_with_them(
+        db: Database) -> None:
+    db.command(CREATE_HITS)
+    held = HeldInsert(db)  # ClickHouse hangs on the insert; released, it stores the rows after all
+    writer = BatchWriter(held, batch_size=1000, flush_interval=0.02)  # type: ignore[arg-type]
+    await writer.start()
+    accepted = writer.submit(HITS, [(1, "grant")], urgent=True)
+    await until(held.started.is_set)
+
+    async def caller() -> asyncio.Future[None]:
+        """A consent grant's request: told its row may be stored, it adds the row that says so."""
+        with pytest.raises(MaybeStored):
+            await accepted
+        twin = writer.submit(HITS, [(2, "undelivered")], force=True)
+        held.release.set()  # ClickHouse answers again
+        return twin
+
+    answered = asyncio.create_task(caller())
+    assert await writer.close(timeout=0.2) == 0  # gives up on the hung attempt, then tries once more
+    twin = await answered
+    assert twin.done() and twin.exception() is None
+    assert db.query("SELECT n FROM hits ORDER BY n") == [(1,), (2,)]  # the retry was deduplicated
+
+
+async def test_a_retraction_during_close_of_rows_that_may_be_stored_keeps_them(db: Database) -> None:
+    db.command(CREATE_HITS)
+    held = HeldInsert(db)
+    writer = BatchWriter(held, batch_size=1000, flush_interval=0.02)  # type: ignore[arg-type]
+    await writer.start()
+    accepted = writer.submit(HITS, [(1, "grant")], urgent=True)
+    await until(held.started.is_set)
+    closing = asyncio.create_task(writer.close(timeout=0.2))
+    await until(accepted.done)
+    assert await writer.retract(HITS, accepted, wait=0) is Retraction.KEPT
+    held.release.set()
+    await closing
