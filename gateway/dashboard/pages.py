@@ -23,6 +23,7 @@ from gateway.assets import LONG_CACHE, STATIC, Asset
 from gateway.dashboard.access import Viewer, csrf_cookie, set_cookie
 from gateway.dashboard.security import add_vary, security_headers
 from gateway.dashboard.sessions import CSRF_COOKIE, Sessions
+from gateway.unavailable import outage
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSET_NAMES = ("dashboard.js", "dashboard.css")
@@ -115,6 +116,12 @@ def error_page(request: Request, status: int, message: str, *, as_json: bool = F
         return json_response({"error": message}, status)
     return render(request, "error.html", {"status": status, "message": message}, status=status,
                   viewer_=viewer_)
+
+
+def unavailable_page(request: Request, what: str, message: str, *, as_json: bool = False,
+                     viewer_: Viewer | None = None, cause: BaseException | None = None) -> Response:
+    """ClickHouse did not answer: the error page (or its JSON) as a 503 with Retry-After, counted."""
+    return outage(request, what, error_page(request, 503, message, as_json=as_json, viewer_=viewer_), cause)
 
 
 def csv_cell(value: Any) -> Any:

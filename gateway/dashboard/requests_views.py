@@ -16,6 +16,7 @@ CSRF tokens: every step works without JavaScript.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,15 @@ from starlette.responses import JSONResponse, Response
 from gateway.consent_api import proof
 from gateway.dashboard.access import Viewer, viewer
 from gateway.dashboard.auth_views import read_form
-from gateway.dashboard.pages import error_page, json_response, json_suffix, redirect, render, wanted
+from gateway.dashboard.pages import (
+    error_page,
+    json_response,
+    json_suffix,
+    redirect,
+    render,
+    unavailable_page,
+    wanted,
+)
 from gateway.dashboard.security import security_headers
 from gateway.dashboard.sessions import CSRF_COOKIE, Sessions
 from gateway.rights import audit
@@ -36,7 +45,9 @@ from gateway.rights.data import count_events
 from gateway.rights.service import Rights, Unavailable
 from gateway.settings import Settings
 from gateway.sites import Site
+from gateway.unavailable import OUTAGE
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 AUDIT_ROWS = 100
 MAX_ID = 100
@@ -48,6 +59,7 @@ REQUESTERS = {"visitor": "The visitor", "site-token": "Site token", "cli": "Comm
               "dashboard": "Dashboard"}
 UNAVAILABLE = ("Data requests are unavailable right now (ClickHouse did not answer). Please try again in a "
                "minute; an erasure that was cut short is safe to repeat.")
+WHAT = "data requests page"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +108,12 @@ def parse_id(raw: str) -> tuple[uuid.UUID | None, str | None]:
 async def _blocking(call: Callable[..., T], *args: Any) -> T:
     try:
         return await asyncio.to_thread(call, *args)
-    except Exception as exc:  # connection, engine or timeout: the page answers 503
-        raise Unavailable(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    except OUTAGE as exc:  # down, unreachable or slow: the page answers 503 (and logs it)
+        raise Unavailable(type(exc).__name__) from exc
+    except Exception as exc:  # a failure no check foresaw: a 503 too, and one line naming its type
+        log.error("data request lookup %s failed unexpectedly: %s", getattr(call, "__name__", "?"),
+                  type(exc).__name__)
+        raise Unavailable(type(exc).__name__) from exc
 
 
 async def lookup(rights: Rights, site: Site, raw: str) -> dict[str, Any] | None:
@@ -181,8 +197,9 @@ async def requests_page(request: Request) -> Response:
         return admin
     try:
         return await _page(request, admin, request.query_params.get("consent", ""))
-    except Unavailable:
-        return error_page(request, 503, UNAVAILABLE, as_json=admin.fmt == "json", viewer_=admin.who)
+    except Unavailable as exc:
+        return unavailable_page(request, WHAT, UNAVAILABLE, as_json=admin.fmt == "json", viewer_=admin.who,
+                                cause=exc)
 
 
 async def _posted(request: Request) -> tuple[Admin, dict[str, str], uuid.UUID] | Response:
@@ -216,8 +233,9 @@ async def export(request: Request) -> Response:
         name = f"consent-data-{site.id}-{consent_id}.json"
         return security_headers(JSONResponse(document, headers={
             "Content-Disposition": f'attachment; filename="{name}"'}))
-    except Unavailable:
-        return error_page(request, 503, UNAVAILABLE, as_json=wanted(request, None) == "json")
+    except Unavailable as exc:
+        return unavailable_page(request, WHAT, UNAVAILABLE, as_json=wanted(request, None) == "json",
+                                cause=exc)
 
 
 async def erase(request: Request) -> Response:
@@ -241,8 +259,9 @@ async def erase(request: Request) -> Response:
         refusal = await rights.refusal(site, consent_id, now, source="api")
         erased = await rights.erase(site, [refusal], audit.Request(
             site.id, "erase", consent_id, "dashboard", operator=admin.name), now)
-    except Unavailable:
-        return error_page(request, 503, UNAVAILABLE, as_json=wanted(request, None) == "json")
+    except Unavailable as exc:
+        return unavailable_page(request, WHAT, UNAVAILABLE, as_json=wanted(request, None) == "json",
+                                cause=exc)
     if admin.fmt == "json":
         return json_response({"erased": erased, "consent_id": str(consent_id)})
     return redirect(f"{base}?{urlencode({'consent': str(consent_id), 'done': 'erase'})}")

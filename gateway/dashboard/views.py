@@ -3,7 +3,7 @@
 Each handler is the same short pipeline: who is asking (``access``), which site and query
 (``gateway.stats.query``), the stats functions run off the event loop, then one of three answers
 (``pages``): HTML, its JSON twin, or CSV. Statistics never fail with a 500: a bad query is a 400
-naming the parameter, ClickHouse trouble a 503.
+naming the parameter, ClickHouse trouble a 503 with Retry-After (``gateway.unavailable``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from gateway.dashboard.pages import (
     redirect,
     render,
     split_suffix,
+    unavailable_page,
     wanted,
 )
 from gateway.rights.retention import oldest_kept
@@ -42,6 +43,7 @@ from gateway.stats.query import DateRange, QueryError, StatsQuery, parse_query
 from gateway.stats.realtime import realtime
 from gateway.stats.reports import REPORTS, breakdown
 from gateway.stats.timeseries import timeseries
+from gateway.unavailable import OUTAGE
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,9 +70,13 @@ async def stats(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(function, *args, **kwargs)
     except QueryError:
         raise
-    except Exception as exc:  # the engine's own errors: one line in the log, a 503 to the caller
-        log.error("statistics query failed: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:300]
-                  if str(exc) else "")
+    except OUTAGE as exc:  # down, unreachable or slow: the answer (gateway.unavailable) logs it
+        raise Unavailable from exc
+    except Exception as exc:
+        # Not an outage: a failure no check foresaw. Still a 503 rather than a 500, with one line in
+        # the log naming the function and the type; never the text, which may carry filter values.
+        log.error("statistics query %s failed unexpectedly: %s", getattr(function, "__name__", "?"),
+                  type(exc).__name__)
         raise Unavailable from exc
 
 
@@ -137,8 +143,9 @@ async def open_site(request: Request, suffix: str | None) -> Call | Response:
 def _failed(request: Request, call: Call, exc: Exception) -> Response:
     if isinstance(exc, QueryError):
         return error_page(request, 400, str(exc), as_json=call.fmt != "html", viewer_=call.who)
-    return error_page(request, 503, "Statistics are unavailable right now (ClickHouse did not answer). "
-                      "Please try again in a minute.", as_json=call.fmt != "html", viewer_=call.who)
+    return unavailable_page(request, "dashboard statistics", "Statistics are unavailable right now "
+                            "(ClickHouse did not answer). Please try again in a minute.",
+                            as_json=call.fmt != "html", viewer_=call.who, cause=exc)
 
 
 async def sites_index(request: Request) -> Response:

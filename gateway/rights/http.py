@@ -7,10 +7,12 @@ Site owner (``Authorization: Bearer <site token>``):
   ``GET|DELETE /api/consents/{consent_id}/data``   by the consent id the visitor reads on their receipt
   ``GET|DELETE /api/user-data?site=ID&uid=UID``    by the site's own user id (Matomo ``uid``)
 
+HEAD reads like GET (Starlette routes it wherever GET goes); only DELETE erases.
 A cookie that is missing, forged or for another site gets 404: no one reads anyone else's data.
 DELETE follows the consent API's cross-site rule (403 from an origin that is not the site's); both
 methods answer CORS like ``/consent`` (a foreign page cannot read the export). Each consent id gets
-a few requests per ten minutes (429). ClickHouse down: 503 with Retry-After, never a 500.
+a few requests per ten minutes (429). ClickHouse down: 503 with Retry-After, never a 500
+(``gateway.unavailable``).
 """
 
 from __future__ import annotations
@@ -29,17 +31,13 @@ from gateway.ingest.hit import user_id_hash
 from gateway.rights import audit
 from gateway.rights.service import Rights, Unavailable
 from gateway.sites import Site
+from gateway.unavailable import unavailable_response
 from gateway.useragent import browser_family
 
-RETRY_AFTER = "5"
+WHAT = "rights API"
 MAX_UID = 256
 NO_COOKIE = ("no consent cookie for this site in this browser: nothing is stored about this browser, "
              "or the consent was recorded in another browser")
-
-
-def _unavailable() -> JSONResponse:
-    return JSONResponse({"error": "storage is unavailable right now; please try again shortly"},
-                        status_code=503, headers={"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"})
 
 
 def _download(document: dict[str, Any], name: str, headers: dict[str, str]) -> JSONResponse:
@@ -69,7 +67,7 @@ async def visitor_data(request: Request) -> Response:
                             status_code=429, headers=headers | {"Retry-After": str(int(wait) + 1)})
     rights: Rights = state.rights
     try:
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # HEAD reads like GET; only DELETE erases
             document = await rights.export(site, [consent.consent_id],
                                            audit.Request(site.id, "export", consent.consent_id, "visitor"),
                                            visit.now)
@@ -87,9 +85,8 @@ async def visitor_data(request: Request) -> Response:
 
         erased = await rights.erase(site, [refusal], audit.Request(site.id, "erase", consent.consent_id,
                                                                      "visitor"), visit.now, row=row)
-    except Unavailable:
-        state.metrics.count("rights", "unavailable")
-        return _unavailable()
+    except Unavailable as exc:
+        return unavailable_response(request, WHAT, cause=exc, headers=headers)
     state.metrics.count("rights", "visitor-erase")
     response = JSONResponse({"erased": erased, "consent": _receipt(refusal), "logged": True}, headers=headers)
     _set_cookie(request, response, visit, refusal)
@@ -120,8 +117,8 @@ async def owner_consent_data(request: Request) -> Response:
             return JSONResponse({"error": f"nothing is recorded under {consent_id} for site {site.id}"},
                                 status_code=404)
         return await _owner_act(request, rights, site, [consent_id], consent_id, "", now)
-    except Unavailable:
-        return _unavailable()
+    except Unavailable as exc:
+        return unavailable_response(request, WHAT, cause=exc)
 
 
 async def owner_user_data(request: Request) -> Response:
@@ -144,14 +141,14 @@ async def owner_user_data(request: Request) -> Response:
                                 status_code=404)
         return await _owner_act(request, rights, site, consent_ids, None, user_hash,
                                 request.app.state.consent_gate.clock())
-    except Unavailable:
-        return _unavailable()
+    except Unavailable as exc:
+        return unavailable_response(request, WHAT, cause=exc)
 
 
 async def _owner_act(request: Request, rights: Rights, site: Site, consent_ids: list[uuid.UUID],
                      one: uuid.UUID | None, user_hash: str, now: float) -> Response:
     headers = {"Cache-Control": "no-store"}
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # HEAD reads like GET; only DELETE erases
         document = await rights.export(site, consent_ids, audit.Request(site.id, "export", one, "site-token"),
                                        now, user_hash=user_hash)
         name = f"consent-data-{site.id}-{one}.json" if one else f"user-data-{site.id}.json"

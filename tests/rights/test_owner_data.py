@@ -85,3 +85,14 @@ def test_export_and_erase_by_the_sites_user_id(client: TestClient) -> None:
     assert len(stored(client)) == 2 and {row[0] for row in stored(client)} == {str(stranger)}
     nil = uuid.UUID(int=0)
     assert audit(client) == [("export", "uid", nil, "site-token", 3), ("erase", "uid", nil, "site-token", 4)]
+
+
+def test_a_head_request_reads_like_get_and_erases_nothing(client: TestClient) -> None:
+    # Starlette answers HEAD wherever GET is routed; only DELETE may erase (found by the fuzz test).
+    mine = browser(client, 2, uid="u-7")
+    client.cookies.clear()
+    for path in (f"/api/consents/{mine}/data", "/api/user-data?site=3&uid=u-7"):
+        head = client.head(path, headers=BEARER)
+        assert head.status_code == 200 and "attachment" in head.headers["content-disposition"]
+    assert len(stored(client, f"consent_id = '{mine}'")) == 2
+    assert [row[0] for row in audit(client)] == ["export", "export"]

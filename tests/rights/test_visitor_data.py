@@ -179,3 +179,14 @@ def test_an_erasure_logged_before_clickhouse_failed_it_is_completed_in_the_backg
     while stored(client, f"consent_id = '{me}'") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert stored(client, f"consent_id = '{me}'") == []
+
+
+def test_a_head_request_reads_like_get_and_erases_nothing(client: TestClient) -> None:
+    # Starlette answers HEAD wherever GET is routed; only DELETE may erase (found by the fuzz test).
+    mine = visitor(client, 2)
+    me = decoded(client, mine).consent_id
+    as_visitor(client, mine)
+    head = client.head("/consent/data?site=3", headers={"Origin": ORIGIN})
+    assert head.status_code == 200 and "attachment" in head.headers["content-disposition"]
+    assert len(stored(client, f"consent_id = '{me}'")) == 2
+    assert cookie(client) == mine and counter(client, "rights", "visitor-erase") == 0
