@@ -22,8 +22,10 @@ given up; acknowledged segments, that one included, are deleted as soon as their
 (a write that failed for lack of space is retried at once when that freed some); every later
 write tries the disk again, and while none comes a probe deletes what may go and tries a fresh
 segment every ``PROBE_INTERVAL`` seconds. The refusal ends when a write that carries records
-succeeds, or when the probe finds room for the write refused last (a fresh segment's header alone
-proves nothing: on a nearly full disk it fits where no hit does, and health would flap). A refusal
+succeeds, or when the probe can reserve room for the largest record of the write refused last (a
+fresh segment's header alone proves nothing: on a nearly full disk it fits where no hit does, and
+health would flap). Not the whole failed batch: a group commit can hold more than the disk, and
+while the spool refuses no hit comes to try a smaller write. A refusal
 that comes back within ``SETTLE`` seconds of its end is the same outage: it keeps its start time,
 and its end is logged only once appends have gone on for ``SETTLE`` seconds (one error line and one
 warning per outage). A segment whose records are all acknowledged is also rolled over once it
@@ -72,6 +74,7 @@ _T = TypeVar("_T")
 _BIG_BATCH = 256 * 1024         # a batch this big is written at once, without waiting out the interval
 REPLAY_WINDOW = 20_000          # rows replay keeps in the writer; the rest of max_pending is for live hits
 ROLL_ACKED = 256 * 1024         # a fully acknowledged segment this big is rolled over, then deleted
+PROBE_CAP = 256 * 1024          # most room the probe asks for: a record as big as the disk must not lock it
 PROBE_INTERVAL = 0.5            # seconds between tries of a refusing disk while no write comes
 SETTLE = 5.0                    # seconds a refusal must stay over before it counts (and is logged) as over
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -111,6 +114,7 @@ class _Entry:
     table: TableSpec
     rows: Sequence[Sequence[Any]]
     done: asyncio.Future[None]
+    size: int  # of its record on disk, framing included
 
 
 @dataclass(slots=True)
@@ -150,7 +154,7 @@ class Spool:
         self._replay_task: asyncio.Task[None] | None = None
         self._closing = self._stopping = False
         self._refused: tuple[float, str, int] | None = None  # since, why, refusals then: the disk's
-        self._needed = 0  # bytes of the last write the disk refused: the probe ends the refusal once they fit
+        self._needed = 0  # a fresh segment holding the largest record refused last: the probe waits for it
         self._ended: tuple[float, int, float, asyncio.TimerHandle] | None = None  # since, refusals, end, log
         self._capped: tuple[float, int] | None = None  # since, size of the append the byte cap refused
         self._hurry: asyncio.Task[None] | None = None  # a writer flush asked for by a refusal
@@ -230,7 +234,7 @@ class Spool:
         batch.data += record_head(self._next_seq, known[0], len(rows), payload)
         batch.data += payload
         done = asyncio.get_running_loop().create_future()
-        batch.entries.append(_Entry(self._next_seq, table, rows, done))
+        batch.entries.append(_Entry(self._next_seq, table, rows, done, size))
         self._next_seq += 1
         batch.record_bytes += size
         self._queued_bytes += size
@@ -357,9 +361,10 @@ class Spool:
         return active, took if sync else None
 
     async def _probe(self) -> None:
-        """While the disk refuses and no record is written: delete what may go, and once the write
-        refused last would fit, try a fresh segment and end the refusal. A fresh segment alone is no
-        proof: its header fits on a nearly full disk where no hit does, and health would flap."""
+        """While the disk refuses and no record is written: delete what may go, and once room for the
+        largest record refused last can be reserved (``SegmentFiles.fits``), try a fresh segment and
+        end the refusal. A fresh segment alone is no proof: its header fits on a nearly full disk
+        where no hit does, and health would flap."""
         await self._collect()
         if not await self._run_io(self._files.fits, self._needed):
             return
@@ -376,7 +381,10 @@ class Spool:
             for entry in entries:
                 _fail(entry.done, exc)
             return
-        self._needed = size
+        # The largest record, not the batch: this probe is the only way out while health keeps hits
+        # away, and a batch can be bigger than the disk. Capped, for a record bigger than the disk.
+        largest = max((entry.size for entry in entries), default=size)
+        self._needed = len(self._preamble()) + min(largest, PROBE_CAP)
         if self._refused is None:
             since, refusals = self._clock(), self.stats.refusals
             free = await self._run_io(self._files.free_bytes)
@@ -476,12 +484,15 @@ class Spool:
         number = self._next_segment
         self._next_segment += 1
         path = self._files.path(number)
-        preamble = MAGIC + b"".join(frame for _, frame in self._schemas.values())
+        preamble = self._preamble()
         await self._run_io(self._files.create, path, preamble)
         segment = self._active = self._segments[number] = Segment(number, path, len(preamble))
         self.stats.bytes_on_disk += len(preamble)
         self.stats.segments = len(self._segments)
         return segment
+
+    def _preamble(self) -> bytes:
+        return MAGIC + b"".join(frame for _, frame in self._schemas.values())
 
     async def _collect(self) -> int:
         """Delete segments whose records are all acknowledged and whose acks nobody needs; the bytes

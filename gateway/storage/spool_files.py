@@ -24,6 +24,9 @@ from gateway.storage.spool_format import Scan, scan_segment
 
 log = logging.getLogger("gateway.storage.spool")
 NAME = re.compile(r"spool-(\d+)\.log")
+PROBE = "spool.probe"  # the scratch file ``fits`` reserves space with; never a segment's name
+# What posix_fallocate raises where the filesystem cannot reserve (glibc emulates most of the rest).
+_NO_FALLOCATE = frozenset({errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS})
 
 
 class SpoolBusy(RuntimeError):
@@ -73,6 +76,7 @@ class SegmentFiles:
         """Lock the folder, cut torn tails off, and say which records of earlier runs have no ack."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock()
+        (self.directory / PROBE).unlink(missing_ok=True)  # a probe's, if a crash came in its middle
         found = sorted((int(m[1]), path) for path in self.directory.iterdir()
                        if (m := NAME.fullmatch(path.name)))
         scanned: list[tuple[Segment, Scan]] = []
@@ -180,13 +184,33 @@ class SegmentFiles:
         return stats.f_bavail * stats.f_frsize
 
     def fits(self, size: int) -> bool:
-        """Whether ``size`` more bytes fit: in whole blocks, plus one for the block the current
-        segment's end shares and one for a fresh segment's header (the write may roll over)."""
+        """Whether a fresh segment of ``size`` bytes fits now. Tried for real: the space is reserved
+        in a scratch file, then freed. statvfs would miss a quota (EDQUOT) and, for root, the blocks
+        reserved for it (f_bavail stays 0 until 5 % is free on ext4, yet root's writes succeed)."""
+        path = self.directory / PROBE
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        except OSError:  # read-only, out of inodes or quota: no segment could be created either
+            return False
+        try:
+            os.posix_fallocate(fd, 0, max(size, 1))
+        except OSError as exc:
+            return exc.errno in _NO_FALLOCATE and self._fits_statvfs(size)
+        finally:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return True
+
+    def _fits_statvfs(self, size: int) -> bool:
+        """The estimate where nothing can be reserved: in whole blocks, plus one for a segment's last
+        block the write may share and one for a fresh segment's header (the write may roll over)."""
         try:
             stats = os.statvfs(self.directory)
         except OSError:
             return False
-        return stats.f_bavail >= -(-size // (stats.f_frsize or 4096)) + 2
+        free = stats.f_bfree if os.geteuid() == 0 else stats.f_bavail
+        return free >= -(-size // (stats.f_frsize or 4096)) + 2
 
     def close(self) -> None:
         self._close_segment()

@@ -541,6 +541,32 @@ async def test_a_full_disk_under_load_recovers_once_clickhouse_acknowledges(
     ballast.delete()
 
 
+async def test_a_refused_batch_bigger_than_the_disk_recovers_by_itself(
+        db: Database, small_disk: Path) -> None:
+    """Group commit put six 200 KB hits, more than the whole 1 MiB disk, in the write the disk
+    refused. The probe used to wait until the whole batch fitted, which never happens: with health
+    keeping hits away, the spool refused until a restart. It now waits for room for one record."""
+    writer = BatchWriter(db, flush_interval=60)
+    await writer.start()
+    spool = Spool(small_disk / "spool", writer)
+    await spool.open()
+    ballast = Ballast(small_disk / "ballast")
+    ballast.fill()
+    body = "h" * 200_000
+    results = await asyncio.gather(*(spool.append(HITS, [(i, body)]) for i in range(6)),
+                                   return_exceptions=True)
+    assert all(isinstance(result, SpoolRefused) for result in results), results
+    assert spool.stats.refusals == 6 and spool.stats.syncs == 0
+    ballast.delete()
+    await until(lambda: spool.refusal is None, timeout=5 * PROBE_INTERVAL)  # no append needed
+    await spool.append(HITS, [(100, body)])
+    db.command(CREATE_HITS)
+    await writer.flush()
+    await spool.close()
+    await writer.close()
+    assert [n for n, _ in hits(db)] == [100]
+
+
 def since(reason: str | None) -> str:
     found = re.search(r" since (\d\d:\d\d:\d\d UTC)", reason or "")
     assert found, reason
