@@ -180,7 +180,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.metrics_share_folder = None
-    app.state.health_ping_lock = asyncio.Lock()
+    app.state.health_ping = health.Pinger()  # one ClickHouse ping in flight at a time
     app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies, count=app.state.metrics.count)
     app.state.ledger = ConsentLedger()
     app.state.consent_gate = ConsentGate(ConsentCodec(settings.secret_keys), app.state.metrics,

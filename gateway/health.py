@@ -42,7 +42,7 @@ async def _checks(request: Request) -> dict[str, dict[str, Any]]:
     resources = request.app.state.resources
     checks: dict[str, dict[str, Any]] = {}
     try:
-        latency = await _ping(request.app.state.health_ping_lock, resources.db)
+        latency = await request.app.state.health_ping(resources.db)
         checks["clickhouse"] = {"status": "ok", "mode": "embedded" if resources.db.target.embedded
                                 else "server", "latency_ms": round(latency * 1000, 2)}
     except TimeoutError:
@@ -77,13 +77,25 @@ async def _checks(request: Request) -> dict[str, dict[str, Any]]:
     return checks
 
 
-async def _ping(lock: asyncio.Lock, db: Any) -> float:
-    """One ping in flight at a time: during an outage, each probe would otherwise strand a thread
-    waiting on ClickHouse; later probes wait for the running one (or time out) instead."""
-    async with asyncio.timeout(CLICKHOUSE_TIMEOUT):
-        async with lock:
-            result: float = await asyncio.to_thread(db.ping)
-            return result
+class Pinger:
+    """One ping in flight at a time, whatever the probes: during an outage or behind a long embedded
+    query a ping's thread stays blocked, and a probe that gave up waiting must not leave it to start
+    another (each would hold one of the default executor's few threads, which password checks and
+    queries need). A probe waits for the running ping, for ``CLICKHOUSE_TIMEOUT`` at most."""
+
+    def __init__(self) -> None:
+        self._running: asyncio.Future[float] | None = None
+
+    async def __call__(self, db: Any) -> float:
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(asyncio.to_thread(db.ping))
+            # Read its outcome even when no probe waits any more: no "exception never retrieved".
+            self._running.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return await asyncio.wait_for(asyncio.shield(self._running), CLICKHOUSE_TIMEOUT)
+
+    @property
+    def in_flight(self) -> bool:
+        return self._running is not None and not self._running.done()
 
 
 async def version(request: Request) -> JSONResponse:

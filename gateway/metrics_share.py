@@ -102,6 +102,9 @@ class WorkerSamples:
         # A cancelled publishing task leaves its thread writing: the last sample must not be overwritten.
         self._writing = threading.Lock()
         self._exited = False
+        # Samples are numbered when taken: a slower thread's older sample never overwrites a newer
+        # one already written (a scrape's answer published first, then the periodic one landing late).
+        self._taken = self._written = 0
 
     @property
     def slot(self) -> int:
@@ -120,7 +123,7 @@ class WorkerSamples:
                 await self._task
         if self._lock_fd >= 0:
             with contextlib.suppress(OSError):
-                await asyncio.to_thread(self._write, self.local(), True)
+                await asyncio.to_thread(self._write, *self._stamped(), True)
             os.close(self._lock_fd)
             self._lock_fd = -1
 
@@ -131,13 +134,13 @@ class WorkerSamples:
 
     async def gather(self) -> Sample:
         """Every worker's counts and the live workers' levels, summed, with a per-worker digest."""
-        own = self.local()
+        number, own = self._stamped()
         if self._folder is not None:
             # Published before it is answered: another worker answering the next scrape, or this one
             # killed before its next publishing, then reads at least what this answer says, so the
             # sums never go back between scrapes.
             try:
-                await asyncio.to_thread(self._write, own, False)
+                await asyncio.to_thread(self._write, number, own, False)
             except OSError as exc:
                 log.warning("cannot publish this worker's metrics: %s", exc.strerror or exc)
         others = await asyncio.to_thread(self._read_others) if self._folder is not None else {}
@@ -183,15 +186,22 @@ class WorkerSamples:
         while True:
             await asyncio.sleep(INTERVAL)
             try:
-                await asyncio.to_thread(self._write, self.local(), False)
+                await asyncio.to_thread(self._write, *self._stamped(), False)
             except OSError as exc:  # a full disk: the sum lags until it frees, the worker goes on
                 log.warning("cannot publish this worker's metrics: %s", exc.strerror or exc)
 
-    def _write(self, sample: Sample, exited: bool) -> None:
+    def _stamp(self) -> int:
+        self._taken += 1
+        return self._taken
+
+    def _stamped(self) -> tuple[int, Sample]:
+        return self._stamp(), self.local()
+
+    def _write(self, number: int, sample: Sample, exited: bool) -> None:
         assert self._folder is not None
         with self._writing:
-            if not self._exited:
-                self._exited = exited
+            if not self._exited and number > self._written:
+                self._exited, self._written = exited, number
                 self._write_file(self._folder, sample, exited)
 
     def _write_file(self, folder: Path, sample: Sample, exited: bool) -> None:

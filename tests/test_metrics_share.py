@@ -142,3 +142,22 @@ def test_a_scrape_answered_by_another_worker_never_shows_less(tmp_path: Path,
             a.samples._task.cancel()
 
     asyncio.run(run())
+
+
+def test_an_older_sample_written_late_never_replaces_a_newer_one(tmp_path: Path) -> None:
+    """The periodic publisher's thread may land after a scrape's answer was published: its older
+    sample is dropped (found in the second review)."""
+
+    async def run() -> None:
+        a = Worker(tmp_path)
+        await a.samples.open()
+        a.received = 5
+        late = a.samples._stamped()  # taken by the periodic publisher, its thread delayed
+        a.received = 10
+        assert received(await a.samples.gather()) == 10  # published first, then answered
+        a.samples._write(*late, False)
+        record = json.loads((tmp_path / f"{a.samples.slot}.json").read_bytes())
+        assert received(record["sample"]) == 10
+        await a.samples.close()
+
+    asyncio.run(run())

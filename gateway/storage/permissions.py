@@ -42,7 +42,8 @@ def make_private(root: Path, entries: Collection[str] | None = None) -> int:
     its children, followed all the way down) or everything; the number changed.
 
     Naming the entries keeps a mistaken setting (``GATEWAY_DATA_DIR=/srv``, a shared volume) from
-    rewriting the modes of what others keep there: the folder itself at 0700 already hides it all.
+    rewriting the modes of what others keep there; ``root`` itself is tightened only when it holds
+    nothing else (0700 would lock the others out), and then hides everything below it.
     """
     root = root.resolve()
     if not root.is_dir():
@@ -73,7 +74,12 @@ def make_private(root: Path, entries: Collection[str] | None = None) -> int:
 
 
 def _walk(root: Path, entries: Collection[str] | None) -> Iterator[Path]:
-    yield root
+    foreign = [] if entries is None else [c.name for c in root.iterdir() if not _ours(c.name, entries)]
+    if foreign:  # others' files beside ours: a folder of 0700 would lock them out, so it stays as it is
+        log.warning("%s holds more than the gateway's files (%s...): its own mode is left alone; give the "
+                    "gateway a folder of its own (GATEWAY_DATA_DIR)", root, sorted(foreign)[0][:40])
+    else:
+        yield root
     for top in sorted(root.iterdir()) if entries is not None else [root]:
         if entries is not None:
             if top.name not in entries:
@@ -84,6 +90,12 @@ def _walk(root: Path, entries: Collection[str] | None) -> Iterator[Path]:
         for folder, dirs, files in os.walk(top, followlinks=False):
             for name in dirs + files:
                 yield Path(folder, name)
+
+
+def _ours(name: str, entries: Collection[str]) -> bool:
+    """One of the gateway's entries, a file being written in place of one, or a file system's own."""
+    hidden = name.startswith(".") and (name.endswith(".tmp") or any(name[1:].startswith(e) for e in entries))
+    return name in entries or name == "lost+found" or hidden
 
 
 def secure_data_dir(data_dir: Path, entries: Collection[str], clickhouse: Path | None = None) -> int:

@@ -57,8 +57,8 @@ def test_a_shared_folder_given_as_data_folder_is_left_alone(tmp_path: Path) -> N
 
 def test_a_data_folder_set_to_a_folder_others_use_hides_their_files_without_changing_them(
         tmp_path: Path) -> None:
-    """GATEWAY_DATA_DIR=/srv by mistake: the folder becomes 0700, the gateway's own entries private,
-    and nothing else's mode is rewritten (found in review: it used to chmod everything below)."""
+    """GATEWAY_DATA_DIR=/srv by mistake: the gateway's own entries become private, and nothing else's
+    mode is rewritten, the folder's own included (found in review: it used to chmod everything)."""
     srv = tmp_path / "srv"
     (srv / "website" / "htdocs").mkdir(parents=True)
     (srv / "website" / "htdocs" / "index.html").write_text("hello")
@@ -74,11 +74,12 @@ def test_a_data_folder_set_to_a_folder_others_use_hides_their_files_without_chan
     (outside_clickhouse / "notes.txt").chmod(0o644)
     srv.chmod(0o755)
     secure_data_dir(srv, {"spool", "clickhouse"}, outside_clickhouse)
-    assert stat.S_IMODE(srv.stat().st_mode) == 0o700
+    assert stat.S_IMODE(srv.stat().st_mode) == 0o755  # others keep their way in to their files
     assert exposed(srv / "spool") == []
     assert stat.S_IMODE((srv / "website" / "htdocs" / "index.html").stat().st_mode) == 0o644
     assert exposed(outside_clickhouse / "store") == []
     assert stat.S_IMODE((outside_clickhouse / "notes.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE(outside_clickhouse.stat().st_mode) == 0o755
 
 
 def test_private_umask_is_restored_after_the_command() -> None:
