@@ -120,7 +120,7 @@ def log_rows(client: TestClient) -> list[dict[str, Any]]:
     rows = db.query(
         "SELECT toString(consent_id), toString(action), categories, policy_version, banner_version, "
         "language, toString(source), country_code, browser_family, gateway_instance "
-        "FROM consent_log ORDER BY ts, ingested_at"
+        "FROM consent_log ORDER BY ts, action = 'undelivered', ingested_at"
     )
     keys = (
         "consent_id",

@@ -10,9 +10,11 @@ browser signal taken as a refusal (``gpc``, ``dnt``) and a site's opt-out defaul
 They say what browsers send, not what people chose, and a client that keeps no cookie would repeat
 them on every request (each client writes only a few: gateway/consent_budget.py).
 
-An ``undelivered`` row cancels the grant logged just before it under the same id and time (its
-visitor was answered 503): it is counted as minus one of that grant's kind. The log holds no
-per-person data to filter by, so only the range applies.
+An ``undelivered`` row says the grant logged under the same id and time was answered 503: that
+decision never took effect, so every row with that id and time is left out, the ``undelivered`` one
+included, as ``gateway/rights/sync.py`` does. Matched by id and time rather than counted against
+its grant, a grant stored twice or a twin whose grant was never stored changes nothing. The log
+holds no per-person data to filter by, so only the range applies.
 """
 
 from __future__ import annotations
@@ -52,10 +54,12 @@ def consent_stats(db: Any, q: StatsQuery, site: Site) -> dict[str, Any]:
     required = frozenset(c.id for c in site.consent.categories if c.required)
     p = Params()
     span = Span.of(q, with_previous=True)
+    where = (f"site_id = {p.bind(site.id, 'UInt32')} "
+             f"AND ts >= {p.bind(span.start, DT)} AND ts < {p.bind(span.end, DT)}")
     sql = (f"SELECT {bucket_sql(q.range, p)} AS b, ts >= {p.bind(span.current, DT)} AS cur, "
            "toString(action), arraySort(arrayDistinct(categories)) AS cats, toString(source), count() "
-           f"FROM consent_log WHERE site_id = {p.bind(site.id, 'UInt32')} "
-           f"AND ts >= {p.bind(span.start, DT)} AND ts < {p.bind(span.end, DT)} "
+           f"FROM consent_log WHERE {where} AND (consent_id, ts) NOT IN "
+           f"(SELECT consent_id, ts FROM consent_log WHERE {where} AND action = 'undelivered') "
            "GROUP BY b, cur, action, cats, source")
     per_bucket: dict[str, Counter[Key]] = {kind: Counter() for kind in KINDS}
     totals = {True: Counter[str](), False: Counter[str]()}
@@ -63,8 +67,6 @@ def consent_stats(db: Any, q: StatsQuery, site: Site) -> dict[str, Any]:
     analytics = Counter[bool]()
     for bucket, current, action, categories, source, count in db.query(sql, p.values):
         now = bool(current)
-        if action == "undelivered":  # cancels its grant: that decision never took effect
-            action, count = "grant", -count
         if source in AUTOMATIC:
             automatic[now][source] += count
             continue

@@ -3,11 +3,15 @@
 Two questions are asked of every failure:
 - is it permanent (a value the column can never hold: split the batch and reject the bad row) or
   transient (down, slow, a table missing during a deploy: retry the batch under the same token)?
-- can the failed attempt have stored the rows anyway? An insert that never reached the server (the
-  connection was refused or never completed), or that ClickHouse itself answered with an error, did
-  not store them. Any other failure (a read timeout, a connection reset mid-request, an error page
-  from a load balancer in front) leaves it open: the server may still have committed the block. Only
-  rows no attempt can have stored may be taken back (``BatchWriter.retract``).
+- can the failed attempt have stored the rows anyway? Only two kinds of failure prove it did not: an
+  insert that never reached the server (the connection was refused or never completed), and one
+  ClickHouse refused with an error it raises before reading any data (``NOTHING_STORED_CODES``).
+  Every other failure leaves it open: a read timeout, a connection reset mid-request, an error page
+  from a load balancer in front, and any other ClickHouse error, since many are raised while or after
+  a part is written (319 UNKNOWN_STATUS_OF_INSERT, 159 TIMEOUT_EXCEEDED waiting for a quorum, 999
+  KEEPER_EXCEPTION, 394 QUERY_WAS_CANCELLED, 210 NETWORK_ERROR...). Only rows no attempt can have
+  stored may be taken back (``BatchWriter.retract``). Permanent failures never reach this question:
+  the writer splits their batch and retries its parts.
 """
 
 from __future__ import annotations
@@ -33,6 +37,21 @@ PERMANENT_CODES = frozenset({
     349,  # CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
     469,  # VIOLATED_CONSTRAINT
     691,  # UNKNOWN_ELEMENT_OF_ENUM
+})
+
+# ClickHouse error codes raised while the INSERT is parsed, checked or admitted, before the server reads
+# its data: such an insert wrote no part. Kept short on purpose; a code missing here only costs a kept
+# row (and an ``undelivered`` twin for a grant), a wrong one a grant taken back though stored. Left out
+# though they look harmless: 241 MEMORY_LIMIT_EXCEEDED, 242 TABLE_IS_READ_ONLY and 252 TOO_MANY_PARTS,
+# which can also be raised block by block or in a materialized view's table after a part was written.
+NOTHING_STORED_CODES = frozenset({
+    16,   # NO_SUCH_COLUMN_IN_TABLE: a column missing during a deploy
+    60,   # UNKNOWN_TABLE
+    81,   # UNKNOWN_DATABASE
+    164,  # READONLY: the user may not write
+    202,  # TOO_MANY_SIMULTANEOUS_QUERIES: refused at admission
+    497,  # ACCESS_DENIED
+    516,  # AUTHENTICATION_FAILED
 })
 
 
@@ -69,6 +88,7 @@ def may_have_stored(exc: BaseException, *, embedded: bool) -> bool:
         if isinstance(cause, ConnectTimeoutError | ConnectionRefusedError | socket.gaierror):
             return False  # no connection, so no request
         if isinstance(cause, DatabaseError) and getattr(cause, "code", None):
-            return False  # ClickHouse's own answer (X-ClickHouse-Exception-Code): the insert failed
+            # ClickHouse's own answer (X-ClickHouse-Exception-Code): only some prove nothing was written.
+            return getattr(cause, "code", None) not in NOTHING_STORED_CODES
         cause = cause.__cause__ or cause.__context__
     return True

@@ -24,8 +24,10 @@ Rows an insert is carrying right now wait for that attempt to end, within the ca
 ``submit(force=True)`` is for the one row a caller must add once it learns its rows may be stored
 after all (an ``undelivered`` row after a grant answered 503): it is taken past ``max_pending`` and
 while ``close`` is still writing. Such rows are bounded by the rows they follow, each of which was
-taken under ``max_pending``. At ``close``, rows an attempt may have stored fail with ``MaybeStored``
-before the writer's last attempt, so that the rows their callers add in answer go with them.
+taken under ``max_pending``. Forced rows are batched apart and attempted before every other batch:
+once a forced row is buffered, no row it follows is retried before it. At ``close``, rows an attempt
+may have stored fail with ``MaybeStored`` before the writer's last attempt, so that the rows their
+callers add in answer are tried in it (``_last_call`` says what is left open).
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class Retraction(enum.Enum):
 class _Submission:
     rows: Sequence[Sequence[Any]]
     future: asyncio.Future[None]
+    forced: bool = False
 
 
 @dataclass(slots=True)
@@ -191,7 +194,7 @@ class BatchWriter:
         buffer = self._buffers.get(table.name)
         if buffer is None:
             buffer = self._buffers[table.name] = _Buffer(table)
-        buffer.submissions.append(_Submission(rows, future))
+        buffer.submissions.append(_Submission(rows, future, force))
         buffer.rows += count
         self.stats.pending_rows += count
         if urgent or buffer.rows >= self._batch_size:
@@ -275,14 +278,22 @@ class BatchWriter:
                 await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         await self._last_call()
         self._closed = True
-        lost = 0
+        lost = maybe = 0
         for batch in self._pending_batches():
             lost += batch.row_count
+            # Marked during the last attempt (its own failure, or cut short): too late for an answer.
+            failure = (MaybeStored("the writer stopped; an attempt may have stored these rows")
+                       if batch.may_be_stored else
+                       NotDurable("the writer stopped before ClickHouse took these rows"))
+            maybe += batch.row_count if batch.may_be_stored else 0
             for submission in batch.submissions:
-                _fail(submission.future, NotDurable("the writer stopped before ClickHouse took these rows"))
+                _fail(submission.future, failure)
         if lost:
             log.error("writer stopped with %d rows that ClickHouse did not take (last error: %s)",
                       lost, self.stats.last_error)
+        if maybe:
+            log.error("%d of them may be stored all the same, and rows that follow them can no longer be "
+                      "taken", maybe)
         self._retry.clear()
         self._buffers.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -291,8 +302,12 @@ class BatchWriter:
     async def _last_call(self) -> None:
         """Tell the waiters on rows an attempt may have stored, then try once more with what they add.
 
-        Their callers must learn it while the writer still takes their answer (``force``), and that
-        answer must be tried with the rows it follows: if ClickHouse takes one, it takes the other.
+        Their callers must learn it while the writer still takes their answer (``force``). Forced rows
+        go first: the rows they follow are retried only once ClickHouse has taken them. What is left
+        open: an earlier attempt of those rows, abandoned or failed, may commit them on its own while the
+        forced rows fail or do not end within ``LAST_ATTEMPT`` (ClickHouse down or hung at shutdown), or
+        the process dies first; and rows this last attempt itself may store fail with ``MaybeStored``
+        once no answer can be taken (logged as an error).
         """
         maybe = [one for batch in self._retry if batch.may_be_stored for one in batch.submissions]
         if not maybe:
@@ -302,7 +317,10 @@ class BatchWriter:
         await asyncio.sleep(LAST_CALL)  # many turns of the loop: each waiter runs and submits its row
         with contextlib.suppress(Exception):  # TimeoutError included
             # Bounded: the writer's thread may still be held by an insert that never ended.
-            await asyncio.wait_for(self._flush_once(raise_errors=False), LAST_ATTEMPT)
+            async with asyncio.timeout(LAST_ATTEMPT):
+                # Again while rows come: a forced row submitted during an attempt is tried too.
+                while self._has_work() and await self._flush_once(raise_errors=False):
+                    pass
 
     def _has_work(self) -> bool:
         return bool(self._retry) or bool(self._buffers)
@@ -333,19 +351,26 @@ class BatchWriter:
             return True
 
     def _cut_batches(self) -> None:
-        """Move buffered submissions into batches of at most ``batch_size`` rows."""
+        """Move buffered submissions into batches of at most ``batch_size`` rows; forced ones apart, first."""
+        first: list[_Batch] = []
         for buffer in self._buffers.values():
-            table = buffer.table
-            batch = _Batch(table, [])
-            count = 0
-            for submission in buffer.submissions:
-                if batch.submissions and count + len(submission.rows) > self._batch_size:
-                    self._retry.append(batch)
-                    batch, count = _Batch(table, []), 0
-                batch.submissions.append(submission)
-                count += len(submission.rows)
-            self._retry.append(batch)
+            forced = [one for one in buffer.submissions if one.forced]
+            first += self._batches(buffer.table, forced)
+            self._retry += self._batches(buffer.table, [one for one in buffer.submissions if not one.forced]
+                                         if forced else buffer.submissions)
+        self._retry.extendleft(reversed(first))
         self._buffers = {}
+
+    def _batches(self, table: TableSpec, submissions: list[_Submission]) -> list[_Batch]:
+        batches: list[_Batch] = []
+        count = 0
+        for submission in submissions:
+            if not batches or count + len(submission.rows) > self._batch_size:
+                batches.append(_Batch(table, []))
+                count = 0
+            batches[-1].submissions.append(submission)
+            count += len(submission.rows)
+        return batches
 
     async def _write_first(self, *, raise_errors: bool) -> bool:
         """Attempt the first batch; meanwhile ``retract`` knows which batch an insert is carrying."""

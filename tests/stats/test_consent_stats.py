@@ -105,3 +105,19 @@ def test_a_grant_answered_503_and_marked_undelivered_counts_for_nothing(db: Data
     result = consent_stats(db, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT), site)
     assert result["totals"] == {"accept_all": 0, "reject_all": 1, "custom": 0, "withdraw": 0}
     assert result["opt_in_rate"] == 0.0 and sum(result["series"]["accept_all"]) == 0
+
+
+def test_an_orphan_undelivered_row_and_a_grant_stored_twice_change_nothing(db: Database) -> None:
+    action = CONSENT_LOG_TABLE.columns.index("action")
+    grant, other = consent_row(at(TODAY, 9), "grant", ALL), consent_row(at(TODAY, 11), "grant", ALL)
+    site = Site(id=1, name="Shop", origins=())
+    q = parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT)
+    insert_consents(db, [grant, (*grant[:action], "undelivered", *grant[action + 1:]),
+                         consent_row(at(TODAY, 9, 30), "refuse", [])])
+    before = consent_stats(db, q, site)
+    # The grant stored twice (a retry not deduplicated), and a twin whose grant was never stored.
+    insert_consents(db, [grant, (*other[:action], "undelivered", *other[action + 1:])])
+    after = consent_stats(db, q, site)
+    assert after["totals"] == before["totals"]
+    assert after["totals"] == {"accept_all": 0, "reject_all": 1, "custom": 0, "withdraw": 0}
+    assert (after["opt_in_rate"], after["series"]) == (0.0, before["series"])

@@ -357,3 +357,66 @@ async def test_a_retraction_during_close_of_rows_that_may_be_stored_keeps_them(d
     assert await writer.retract(HITS, accepted, wait=0) is Retraction.KEPT
     held.release.set()
     await closing
+
+
+class HungThenDown:
+    """A ClickHouse server whose first insert hangs until released and then stores its rows, and which is
+    down (read timeouts) for every insert after it; each attempt's rows are recorded."""
+
+    def __init__(self, db: Database) -> None:
+        self.db, self.attempts = db, list[list[str]]()
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
+               settings: dict[str, Any] | None = None) -> None:
+        self.attempts.append([str(row[1]) for row in rows])
+        if len(self.attempts) == 1:
+            self.started.set()
+            self.release.wait(10)
+            self.db.insert(table, rows, columns, settings)
+            return
+        raise TimeoutError("read timed out")
+
+
+async def test_at_close_a_forced_row_is_tried_before_the_rows_it_follows_and_told_if_it_may_be_stored(
+        db: Database) -> None:
+    db.command(CREATE_HITS)
+    server = HungThenDown(db)
+    writer = BatchWriter(server, batch_size=1000, flush_interval=0.02)  # type: ignore[arg-type]
+    await writer.start()
+    accepted = writer.submit(HITS, [(1, "grant")], urgent=True)
+    await until(server.started.is_set)
+
+    async def caller() -> asyncio.Future[None]:
+        with pytest.raises(MaybeStored):
+            await accepted
+        twin = writer.submit(HITS, [(2, "undelivered")], force=True)
+        server.release.set()  # the hung attempt ends (and stores the grant); ClickHouse is down after it
+        return twin
+
+    answered = asyncio.create_task(caller())
+    assert await writer.close(timeout=0.2) == 2
+    twin = await answered
+    # The twin went first: ClickHouse being down, the grant's retry was not even tried after it.
+    assert server.attempts == [["grant"], ["undelivered"]]
+    with pytest.raises(MaybeStored):  # its own attempt timed out: it may be stored, and is not NotDurable
+        await twin
+
+
+async def test_forced_rows_are_batched_apart_and_written_first(db: Database) -> None:
+    db.command(CREATE_HITS)
+    server = HungThenDown(db)
+    server.release.set()
+    writer = BatchWriter(server, batch_size=1000, flush_interval=60)  # type: ignore[arg-type]
+    writer.submit(HITS, [(1, "first")])
+    await writer.flush()
+    writer.submit(HITS, [(2, "grant")])
+    with pytest.raises(TimeoutError):
+        await writer.flush()  # may be stored: kept, retried under its token
+    writer.submit(HITS, [(3, "other")])
+    writer.submit(HITS, [(4, "undelivered")], force=True)
+    with pytest.raises(TimeoutError):
+        await writer.flush()
+    assert server.attempts[2] == ["undelivered"]
+    assert writer.stats.pending_rows == 3
+    await writer.close(timeout=0)
