@@ -46,7 +46,7 @@ from gateway.consent_log import action_for, config_hash_of, history, log_row, sh
 from gateway.consent_texts import accept_language
 from gateway.cors import cors_headers, foreign_origin, preflight_response
 from gateway.geoip import GeoDatabaseError
-from gateway.proxy import client_ip, request_is_https, undeclared_proxy_client
+from gateway.proxy import budget_addresses, client_ip, request_is_https
 from gateway.rights.ledger import ConsentLedger
 from gateway.sites import Site
 from gateway.storage.schema import CONSENT_LOG_TABLE
@@ -114,8 +114,8 @@ class Visit:
         cookie = gate.state(request, site, now)
         resources = state.resources
         ip = client_ip(request.scope, state.trusted_proxies)
-        # Behind a local proxy left out of GATEWAY_TRUSTED_PROXIES, the budget tells its visitors apart.
-        budget_ip = undeclared_proxy_client(request.scope, state.trusted_proxies) or ip
+        # The client a budget counts, and the local peer (a proxy, a NAT) charged for all its clients.
+        budget_ip, budget_peer = budget_addresses(request.scope, state.trusted_proxies, ip)
         country = _country(request, ip)
         budget: ConsentBudget = state.consent_budget
         regime = "opt-in" if not country or country in resources.settings.opt_in_countries else "opt-out"
@@ -125,7 +125,7 @@ class Visit:
             problem = CookieProblem.REGIME_CHANGED  # a default of opt-out law, now seen where opt-in applies
         return cls(site=site, banner=state.banners[site.id], now=now, consent=cookie.consent, problem=problem,
                    gpc=request.headers.get("sec-gpc") == "1", dnt=request.headers.get("dnt") == "1",
-                   country_code=country, regime=regime, client=budget.client(budget_ip),
+                   country_code=country, regime=regime, client=budget.client(budget_ip, budget_peer),
                    https=request_is_https(request.scope, state.trusted_proxies))
 
     @property

@@ -23,10 +23,15 @@ process, held in memory and never stored. Each table remembers at most ``MAX_CLI
 least recently seen forgotten first. Budgets are per worker process and run on a monotonic clock
 (``ConsentBudget.clock``): a wall clock set back must not block anyone.
 
-No budget applies without an address (a Unix socket) nor to a loopback one without forwarding
-headers: that is a local test, or a local proxy that says nothing of its visitors. A local proxy
-left out of ``GATEWAY_TRUSTED_PROXIES`` that does send them is keyed by the address it forwarded
-(``gateway.proxy.undeclared_proxy_client``), and warned about.
+A loopback or private address is not one client (``gateway.proxy.budget_addresses``): it is a proxy,
+a NAT or a local tool, with any number of clients behind it. A peer of that kind that
+``GATEWAY_TRUSTED_PROXIES`` leaves out is charged a ``SHARED`` budget of its own (``SHARED`` rows at
+once, then one per ``SHARED_EVERY`` seconds: a thousand an hour) on top of the budgets of the client
+it names in a forwarding header, if any. That client may have been written by the visitor itself (a
+proxy that relays the header, random on each request), so without the peer's budget a visitor could
+pick a fresh key per request. A local address that names no client (a loopback test, a proxy or NAT
+that adds no header, a declared proxy that names nobody) is charged the peer's budget only. The
+tables of peers hold at most ``MAX_SHARED``. No budget applies without an address (a Unix socket).
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ AUTOMATIC, AUTOMATIC_EVERY = 5, 720.0  # 5 at once, then 5 an hour
 BANNER, BANNER_EVERY = 20, 1800.0  # 20 at once, then 2 an hour
 WIDE = 4  # an IPv6 /48: four times the burst and the rate of one /64
 MAX_CLIENTS = 65_536  # about 10 MB per table when full
+# A local peer's sum, for either kind of row: all the new visitors an hour behind a NAT or an undeclared
+# proxy, and far more than the test suite's visitors from 127.0.0.1 to one app (a few dozen).
+SHARED, SHARED_EVERY = 1000, 3.6  # 1,000 at once, then 1,000 an hour
+MAX_SHARED = 4096  # local peers are a deployment's proxies and hosts: a handful
 
 
 class Budget:
@@ -82,30 +91,33 @@ class Budget:
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """One client's keys: its IPv4 address or IPv6 /64, and its IPv6 /48 (None for IPv4)."""
+    """One client's keys: its IPv4 address or IPv6 /64, and its IPv6 /48 (None for IPv4); the local peer
+    it came through, which stands for many clients (None when it came straight or through a declared
+    proxy). The first two are None when only the peer is known."""
 
-    narrow: int
+    narrow: int | None
     wide: int | None
+    shared: int | None = None
 
 
 class Allowance:
-    """One kind of row's budgets: per client, and per /48 for IPv6 clients."""
+    """One kind of row's budgets: per client, per /48 for IPv6 clients, and per local peer."""
 
     def __init__(self, burst: int, every: float, max_clients: int = MAX_CLIENTS) -> None:
         self.narrow = Budget(burst, every, max_clients)
         self.wide = Budget(burst * WIDE, every / WIDE, max_clients)
+        self.shared = Budget(SHARED, SHARED_EVERY, MAX_SHARED)
 
     def spend(self, client: Client, now: float) -> float:
-        """0 when the client may write a row now (counted in both budgets); else the seconds until it
-        may. A refusal takes nothing from either."""
-        wait = self.narrow.wait(client.narrow, now)
-        if client.wide is not None:
-            wait = max(wait, self.wide.wait(client.wide, now))
+        """0 when the client may write a row now (counted in each of its budgets); else the seconds until
+        it may. A refusal takes nothing from any."""
+        budgets = [(budget, key) for budget, key in ((self.narrow, client.narrow), (self.wide, client.wide),
+                                                     (self.shared, client.shared)) if key is not None]
+        wait = max((budget.wait(key, now) for budget, key in budgets), default=0.0)
         if wait:
             return wait
-        self.narrow.take(client.narrow, now)
-        if client.wide is not None:
-            self.wide.take(client.wide, now)
+        for budget, key in budgets:
+            budget.take(key, now)
         return 0.0
 
 
@@ -118,12 +130,16 @@ class ConsentBudget:
         self.automatic = Allowance(AUTOMATIC, AUTOMATIC_EVERY)
         self.banner = Allowance(BANNER, BANNER_EVERY)
 
-    def client(self, address: str | None) -> Client | None:
-        """The client an address belongs to, as keyed hashes; None for no address or a loopback one."""
-        if not address or address.startswith("127.") or address == "::1":
+    def client(self, address: str | None, shared: str | None = None) -> Client | None:
+        """The client an address belongs to, and the local peer it came through, as keyed hashes (the
+        pair ``gateway.proxy.budget_addresses`` gives); None when neither is known."""
+        if not shared and not address:
             return None
-        narrow, wide = _networks(address)
-        return Client(self._hash(narrow), None if wide is None else self._hash(wide))
+        narrow = wide = None
+        if address:
+            networks = _networks(address)
+            narrow, wide = self._hash(networks[0]), None if networks[1] is None else self._hash(networks[1])
+        return Client(narrow, wide, self._hash(_networks(shared)[0]) if shared else None)
 
     def _hash(self, network: bytes) -> int:
         return int.from_bytes(hashlib.blake2b(network, key=self._key, digest_size=8).digest())

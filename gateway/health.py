@@ -67,8 +67,9 @@ async def _checks(request: Request) -> dict[str, dict[str, Any]]:
     checks["proxies"] = {"status": "ok", "trusted": [str(n) for n in proxies.networks]}
     if proxies.misconfigured:  # a loopback or private peer, not listed, sent forwarding headers
         checks["proxies"] |= {"status": "misconfigured",
+                              "peer": proxies.misconfigured_peer,  # the proxy's address, never a visitor's
                               "hint": "a loopback or private-network peer sends X-Forwarded-For or similar: "
-                                      "list the reverse proxy in GATEWAY_TRUSTED_PROXIES"}
+                                      "list the reverse proxy's address (peer) in GATEWAY_TRUSTED_PROXIES"}
     # ``Spool.refusal``: None while appends are accepted, else why not (a full disk, the byte cap).
     refusal: str | None = getattr(resources.spool, "refusal", None)
     spool_figures = resources.spool.stats.snapshot()

@@ -10,15 +10,17 @@ Hot path: `TrustedProxies` is built once at start-up with the networks as (addre
 integers; hops are parsed with ``socket.inet_pton`` and formatted without ``ipaddress``, no regex.
 
 A proxy on this host or a private network that ``GATEWAY_TRUSTED_PROXIES`` leaves out makes every
-visitor look like the proxy. When such a peer (loopback, private, link-local or unique-local) sends
-forwarding headers (X-Forwarded-For, Forwarded, X-Real-IP, X-Forwarded-Proto), ``client_ip`` counts
-the request (metric ``proxy/untrusted-forwarded``), sets ``TrustedProxies.misconfigured`` and logs one
-warning per process. Public peers are not counted: clients behind a corporate forward proxy send
-X-Forwarded-For too, and a public proxy cannot be told from a client writing the header itself.
+visitor look like the proxy. When such a peer (loopback, private, carrier-grade NAT, link-local or
+unique-local) sends forwarding headers (X-Forwarded-For, Forwarded, X-Real-IP, X-Forwarded-Proto),
+``client_ip`` counts the request (metric ``proxy/untrusted-forwarded``), sets
+``TrustedProxies.misconfigured`` and ``misconfigured_peer`` (the proxy's address, for the operator's
+eyes in ``/-/health``) and logs one warning per process. Public peers are not counted: clients behind
+a corporate forward proxy send X-Forwarded-For too, and a public proxy cannot be told from a client
+writing the header itself.
 
 Invariant 1: no header content can make these functions raise, and the one warning names no
-address. The only addresses remembered between requests are those of trusted proxies; visitor
-addresses are never cached.
+address. The only addresses remembered between requests are those of proxies (trusted ones, and the
+last undeclared one); visitor addresses are never cached.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from starlette.types import Scope
 
-__all__ = ["TrustedProxies", "client_ip", "request_is_https", "undeclared_proxy", "undeclared_proxy_client"]
+__all__ = ["TrustedProxies", "budget_addresses", "client_ip", "request_is_https", "undeclared_proxy",
+           "undeclared_proxy_client"]
 
 log = logging.getLogger(__name__)
 UNTRUSTED_FORWARDED = ("proxy", "untrusted-forwarded")  # the metric
@@ -42,12 +45,13 @@ UNDECLARED_PROXY_WARNING = (
     "address or network (the loopback network when it runs on this host); until then dashboard logins "
     "through it are refused")
 _FORWARDING = frozenset((b"x-forwarded-for", b"forwarded", b"x-real-ip", b"x-forwarded-proto"))
-# Peers that can only be a proxy of this deployment, never a visitor on the Internet.
+# Peers that can only be a proxy, NAT or host of this deployment, never a visitor on the Internet
+# (100.64.0.0/10 is carrier-grade NAT space, which some pod networks use).
 _LOCAL = tuple(ip_network(n) for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                       "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10"))
+                                       "100.64.0.0/10", "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10"))
 _LOCAL_V4 = tuple((int(n.network_address), int(n.netmask)) for n in _LOCAL if n.version == 4)
 _LOCAL_V6 = tuple((int(n.network_address), int(n.netmask)) for n in _LOCAL if n.version == 6)
-_LOCAL_START = ("127.", "10.", "172.", "192.168.", "169.254.", "::1", "f")  # a cheap first sieve
+_LOCAL_START = ("127.", "10.", "172.", "192.168.", "100.", "169.254.", "::1", "f")  # a cheap first sieve
 _LOCAL_SURE = ("127.", "10.", "192.168.", "169.254.")  # of a normalised IPv4 address: no need to parse
 
 _CACHE_SIZE = 256  # trusted proxy addresses remembered; a deployment has a handful
@@ -120,7 +124,7 @@ def _unquote(value: str) -> str:
 class TrustedProxies:
     """The networks of reverse proxies whose forwarding headers are believed; built once at start-up."""
 
-    __slots__ = ("_cache", "_count", "_v4", "_v6", "misconfigured", "networks")
+    __slots__ = ("_cache", "_count", "_v4", "_v6", "misconfigured", "misconfigured_peer", "networks")
 
     def __init__(self, networks: Sequence[IPv4Network | IPv6Network],
                  count: Callable[[str, str], object] | None = None) -> None:
@@ -128,6 +132,8 @@ class TrustedProxies:
         self._count = count  # the app's Metrics.count
         # A local peer left out of ``networks`` sent forwarding headers: a reverse proxy not declared.
         self.misconfigured = False
+        # The last such peer: a proxy's address (never a visitor's), which the operator must list.
+        self.misconfigured_peer: str | None = None
         v4: list[tuple[int, int]] = []
         v6: list[tuple[int, int]] = []
         for network in self.networks:
@@ -164,8 +170,9 @@ class TrustedProxies:
                 return text, True
         return text, False
 
-    def _undeclared(self) -> None:
+    def _undeclared(self, peer: str) -> None:
         """Count a request from an undeclared local proxy; warn the first time."""
+        self.misconfigured_peer = peer
         if self._count is not None:
             self._count(*UNTRUSTED_FORWARDED)
         if not self.misconfigured:
@@ -193,7 +200,7 @@ def _forwards(scope: Scope) -> bool:
 def _noticed(scope: Scope, trusted: TrustedProxies, untrusted_peer: str) -> bool:
     """Whether an untrusted peer is an undeclared local proxy; if so the request is counted."""
     if _is_local(untrusted_peer) and _forwards(scope):
-        trusted._undeclared()
+        trusted._undeclared(untrusted_peer)
         return True
     return False
 
@@ -348,3 +355,21 @@ def undeclared_proxy_client(scope: Scope, trusted: TrustedProxies) -> str | None
         return None  # no forwarding header, or one that names no client (X-Forwarded-Proto)
     parsed = _parse_node(hop.strip())
     return "unknown" if parsed is None else parsed[0]
+
+
+def budget_addresses(scope: Scope, trusted: TrustedProxies, ip: str | None) -> tuple[str | None, str | None]:
+    """For consent budgets, kept in memory only: (the address of one client, or None; the address of a
+    loopback or private peer that stands for many clients, or None). ``ip`` is ``client_ip``'s answer.
+
+    A local peer that ``trusted`` leaves out (a proxy, a NAT such as Docker's userland proxy or a
+    Kubernetes Service, a local tool) may name its client in a forwarding header, which it may also have
+    relayed from the client: that is the one client, and the peer is charged for the sum of them. One
+    that names nobody is not one client: only the peer is charged. Likewise a declared proxy that names
+    nobody (or a client on a private network behind it), as ``ip`` is then a local address.
+    """
+    address, is_trusted = _resolved_peer(scope, trusted)
+    if address is not None and not is_trusted and _is_local(address):
+        return undeclared_proxy_client(scope, trusted), address
+    if ip is not None and _is_local(ip):
+        return None, ip
+    return ip, None

@@ -1,19 +1,27 @@
 """The per-client budget of consent log rows: a burst, then a slow refill; an IPv6 client also counted
-in its /48; clients as keyed hashes; time from a monotonic clock."""
+in its /48, a client behind a loopback or private peer also in the peer's sum; clients as keyed hashes;
+time from a monotonic clock."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
+from typing import Any
 
 from gateway.consent_budget import (
+    AUTOMATIC,
     BANNER,
     BANNER_EVERY,
+    MAX_SHARED,
+    SHARED,
+    SHARED_EVERY,
     WIDE,
     Allowance,
     Budget,
     Client,
     ConsentBudget,
 )
+from gateway.proxy import TrustedProxies, budget_addresses, client_ip
 
 DAY = 86_400.0
 
@@ -86,9 +94,61 @@ def test_a_client_is_an_ipv4_address_or_an_ipv6_slash_64_and_slash_48_kept_as_ke
     assert client("not an address") is not None  # a name the proxy passed on is still one client
 
 
-def test_no_budget_without_an_address_or_from_loopback() -> None:
+def test_no_budget_without_an_address() -> None:
+    assert [ConsentBudget().client(a) for a in (None, "")] == [None, None]
+
+
+NOBODY = TrustedProxies(())
+LOOPBACK_PROXY = TrustedProxies([ipaddress.ip_network("127.0.0.1/32")])
+
+
+def visit(budgets: ConsentBudget, trusted: TrustedProxies, peer: str, *headers: tuple[str, str]) -> Client:
+    """The client ``gateway.consent_api.Visit.read`` hands to the budget for one request."""
+    scope: dict[str, Any] = {"type": "http", "client": (peer, 50000),
+                             "headers": [(name.encode(), value.encode()) for name, value in headers]}
+    client = budgets.client(*budget_addresses(scope, trusted, client_ip(scope, trusted)))
+    assert client is not None  # every peer here is an address
+    return client
+
+
+def rows_at_once(budgets: ConsentBudget, clients: list[Client]) -> int:
+    return sum(budgets.automatic.spend(c, 0.0) == 0.0 for c in clients)
+
+
+def test_a_loopback_client_without_forwarding_headers_is_bounded_by_the_peers_sum() -> None:
+    # nginx on this host, undeclared and adding no header; or a local script: either way no free pass.
     budgets = ConsentBudget()
-    assert [budgets.client(a) for a in (None, "", "127.0.0.1", "127.8.9.10", "::1")] == [None] * 5
+    clients = [visit(budgets, NOBODY, "127.0.0.1") for _ in range(3 * SHARED)]
+    assert rows_at_once(budgets, clients) == SHARED  # unlimited before: no budget from loopback
+    assert budgets.automatic.spend(visit(budgets, NOBODY, "::1"), 0.0) == 0.0  # another peer, its own sum
+    assert budgets.automatic.spend(visit(budgets, NOBODY, "192.0.2.1"), 0.0) == 0.0  # a visitor, its own
+    assert budgets.automatic.spend(clients[0], SHARED_EVERY) == 0.0  # refilled: a thousand an hour
+    # A declared proxy that names no client, and a private NAT (Docker's userland proxy, a Kubernetes
+    # Service) that adds no header, are a peer's sum too, not one client's handful.
+    declared = [visit(budgets, LOOPBACK_PROXY, "127.0.0.1") for _ in range(3 * SHARED)]
+    assert rows_at_once(budgets, declared) == 0  # the same peer, its sum already spent
+    assert rows_at_once(budgets, [visit(budgets, NOBODY, "172.17.0.1") for _ in range(3 * SHARED)]) == SHARED
+
+
+def test_clients_rotating_x_forwarded_for_behind_an_undeclared_private_peer_are_bounded_by_its_sum() -> None:
+    budgets = ConsentBudget()
+    rotating = [visit(budgets, NOBODY, "10.1.2.3", ("x-forwarded-for", f"198.51.{n // 250}.{n % 250 + 1}"))
+                for n in range(3 * SHARED)]  # a relaying proxy: each request picks its key
+    assert len({c.narrow for c in rotating}) == 3 * SHARED
+    assert rows_at_once(budgets, rotating) == SHARED  # 3,000 before: a fresh budget per request
+    # The client it names is still counted as one: a repeated one gets its handful, not the peer's sum.
+    again = [visit(budgets, NOBODY, "10.9.9.9", ("x-forwarded-for", "203.0.113.7")) for _ in range(50)]
+    assert rows_at_once(budgets, again) == AUTOMATIC
+    # Through a declared proxy, the walk names the client, which cannot choose: no peer's sum applies.
+    declared = visit(budgets, LOOPBACK_PROXY, "127.0.0.1", ("x-forwarded-for", "203.0.113.8"))
+    assert declared.shared is None and declared.narrow is not None
+
+
+def test_the_peers_table_is_bounded() -> None:
+    allowance = ConsentBudget().banner
+    for n in range(MAX_SHARED + 10):
+        assert allowance.spend(Client(None, None, n), 0.0) == 0.0
+    assert len(allowance.shared) == MAX_SHARED and not len(allowance.narrow)
 
 
 def test_budgets_run_on_a_monotonic_clock() -> None:

@@ -51,6 +51,7 @@ def test_an_undeclared_reverse_proxy_makes_health_degraded_with_a_hint(app_setti
         operator = client.get("/-/health", headers=OPERATOR).json()
     assert public.status_code == 200 and public.json() == {"status": "degraded"}
     assert operator["checks"]["proxies"]["status"] == "misconfigured"
+    assert operator["checks"]["proxies"]["peer"] == "127.0.0.1"  # what to list, for the operator only
     assert "GATEWAY_TRUSTED_PROXIES" in operator["checks"]["proxies"]["hint"]
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.proxy import (
     TrustedProxies,
+    budget_addresses,
     client_ip,
     request_is_https,
     undeclared_proxy,
@@ -246,6 +247,8 @@ UNDECLARED_CASES: list[tuple[str, str | None, list[tuple[str, str]], str | None]
     ("private-xff-over-real-ip", "192.168.1.2", [real("1.1.1.1"), xff(VISITOR)], VISITOR),
     ("unique-local", "fd00::2", [xff(VISITOR)], VISITOR),
     ("link-local", "169.254.0.9", [xff(VISITOR)], VISITOR),
+    ("carrier-grade-nat-pod-network", "100.64.3.4", [xff(VISITOR)], VISITOR),
+    ("not-carrier-grade-nat", "100.128.0.1", [xff(VISITOR)], None),
     ("garbage-hop", "127.0.0.1", [xff("not-an-ip")], "unknown"),
     ("proto-only-names-nobody", "127.0.0.1", [xfp("https")], None),
     ("loopback-no-headers", "127.0.0.1", [], None),
@@ -273,12 +276,36 @@ def test_an_undeclared_local_proxy_is_counted_on_each_request_and_warned_about_o
         assert client_ip(scope(PROXY, *headers), trusted) in (PROXY, "198.51.100.1")
     assert client_ip(scope("127.0.0.1"), trusted) == "127.0.0.1"
     assert not trusted.misconfigured and not counted and not caplog.records
+    assert trusted.misconfigured_peer is None
     for _ in range(3):
         assert client_ip(scope("127.0.0.1", xff(VISITOR)), trusted) == "127.0.0.1"  # still not believed
+    assert trusted.misconfigured_peer == "127.0.0.1"  # the proxy's address, for /-/health's operator details
     assert undeclared_proxy(scope("::1", xfp("https")), trusted)
     assert not undeclared_proxy(scope("127.0.0.1"), trusted)
-    assert trusted.misconfigured
+    assert trusted.misconfigured and trusted.misconfigured_peer == "::1"  # the last one
     assert counted == [("proxy", "untrusted-forwarded")] * 4
     [warning] = caplog.records
     assert warning.levelname == "WARNING" and "GATEWAY_TRUSTED_PROXIES" in warning.getMessage()
     assert not any(char.isdigit() for char in warning.getMessage())  # no address, not even the proxy's
+
+
+BUDGET_CASES: list[tuple[str, str, list[tuple[str, str]], tuple[str | None, str | None]]] = [
+    # (id, peer, headers, (the one client, the local peer charged for all)) with TRUSTED (10.0.0.0/8)
+    ("public-peer", VISITOR, [xff("198.51.100.1")], (VISITOR, None)),
+    ("declared-proxy-names-the-client", PROXY, [xff(VISITOR)], (VISITOR, None)),
+    ("declared-proxy-names-nobody", PROXY, [], (None, PROXY)),
+    ("loopback-no-headers", "127.0.0.1", [], (None, "127.0.0.1")),
+    ("loopback-undeclared-proxy", "127.0.0.1", [xff(f"1.1.1.1, {VISITOR}")], (VISITOR, "127.0.0.1")),
+    ("docker-bridge-no-headers", "172.17.0.1", [], (None, "172.17.0.1")),
+    ("istio-sidecar", "127.0.0.6", [xff(VISITOR)], (VISITOR, "127.0.0.6")),
+    ("pod-network-cgnat", "100.64.0.9", [real(VISITOR)], (VISITOR, "100.64.0.9")),
+    ("garbage-hop", "::1", [xff("not-an-ip")], ("unknown", "::1")),
+]
+
+
+@pytest.mark.parametrize(("peer", "headers", "expected"), [c[1:] for c in BUDGET_CASES],
+                         ids=[c[0] for c in BUDGET_CASES])
+def test_budget_addresses(peer: str, headers: list[tuple[str, str]], expected: tuple[str | None, str | None]
+                          ) -> None:
+    s = scope(peer, *headers)
+    assert budget_addresses(s, TRUSTED, client_ip(s, TRUSTED)) == expected

@@ -45,7 +45,8 @@ LOGIN_METRIC = "dashboard_login"  # failed, throttled, undeclared-proxy
 USERS_FILE_DOWN = "Logins are unavailable: the dashboard users file cannot be read (see the server log)."
 UNDECLARED_PROXY = ("Logins through this reverse proxy are refused: the gateway cannot tell its visitors "
                     "apart, so one visitor's wrong passwords would slow everyone's logins. The operator must "
-                    "list the proxy's address in GATEWAY_TRUSTED_PROXIES (e.g. 127.0.0.1/32) and restart.")
+                    "list the proxy's address in GATEWAY_TRUSTED_PROXIES and restart; /-/health, read with "
+                    "the operator token, shows the address the proxy connects from.")
 
 
 async def read_form(request: Request) -> dict[str, str] | None:
