@@ -149,12 +149,3 @@ def test_pings_count_the_same_with_a_filter_that_needs_whole_visits(db: Database
         hours = timeseries(db, parse_query(params, 1, ZONE, TODAY, kept_from=KEPT))["visitors"]
         assert [h for h, n in enumerate(hours) if n] == [bucket(TODAY, 10, 55)], params
 
-
-@pytest.mark.parametrize("name", sorted(REPORTS))
-def test_a_report_filtered_on_its_own_dimension_within_whole_visits_runs(shop: Database, name: str) -> None:
-    """Its dimension filtered on the hits and picked per visit in one query (found by the fuzz: the
-    pick's alias shadowed the column the filter names)."""
-    own = REPORTS[name].dims[-1]
-    for other, value in (("event_name", "x"), ("source", "Google"), ("page", "/pricing")):
-        if other != own:
-            assert rows(shop, name, {own: "x", other: value}) == [], other
