@@ -30,7 +30,8 @@ from gateway.storage.permissions import private_umask, secure_data_dir
 EXIT_CONFIG = 2
 # What the gateway keeps in its data folder: `serve` tightens these, and only these, below it.
 DATA_ENTRIES = frozenset({"clickhouse", "spool", "metrics", "geoip", "users.json", ".users.lock",
-                          SECRET_KEY_FILE, SOCKET_NAME, TOKEN_NAME})
+                          SECRET_KEY_FILE, SOCKET_NAME, TOKEN_NAME,
+                          "demo-password"})  # written by ./scripts/serve for the demo's admin
 
 
 def _parser() -> argparse.ArgumentParser:
