@@ -337,22 +337,16 @@ def undeclared_proxy_client(scope: Scope, trusted: TrustedProxies) -> str | None
     address, is_trusted = _resolved_peer(scope, trusted)
     if address is None or is_trusted or not _is_local(address):
         return None
-    xff = forwarded = real = ""
-    for name, value in scope.get("headers") or ():
-        if name == b"x-forwarded-for":
-            xff = value.decode("latin-1")
-        elif name == b"forwarded":
-            forwarded = value.decode("latin-1")
-        elif name == b"x-real-ip":
-            real = value.decode("latin-1")
-    if xff.strip():
-        hop = xff.rpartition(",")[2]
-    elif forwarded.strip():
-        hop = _forwarded_elements([forwarded])[-1][0]
-    elif real.strip():
-        hop = real
+    xff, forwarded, _ = _forwarding_headers(scope)
+    if xff:
+        hop = xff[-1].rpartition(",")[2]
+    elif forwarded:
+        hop = _forwarded_elements(forwarded)[-1][0]
     else:
-        return None  # no forwarding header, or one that names no client (X-Forwarded-Proto)
+        real = [v.decode("latin-1") for n, v in scope.get("headers") or () if n == b"x-real-ip"]
+        if not real or not real[-1].strip():
+            return None  # no forwarding header, or one that names no client (X-Forwarded-Proto)
+        hop = real[-1]
     parsed = _parse_node(hop.strip())
     return "unknown" if parsed is None else parsed[0]
 
