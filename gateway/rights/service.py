@@ -37,6 +37,8 @@ from gateway.storage.writer import BatchWriter
 DURABLE_TIMEOUT = 10.0
 CONCURRENT = 2  # exports and erasures running at once, per process
 QUEUE = 16  # more waiting than this: 503, try again later
+# Pauses between DELETE passes: another instance's writer flushes every second or so by default.
+DELETE_PASSES = (0.25, 0.5, 1.0, 2.0)
 LogRow = Callable[[Consent, float], tuple[Any, ...]]
 
 
@@ -120,9 +122,7 @@ class Rights:
         try:
             await self._flush()
             stored = await self._run(data.count_events, self.db, site, ids, user_hash, until)
-            await self._run(data.delete_events, self.db, site, ids, user_hash)
-            if await self._run(data.count_events, self.db, site, ids, user_hash, until):
-                raise Unavailable("ClickHouse still shows rows of this visitor after the DELETE")
+            await self._delete(site, ids, user_hash, until)
         except Unavailable:
             # The log says erased: make it true as soon as ClickHouse lets us, in the background.
             if self.sync is not None:
@@ -132,6 +132,17 @@ class Rights:
             raise
         await self._audit(request, events=stored, decisions=len(refusals), now=now)
         return int(stored)
+
+    async def _delete(self, site: Site, ids: list[uuid.UUID], user_hash: str, until: float) -> None:
+        """DELETE, then check nothing stamped up to the erasure is left. Rows that show up again came from
+        another instance's buffer (stamped before the erasure, written after our DELETE): each pass waits
+        a little longer for those to land; only rows that outlast every pass make the request fail."""
+        for pause in (0.0, *DELETE_PASSES):
+            await asyncio.sleep(pause)
+            await self._run(data.delete_events, self.db, site, ids, user_hash)
+            if not await self._run(data.count_events, self.db, site, ids, user_hash, until):
+                return
+        raise Unavailable("ClickHouse still shows rows of this visitor after the DELETE")
 
     def _log_row(self, consent: Consent, at: float) -> tuple[Any, ...]:
         return log_row(consent, "erase", banner_version="", language="", country_code="", browser_family="",

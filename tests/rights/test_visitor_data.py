@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.rights import audit
+from gateway.rights import audit, data
 from gateway.rights.service import Rights, Unavailable
 from gateway.storage.clickhouse import connect
+from gateway.storage.schema import EVENTS_TABLE
 from tests.rights.conftest import (
     ORIGIN,
     ClientFactory,
@@ -118,6 +119,34 @@ def test_a_hit_sent_just_before_the_erasure_does_not_survive_it(make_client: Cli
     response = client.delete("/consent/data?site=3", headers={"Origin": ORIGIN})
     assert response.json()["erased"] == 5
     assert stored(client, f"consent_id = '{decoded(client, mine).consent_id}'") == []
+
+
+def test_rows_another_instance_writes_just_after_the_delete_are_erased_too_and_the_visitor_gets_200(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several gateways on one ClickHouse: another instance, which has not learnt of the erasure yet,
+    flushes rows of the visitor stamped just before it right after this instance's DELETE."""
+    mine = visitor(client, 2)
+    me = decoded(client, mine).consent_id
+    app: Any = client.app
+    db = app.state.resources.db
+    assert len(stored(client, f"consent_id = '{me}'")) == 2
+    (late,) = db.query(f"SELECT {', '.join(EVENTS_TABLE.columns)} FROM events WHERE consent_id = {{c:UUID}} "
+                       "LIMIT 1", {"c": me})
+    deletes = []
+    real_delete = data.delete_events
+
+    def delete_then_another_instance_flushes(*args: Any) -> None:
+        real_delete(*args)
+        deletes.append(args)
+        if len(deletes) == 1:
+            db.insert("events", [late] * 3, EVENTS_TABLE.columns)
+
+    monkeypatch.setattr(data, "delete_events", delete_then_another_instance_flushes)
+    as_visitor(client, mine)
+    response = client.delete("/consent/data?site=3", headers={"Origin": ORIGIN})
+    assert response.status_code == 200, response.text
+    assert len(deletes) == 2  # one more pass took the late rows
+    assert stored(client, f"consent_id = '{me}'") == []
 
 
 def test_a_foreign_origin_cannot_erase_and_one_cookie_cannot_flood(client: TestClient) -> None:

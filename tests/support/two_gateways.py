@@ -92,7 +92,8 @@ def withdraw_while_replaying(a: Gateway, b: Gateway, db: Database, *, interval: 
     thread = threading.Thread(target=replay, daemon=True)
     thread.start()
     time.sleep(1.2)  # hits stored under the grant, which must stay
-    assert visitor.delete("/consent/data?site=1" if erase else "/consent?site=1").status_code == 200
+    answer = visitor.delete("/consent/data?site=1" if erase else "/consent?site=1")
+    assert answer.status_code == 200, (answer.status_code, answer.text[:300])
     withdrawn = time.monotonic()
     propagation = float("inf")
     while time.monotonic() - withdrawn < after:
