@@ -29,11 +29,11 @@ from itsdangerous import URLSafeSerializer
 from starlette.requests import Request
 
 from benchmarks.timing import measure
-from gateway.consent import ConsentCodec, ConsentGate, cookie_name, decide
-from gateway.consent_config import ANALYTICS, MARKETING
-from gateway.metrics import Metrics
+from gateway.config.consent import ANALYTICS, MARKETING
+from gateway.config.sites import DEMO_SITE
+from gateway.consent.cookie import ConsentCodec, ConsentGate, cookie_name, decide
+from gateway.monitoring.counters import Metrics
 from gateway.rights.ledger import ConsentLedger
-from gateway.sites import DEMO_SITE
 
 KEY = "benchmark-signing-key-0123456789abcdefghij"
 SALT = "consent-gateway.consent"  # the codec's; (c) must verify exactly what the gate verifies

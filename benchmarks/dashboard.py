@@ -40,10 +40,10 @@ from starlette.testclient import TestClient
 
 from benchmarks.seed_data import SITE_TIMEZONE
 from gateway.app import create_app
+from gateway.config.settings import load_settings
+from gateway.config.sites import Site
 from gateway.dashboard.context import CARDS, active_report
 from gateway.rights.retention import oldest_kept
-from gateway.settings import load_settings
-from gateway.sites import Site
 from gateway.stats.consent import consent_stats
 from gateway.stats.overview import figures
 from gateway.stats.query import parse_query

@@ -19,9 +19,9 @@ import uuid
 from pathlib import Path
 
 from benchmarks.seed_events import seed
+from gateway.config.settings import load_settings
 from gateway.rights import audit
 from gateway.rights.service import Rights
-from gateway.settings import load_settings
 from gateway.storage.clickhouse import connect
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import EVENTS_TABLE

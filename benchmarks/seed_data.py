@@ -2,7 +2,7 @@
 
 Plain data, ordered most common first where ``benchmarks.seed_events`` picks by a Zipf-like rank.
 Values are spelled as the gateway stores them (GeoLite2 names and ISO 3166-2 codes without the
-country prefix, ``gateway.useragent``'s browser and OS names, "mobile" not "smartphone", ``de-DE``
+country prefix, ``gateway.useragent.parse``'s browser and OS names, "mobile" not "smartphone", ``de-DE``
 language tags, lower-cased campaign values), so filters and reports see what production would.
 Weights are relative; the visitor mix is a German car-parts shop with a Chinese and a French market.
 """

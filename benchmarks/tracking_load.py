@@ -234,7 +234,7 @@ def city_database(scratch: Path) -> tuple[Path, str]:
 def profile(requests: list[dict[str, str]], data: Path, city_db: Path, top: int) -> str:
     """The same hits through the ASGI app in-process, under cProfile: where a hit's time goes."""
     from gateway.app import create_app
-    from gateway.settings import load_settings
+    from gateway.config.settings import load_settings
 
     settings = load_settings(
         {

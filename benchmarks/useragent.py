@@ -24,8 +24,8 @@ from starlette.datastructures import Headers
 from ua_parser import Domain, Matchers, Resolver, load_builtins, load_lazy_builtins
 
 from benchmarks.timing import measure
-from gateway.ingest.bots import bot_reason
-from gateway.useragent import (
+from gateway.useragent.bots import bot_reason
+from gateway.useragent.parse import (
     _hints_from_header_values,
     _hints_from_uadata,
     _parse_agent,

@@ -20,36 +20,37 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from gateway import health
-from gateway.accesslog import AccessLogMiddleware, configure_logging
-from gateway.assets import demo, load_scripts, script, script_paths
-from gateway.consent import ConsentCodec, ConsentGate
-from gateway.consent_api import consent_endpoint, consent_proof
-from gateway.consent_budget import ConsentBudget
-from gateway.consent_log import missing_config_rows
+from gateway.config.settings import Settings, ensure_secret_keys, load_settings
+from gateway.config.sites import DEMO_SITE
+from gateway.consent.api import consent_endpoint, consent_proof
+from gateway.consent.budget import ConsentBudget
+from gateway.consent.cookie import ConsentCodec, ConsentGate
+from gateway.consent.log import missing_config_rows
 from gateway.control import open_control_channel
 from gateway.dashboard import routes as dashboard
-from gateway.geoip import GeoDatabase, GeoDatabaseError
+from gateway.geoip.lookup import GeoDatabase, GeoDatabaseError
 from gateway.ingest.endpoint import PATHS, track, uid_key
 from gateway.ingest.pipeline import Pipeline
-from gateway.metrics import Metrics, local_sample, metrics_view
-from gateway.metrics_share import SHARE_ENV, WorkerSamples
-from gateway.privacy_api import privacy_notice
-from gateway.proxy import TrustedProxies
+from gateway.monitoring import health
+from gateway.monitoring.counters import Metrics
+from gateway.monitoring.metrics import local_sample, metrics_view
+from gateway.monitoring.share import SHARE_ENV, WorkerSamples
 from gateway.rights import http as rights_http
 from gateway.rights.ledger import ConsentLedger
 from gateway.rights.limits import PerKeyLimit
+from gateway.rights.privacy_api import privacy_notice
 from gateway.rights.retention import Sweeper
 from gateway.rights.service import Rights
 from gateway.rights.sync import LedgerSync
-from gateway.settings import Settings, ensure_secret_keys, load_settings
-from gateway.sites import DEMO_SITE
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.migrations import MigrationError, migrate, pending
 from gateway.storage.permissions import PRIVATE_UMASK
 from gateway.storage.schema import CONSENT_CONFIGS_TABLE, EVENTS_TABLE
 from gateway.storage.spool import Spool, SpoolBusy
 from gateway.storage.writer import BatchWriter
+from gateway.web.accesslog import AccessLogMiddleware, configure_logging
+from gateway.web.assets import demo, load_scripts, script, script_paths
+from gateway.web.proxy import TrustedProxies
 
 log = logging.getLogger(__name__)
 MAX_SPOOLS = 64
@@ -134,7 +135,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The dashboard's clock, read at each sweep, so a pinned clock pins both.
         sweeper = Sweeper(db, settings.sites, lambda: app.state.clock(), app.state.metrics.count)
         sweeper.start()
-        # Counters summed over the workers of `serve --workers N` for /-/metrics (gateway/metrics_share.py).
+        # Counters summed over the workers of `serve --workers N` for /-/metrics (monitoring/share.py).
         samples = app.state.worker_samples = WorkerSamples(app.state.metrics_share_folder,
                                                            lambda: local_sample(app.state))
         await samples.open()

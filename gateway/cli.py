@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway import __version__
-from gateway.accesslog import configure_logging
-from gateway.control.local import SOCKET_NAME, TOKEN_NAME
-from gateway.settings import (
+from gateway.config.settings import (
     SECRET_KEY_FILE,
     ConfigError,
     Settings,
@@ -24,8 +22,10 @@ from gateway.settings import (
     ensure_secret_keys,
     load_settings,
 )
+from gateway.control.local import SOCKET_NAME, TOKEN_NAME
 from gateway.storage.clickhouse import Target
 from gateway.storage.permissions import private_umask, secure_data_dir
+from gateway.web.accesslog import configure_logging
 
 EXIT_CONFIG = 2
 # What the gateway keeps in its data folder: `serve` tightens these, and only these, below it.
@@ -169,7 +169,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     target = Target.parse(settings.effective_clickhouse_url)
     secure_data_dir(settings.data_dir, DATA_ENTRIES, target.path)
     if workers > 1:
-        from gateway import metrics_share
+        from gateway.monitoring import share as metrics_share
 
         # Each worker publishes its counters there and a scrape sums them; a new run starts at zero.
         shared = settings.data_dir / "metrics"
@@ -182,7 +182,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
         if status:
             return status
         os.environ["GATEWAY_MIGRATE_ON_START"] = "false"
-    from gateway.http_server import raise_open_files_limit, uvicorn_options
+    from gateway.web.server import raise_open_files_limit, uvicorn_options
 
     raise_open_files_limit()  # before the workers start: they inherit it
     uvicorn.run("gateway.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
@@ -295,7 +295,7 @@ def privacy_notice(settings: Settings, site_id: int, lang: str, fmt: str) -> int
 
 
 def geoip_install(settings: Settings, source: str, if_missing: bool, version: str | None) -> int:
-    from gateway.geoip_install import GeoIPInstallError, install_city_db
+    from gateway.geoip.install import GeoIPInstallError, install_city_db
 
     if if_missing and settings.geoip_city_db is not None and settings.geoip_city_db.exists():
         print(f"GeoIP city database configured: {settings.geoip_city_db}; nothing to install")

@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.settings import Settings, load_settings
+from gateway.config.settings import Settings, load_settings
 from gateway.storage.clickhouse import Database, connect
 from tests.support.operator import METRICS_TOKEN
 

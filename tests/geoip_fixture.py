@@ -5,7 +5,7 @@ registered_country, subdivisions, city, location, postal), including the
 fine-grained fields the gateway must drop. The IPv4 ranges sit in an IPv6 tree
 under ::/96, and ::ffff:0:0/96 and 2002::/16 are aliased to them, as in the
 databases MaxMind ships. Also builds npm-style and wheel archives around a
-database, shaped like the packages `gateway.geoip_install` downloads.
+database, shaped like the packages `gateway.geoip.install` downloads.
 
 Building one database takes a few milliseconds.
 """
@@ -29,7 +29,7 @@ import maxminddb
 from mmdb_writer import MMDBWriter, SearchTreeNode
 from netaddr import IPSet
 
-from gateway.geoip import EMPTY_GEO, Geo
+from gateway.geoip.lookup import EMPTY_GEO, Geo
 
 # Fixed so two builds of the same fixture are byte-identical.
 FIXTURE_BUILD_EPOCH = 1_700_000_000  # 2023-11-14T22:13:20+00:00

@@ -16,7 +16,7 @@ is newline-delimited JSON: ``{"op": NAME, "args": {...}, "token": T}`` is answer
 With a ClickHouse server URL nothing is held: the gateway opens no channel (several workers would race
 for one socket) and commands always connect to the server themselves.
 
-May import ``gateway.settings`` and ``gateway.storage``; operation modules (``OPERATION_MODULES``)
+May import ``gateway.config.settings`` and ``gateway.storage``; operation modules (``OPERATION_MODULES``)
 import it, the CLI runs operations and the app's lifespan opens the channel.
 """
 

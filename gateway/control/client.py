@@ -12,9 +12,9 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+from gateway.config.settings import Settings
 from gateway.control.local import addressable, socket_path, token_path
 from gateway.control.registry import ControlError, OpContext, one_line, operations, perform
-from gateway.settings import Settings
 from gateway.storage.clickhouse import ClickHouseUrlError, Target, connect
 
 log = logging.getLogger(__name__)

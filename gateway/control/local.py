@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from gateway.settings import Settings
+from gateway.config.settings import Settings
 
 SOCKET_NAME = "control.sock"
 TOKEN_NAME = "control.token"  # noqa: S105 (a file name, not a secret)

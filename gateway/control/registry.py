@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.settings import Settings
+from gateway.config.settings import Settings
 from gateway.storage.clickhouse import Database
 
 # Imported before an operation is looked up; a module not written yet is skipped.
-OPERATION_MODULES = ("gateway.operations", "gateway.rights.operations")
+OPERATION_MODULES = ("gateway.consent.operations", "gateway.rights.operations")
 
 
 @dataclass(frozen=True, slots=True)

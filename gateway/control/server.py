@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.config.settings import Settings
 from gateway.control.local import addressable, socket_path, token_path
 from gateway.control.registry import ControlError, OpContext, one_line, operations, perform
-from gateway.settings import Settings
 from gateway.storage.clickhouse import Database
 
 log = logging.getLogger(__name__)

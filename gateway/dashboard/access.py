@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.config.sites import Site
 from gateway.dashboard.sessions import CSRF_COOKIE, SESSION_COOKIE, SHARE_COOKIE, Sessions, cookie_options
 from gateway.dashboard.users import ShareLink, User, UserStore
-from gateway.proxy import request_is_https
-from gateway.sites import Site
+from gateway.web.proxy import request_is_https
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,12 @@
 """Logging in and out, and opening a share link.
 
-The login form is a plain POST (no JavaScript needed), read by ``gateway.bodies``, checked for its
+The login form is a plain POST (no JavaScript needed), read by ``gateway.web.bodies``, checked for its
 CSRF token, throttled per (user name, client) and per client before the password is even looked at
 (``throttle``: growing delays, never a lock-out of the real user), and answered the same way for an
 unknown user and a wrong password. The session is a signed cookie; changing a password ends every
 session of that user (the cookie carries a fingerprint of the password hash).
 
-Through a local reverse proxy that ``GATEWAY_TRUSTED_PROXIES`` leaves out (``gateway.proxy``), every
+Through a local reverse proxy that ``GATEWAY_TRUSTED_PROXIES`` leaves out (``gateway.web.proxy``), every
 client is the proxy: one network, so a stranger's failures would slow the real admin at every
 attempt, and a stranger who waits out each delay takes every attempt the admin might have had.
 Keying by the address the proxy forwards is no safer: a proxy that relays what clients send would let
@@ -24,7 +24,6 @@ import math
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway import bodies
 from gateway.dashboard.access import clear_cookie, csrf_cookie, safe_next, set_cookie, viewer
 from gateway.dashboard.pages import error_page, redirect, render
 from gateway.dashboard.sessions import (
@@ -37,7 +36,8 @@ from gateway.dashboard.sessions import (
 )
 from gateway.dashboard.throttle import LoginThrottle
 from gateway.dashboard.users import UsersFileError, UserStore
-from gateway.proxy import client_ip, undeclared_proxy
+from gateway.web import bodies
+from gateway.web.proxy import client_ip, undeclared_proxy
 
 log = logging.getLogger(__name__)
 MAX_FORM_BYTES = 8192
@@ -51,7 +51,7 @@ UNDECLARED_PROXY = ("Logins through this reverse proxy are refused: the gateway 
 
 async def read_form(request: Request) -> dict[str, str] | None:
     """A dashboard form, or None when it cannot be read (not a form, too large, cut short: counted
-    by ``gateway.bodies``)."""
+    by ``gateway.web.bodies``)."""
     try:
         return await bodies.read_form(request, MAX_FORM_BYTES)
     except bodies.BodyError:

@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from gateway import __version__
-from gateway.assets import LONG_CACHE, STATIC, Asset
 from gateway.dashboard.access import Viewer, csrf_cookie, set_cookie
 from gateway.dashboard.security import add_vary, security_headers
 from gateway.dashboard.sessions import CSRF_COOKIE, Sessions
-from gateway.unavailable import outage
+from gateway.web.assets import LONG_CACHE, STATIC, Asset
+from gateway.web.unavailable import outage
 
 TEMPLATES = Path(__file__).parent / "templates"
 ASSET_NAMES = ("dashboard.js", "dashboard.css")

@@ -26,7 +26,9 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.consent_api import proof
+from gateway.config.settings import Settings
+from gateway.config.sites import Site
+from gateway.consent.api import proof
 from gateway.dashboard.access import Viewer, viewer
 from gateway.dashboard.auth_views import read_form
 from gateway.dashboard.pages import (
@@ -43,9 +45,7 @@ from gateway.dashboard.sessions import CSRF_COOKIE, Sessions
 from gateway.rights import audit
 from gateway.rights.data import count_events
 from gateway.rights.service import Rights, Unavailable
-from gateway.settings import Settings
-from gateway.sites import Site
-from gateway.unavailable import OUTAGE
+from gateway.web.unavailable import OUTAGE
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

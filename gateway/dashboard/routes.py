@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
+from gateway.config.settings import Settings
 from gateway.dashboard import auth_views, requests_views, views
 from gateway.dashboard.pages import environment, load_assets, static_asset
 from gateway.dashboard.sessions import Sessions
 from gateway.dashboard.throttle import LoginThrottle
 from gateway.dashboard.users import UserStore, users_path
-from gateway.settings import Settings
 
 GET = ["GET", "HEAD"]
 

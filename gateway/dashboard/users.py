@@ -101,7 +101,7 @@ _StatKey = tuple[int, int, int, int]
 
 
 def users_path(settings: Any) -> Path:
-    """Where ``settings`` (a ``gateway.settings.Settings``) keeps the dashboard users."""
+    """Where ``settings`` (a ``gateway.config.settings.Settings``) keeps the dashboard users."""
     return Path(settings.data_dir) / "users.json"
 
 

@@ -13,6 +13,8 @@ import getpass
 import sys
 from collections.abc import Callable, Sequence
 
+from gateway.config.settings import Settings
+from gateway.config.sites import Site
 from gateway.dashboard.passwords import password_problem
 from gateway.dashboard.users import (
     ShareLink,
@@ -24,8 +26,6 @@ from gateway.dashboard.users import (
     normalise_name,
     users_path,
 )
-from gateway.settings import Settings
-from gateway.sites import Site
 
 EXIT_BAD_INPUT = 2
 SHARE_PATH = "/dashboard/shared?key="

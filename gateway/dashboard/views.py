@@ -3,7 +3,7 @@
 Each handler is the same short pipeline: who is asking (``access``), which site and query
 (``gateway.stats.query``), the stats functions run off the event loop, then one of three answers
 (``pages``): HTML, its JSON twin, or CSV. Statistics never fail with a 500: a bad query is a 400
-naming the parameter, ClickHouse trouble a 503 with Retry-After (``gateway.unavailable``).
+naming the parameter, ClickHouse trouble a 503 with Retry-After (``gateway.web.unavailable``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.config.settings import Settings
+from gateway.config.sites import Site
 from gateway.dashboard import context as ctx
 from gateway.dashboard.access import Viewer, viewer
 from gateway.dashboard.pages import (
@@ -35,15 +37,13 @@ from gateway.dashboard.pages import (
     wanted,
 )
 from gateway.rights.retention import oldest_kept
-from gateway.settings import Settings
-from gateway.sites import Site
 from gateway.stats.consent import consent_stats
 from gateway.stats.overview import figures
 from gateway.stats.query import DateRange, QueryError, StatsQuery, parse_query
 from gateway.stats.realtime import realtime
 from gateway.stats.reports import REPORTS, breakdown
 from gateway.stats.timeseries import timeseries
-from gateway.unavailable import OUTAGE
+from gateway.web.unavailable import OUTAGE
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,7 +70,7 @@ async def stats(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(function, *args, **kwargs)
     except QueryError:
         raise
-    except OUTAGE as exc:  # down, unreachable or slow: the answer (gateway.unavailable) logs it
+    except OUTAGE as exc:  # down, unreachable or slow: the answer (gateway.web.unavailable) logs it
         raise Unavailable from exc
     except Exception as exc:
         # Not an outage: a failure no check foresaw. Still a 503 rather than a 500, with one line in

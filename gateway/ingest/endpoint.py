@@ -19,8 +19,9 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.cors import cors_headers, preflight_response
-from gateway.geoip import Geo
+from gateway.config.settings import Settings
+from gateway.config.sites import Site
+from gateway.geoip.lookup import Geo
 from gateway.ingest.hit import InvalidHit, parse_hit, site_of
 from gateway.ingest.outcomes import DROPPED, HITS, Drop
 from gateway.ingest.pipeline import Event, Pipeline
@@ -33,9 +34,8 @@ from gateway.ingest.transport import (
     parse_query,
     read_incoming,
 )
-from gateway.settings import Settings
-from gateway.sites import Site
 from gateway.storage.writer import Overloaded, WriterClosed
+from gateway.web.cors import cors_headers, preflight_response
 
 PATHS = ("/matomo.php", "/piwik.php", "/js/", "/js/index.php", "/t")
 TRACKING_METHODS = "GET, POST, OPTIONS"

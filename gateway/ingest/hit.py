@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gateway.sites import Site
+from gateway.config.sites import Site
 
 # Caps, in characters. Generous for real pages, small enough that one hit stays a few KB.
 MAX_URL = 2048

@@ -21,18 +21,18 @@ from typing import Any
 
 from starlette.requests import Request
 
-from gateway.consent import Consent, ConsentGate
-from gateway.cors import foreign_origin
-from gateway.geoip import EMPTY_GEO, Geo, GeoDatabaseError, GeoLookup
+from gateway.config.sites import Site
+from gateway.consent.cookie import Consent, ConsentGate
+from gateway.geoip.lookup import EMPTY_GEO, Geo, GeoDatabaseError, GeoLookup
 from gateway.ingest.hit import Hit
 from gateway.ingest.outcomes import DROPPED, Drop, StepTimer, clock_ns
 from gateway.ingest.referrer import campaign_from_params, classify
 from gateway.ingest.scrub import DEFAULT_SECRET_PARAMS, Scrubber
-from gateway.metrics import Metrics
-from gateway.proxy import TrustedProxies, client_ip
-from gateway.sites import Site
+from gateway.monitoring.counters import Metrics
 from gateway.storage.schema import EVENTS_TABLE, TableSpec
-from gateway.useragent import Agent, ClientHints, hints_from_headers, hints_from_uadata, parse_agent
+from gateway.useragent.parse import Agent, ClientHints, hints_from_headers, hints_from_uadata, parse_agent
+from gateway.web.cors import foreign_origin
+from gateway.web.proxy import TrustedProxies, client_ip
 
 MAX_STORED_URL = 4096  # after scrubbing and re-encoding, which can grow a URL (CJK: ~9 bytes a character)
 Store = Callable[[TableSpec, Sequence[Sequence[Any]]], Awaitable[None]]

@@ -22,7 +22,7 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from gateway.bodies import BodyError, read_body
+from gateway.web.bodies import BodyError, read_body
 
 MAX_BODY = 1 << 20  # bulk bodies from matomo.js's queue are a few KB
 MAX_BULK = 1000

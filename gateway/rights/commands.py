@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.settings import Settings
+from gateway.config.settings import Settings
 
 
 def add_parser(commands: Any) -> None:

@@ -26,9 +26,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gateway.consent_log import config_hash_of, history
+from gateway.config.sites import Site
+from gateway.consent.log import config_hash_of, history
 from gateway.rights.retention import oldest_kept
-from gateway.sites import Site
 from gateway.storage.clickhouse import Database
 from gateway.storage.schema import EVENTS_TABLE
 

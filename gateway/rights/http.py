@@ -12,7 +12,7 @@ A cookie that is missing, forged or for another site gets 404: no one reads anyo
 DELETE follows the consent API's cross-site rule (403 from an origin that is not the site's); both
 methods answer CORS like ``/consent`` (a foreign page cannot read the export). Each consent id gets
 a few requests per ten minutes (429). ClickHouse down: 503 with Retry-After, never a 500
-(``gateway.unavailable``).
+(``gateway.web.unavailable``).
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.consent import Consent
-from gateway.consent_api import ApiError, Visit, _receipt, _set_cookie, _shown_with, _site, _site_for_token
-from gateway.consent_log import log_row
-from gateway.cors import cors_headers, foreign_origin, preflight_response
+from gateway.config.sites import Site
+from gateway.consent.api import ApiError, Visit, _receipt, _set_cookie, _shown_with, _site, _site_for_token
+from gateway.consent.cookie import Consent
+from gateway.consent.log import log_row
 from gateway.ingest.hit import user_id_hash
 from gateway.rights import audit
 from gateway.rights.service import Rights, Unavailable
-from gateway.sites import Site
-from gateway.unavailable import unavailable_response
-from gateway.useragent import browser_family
+from gateway.useragent.parse import browser_family
+from gateway.web.cors import cors_headers, foreign_origin, preflight_response
+from gateway.web.unavailable import unavailable_response
 
 WHAT = "rights API"
 MAX_UID = 256

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.consent_config import MAX_LIFETIME_DAYS
+from gateway.config.consent import MAX_LIFETIME_DAYS
 
 if TYPE_CHECKING:
-    from gateway.consent import Consent
+    from gateway.consent.cookie import Consent
 
 HORIZON_SECONDS = (MAX_LIFETIME_DAYS + 1) * 86400  # no cookie outlives this
 SEEN_SECONDS = 120.0  # an accepted hit's consent id is remembered this long (to twice as long) for purges

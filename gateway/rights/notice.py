@@ -18,14 +18,14 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.consent import cookie_name
-from gateway.consent_config import ANALYTICS, NECESSARY, localize
-from gateway.consent_texts import best_language, text_direction
+from gateway.config.consent import ANALYTICS, NECESSARY, localize
+from gateway.config.sites import Site
+from gateway.config.texts import best_language, text_direction
+from gateway.consent.cookie import cookie_name
 from gateway.rights.notice_texts import NOTICE_TEXTS, Template
-from gateway.sites import Site
 
 if TYPE_CHECKING:
-    from gateway.settings import Settings
+    from gateway.config.settings import Settings
 
 LANGUAGES = tuple(NOTICE_TEXTS)
 FORMATS = ("html", "md", "json")

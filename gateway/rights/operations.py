@@ -11,12 +11,12 @@ import time
 import uuid
 from typing import Any
 
+from gateway.config.sites import Site
 from gateway.control import ControlError, OpContext, operation
 from gateway.ingest.endpoint import uid_key
 from gateway.ingest.hit import user_id_hash
 from gateway.rights import audit
 from gateway.rights.service import Rights, Unavailable
-from gateway.sites import Site
 
 
 def _rights(context: OpContext) -> Rights:

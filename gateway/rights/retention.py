@@ -1,6 +1,6 @@
 """Retention and proof periods: how long stored rows are kept, and the sweep that deletes the rest.
 
-Two periods, both per site (``gateway/sites.py``):
+Two periods, both per site (``gateway/config/sites.py``):
 
 - ``retention_days`` for the analytics data (``events``): the last N days in the site's time zone,
   today counted. ``oldest_kept`` is where they start; every report (``gateway/stats/engine.py``),
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.sites import Site
+from gateway.config.sites import Site
 from gateway.storage.clickhouse import Database
 
 log = logging.getLogger(__name__)

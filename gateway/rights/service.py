@@ -23,13 +23,13 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from gateway.consent import Consent, decide
-from gateway.consent_log import log_row
+from gateway.config.settings import Settings
+from gateway.config.sites import Site
+from gateway.consent.cookie import Consent, decide
+from gateway.consent.log import log_row
 from gateway.rights import audit, data
 from gateway.rights.ledger import Change, ConsentLedger
 from gateway.rights.sync import LedgerSync
-from gateway.settings import Settings
-from gateway.sites import Site
 from gateway.storage.clickhouse import ClickHouseError, Database
 from gateway.storage.schema import CONSENT_LOG_TABLE, RIGHTS_REQUESTS_TABLE, TableSpec
 from gateway.storage.writer import BatchWriter

@@ -13,7 +13,7 @@ restriction (or, for an erasure, up to it): after propagation no such row remain
 the writer (``ConsentLedger.row_filter``) keeps the rows still buffered from landing afterwards.
 
 A grant answered 503 whose row an insert may have stored all the same is followed by an
-``undelivered`` row (``gateway/consent_api.py``); the pair is skipped, since the visitor kept their
+``undelivered`` row (``gateway/consent/api.py``); the pair is skipped, since the visitor kept their
 earlier cookie. Should the poll learn the grant before its twin arrives, the earlier cookie reads as
 superseded and the banner asks again: the safe side, nothing is tracked.
 """
@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.consent_config import ANALYTICS
-from gateway.metrics import Metrics
+from gateway.config.consent import ANALYTICS
+from gateway.monitoring.counters import Metrics
 from gateway.rights.ledger import HORIZON_SECONDS, Change, ConsentLedger
 from gateway.storage.clickhouse import Database
 from gateway.storage.writer import BatchWriter

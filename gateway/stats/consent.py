@@ -8,7 +8,7 @@ share of those decisions, withdrawals left out, that allow analytics.
 Decisions nobody was asked for are counted apart, under ``automatic``, and never enter the rate: a
 browser signal taken as a refusal (``gpc``, ``dnt``) and a site's opt-out defaults (``regime``).
 They say what browsers send, not what people chose, and a client that keeps no cookie would repeat
-them on every request (each client writes only a few: gateway/consent_budget.py).
+them on every request (each client writes only a few: gateway/consent/budget.py).
 
 An ``undelivered`` row says the grant logged under the same id and time was answered 503: that
 decision never took effect, so every row with that id and time is left out, the ``undelivered`` one
@@ -23,8 +23,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.consent_config import ANALYTICS
-from gateway.sites import Site
+from gateway.config.consent import ANALYTICS
+from gateway.config.sites import Site
 from gateway.stats.engine import DT, Params, Span
 from gateway.stats.query import StatsQuery
 from gateway.stats.timeseries import Key, bucket_sql, buckets, series

@@ -19,7 +19,7 @@ REFERRER_TYPES = ("direct", "search", "social", "campaign", "website")
 CONSENT_ACTIONS_V1 = ("grant", "refuse", "update", "withdraw")  # frozen: migration 1 was written with these
 CONSENT_ACTIONS_V4 = (*CONSENT_ACTIONS_V1, "erase")  # frozen: migration 4 was written with these
 # "undelivered" follows a grant the visitor was answered 503 for, though an insert may have stored it
-# (gateway/consent_api.py): the grant never took effect.
+# (gateway/consent/api.py): the grant never took effect.
 CONSENT_ACTIONS = (*CONSENT_ACTIONS_V4, "undelivered")
 RIGHTS_KINDS = ("export", "erase")
 RIGHTS_SUBJECTS = ("consent", "uid")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, Route, expect
 
-from gateway.consent_texts import DEFAULT_TEXTS
+from gateway.config.texts import DEFAULT_TEXTS
 from tests.banner.conftest import proof, start_gateway
 from tests.e2e.gateway_process import Gateway, free_port, running_gateway
 from tests.support.browser import ROOT, FixtureSite, screenshot_path

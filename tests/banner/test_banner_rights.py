@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect
 
-from gateway.consent_texts import DEFAULT_TEXTS
+from gateway.config.texts import DEFAULT_TEXTS
 from tests.banner.conftest import proof
 from tests.banner.test_banner import banner, open_page, page_html, settings_layer, state
 from tests.e2e.gateway_process import Gateway

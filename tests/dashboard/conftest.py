@@ -33,8 +33,8 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from benchmarks.seed_events import seed as seed_events
 from gateway.app import create_app
+from gateway.config.settings import load_settings
 from gateway.dashboard.users import UserStore, users_path
-from gateway.settings import load_settings
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.schema import EVENTS_TABLE
 from tests.e2e.gateway_process import free_port

@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.consent import cookie_name
+from gateway.consent.cookie import cookie_name
 from gateway.rights.service import Unavailable
 from tests.conftest import SettingsFactory
 from tests.dashboard.test_templates import parse

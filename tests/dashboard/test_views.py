@@ -13,9 +13,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.config.settings import Settings
 from gateway.dashboard.sessions import CSRF_COOKIE, SESSION_COOKIE
 from gateway.dashboard.users import UserStore, users_path
-from gateway.settings import Settings
 from gateway.storage.clickhouse import Database
 from tests.conftest import SettingsFactory
 from tests.support.clock import bucket_of, hours_of, local_time

@@ -18,11 +18,11 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from gateway.accesslog import QUERY_REMOVED
+from gateway.web.accesslog import QUERY_REMOVED
 from tests.e2e.gateway_process import Gateway, running_gateway
+from tests.monitoring.test_metrics import parse
 from tests.support.clickhouse_standin import StandIn, running_standin
 from tests.support.operator import METRICS_TOKEN, OPERATOR, OPERATOR_JSON
-from tests.test_metrics import parse
 
 ORIGIN = "https://shop.example.com"
 SITE_TOKEN = "site-token-of-the-shop-0123456789"

@@ -3,8 +3,8 @@ operator's health check are still answered, and a request with oversized headers
 
 Runs the real ``consent-gateway serve``. The slow connections are bounded (each sends at most its
 partial request, a byte every 50 ms, for the few seconds the test runs); the gateway's deadline for
-receiving a request (30 s, gateway/http_server.py) is longer than that and is tested with a short
-one in tests/test_http_server.py. No timing is asserted beyond "answered at all within 5 s".
+receiving a request (30 s, gateway/web/server.py) is longer than that and is tested with a short
+one in tests/web/test_server.py. No timing is asserted beyond "answered at all within 5 s".
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from gateway.http_server import MAX_HEAD_BYTES
+from gateway.web.server import MAX_HEAD_BYTES
 from tests.e2e.gateway_process import running_gateway
 from tests.support.load import BROWSER, DEMO_ORIGIN, grant
 

@@ -19,7 +19,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.consent import cookie_name
+from gateway.consent.cookie import cookie_name
 from gateway.ingest.transport import GIF
 from gateway.storage.writer import Overloaded
 from tests.conftest import SettingsFactory

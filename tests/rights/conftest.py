@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.consent import Consent, cookie_name
+from gateway.consent.cookie import Consent, cookie_name
 from tests.conftest import SettingsFactory
 from tests.geoip_fixture import BERLIN
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from gateway.consent import Consent
+from gateway.consent.cookie import Consent
 from gateway.rights.ledger import HORIZON_SECONDS, SEEN_SECONDS, ConsentLedger
 from gateway.storage.schema import EVENTS_TABLE
 

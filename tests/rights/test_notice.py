@@ -15,9 +15,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.config.settings import Settings
 from gateway.rights.notice import LANGUAGES, Notice, build_notice, render, to_html, to_markdown
 from gateway.rights.notice_texts import NOTICE_KEYS, NOTICE_TEXTS
-from gateway.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.e2e.gateway_process import run_cli
 

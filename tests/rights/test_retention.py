@@ -20,10 +20,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.metrics import Metrics
+from gateway.config.sites import Site
+from gateway.monitoring.counters import Metrics
 from gateway.rights import retention
 from gateway.rights.retention import STEPS, Sweeper, oldest_kept, sweep
-from gateway.sites import Site
 from gateway.stats.reports import REPORTS
 from gateway.storage.clickhouse import Database
 from gateway.storage.migrations import migrate

@@ -20,8 +20,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from gateway.config.sites import Site
 from gateway.rights.retention import oldest_kept
-from gateway.sites import Site
 from gateway.storage.clickhouse import Database
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import CONSENT_LOG_TABLE, EVENTS_TABLE

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from gateway.consent_config import Category, ConsentPolicy
-from gateway.sites import Site
+from gateway.config.consent import Category, ConsentPolicy
+from gateway.config.sites import Site
 from gateway.stats.consent import classify, consent_stats
 from gateway.stats.query import parse_query
 from gateway.storage.clickhouse import Database

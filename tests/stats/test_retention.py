@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.config.sites import MAX_RETENTION_DAYS, Site
 from gateway.rights.retention import oldest_kept
-from gateway.sites import MAX_RETENTION_DAYS, Site
 from gateway.stats.consent import consent_stats
 from gateway.stats.overview import figures
 from gateway.stats.query import StatsQuery, parse_query

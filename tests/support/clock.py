@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from gateway.sites import MAX_RETENTION_DAYS
+from gateway.config.sites import MAX_RETENTION_DAYS
 
 ENV = "CONSENT_GATEWAY_TEST_NOW"
 # The default zone has summer time, so a run on the days it starts or ends meets 23 and 25 hours.

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx2 as httpx
 
-from gateway.settings import FIELDS_BY_NAME
+from gateway.config.settings import FIELDS_BY_NAME
 from tests.e2e.gateway_process import Gateway, running_gateway
 from tests.support.clickhouse_standin import running_standin
 from tests.support.load import HitLoad, grant

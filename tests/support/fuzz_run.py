@@ -25,8 +25,8 @@ import h11
 import httpx2 as httpx
 
 from gateway.app import create_app
+from gateway.config.settings import load_settings
 from gateway.dashboard.users import UserStore, users_path
-from gateway.settings import load_settings
 from tests.support.fuzz import Case, Plan, plan_of
 from tests.support.fuzz_inputs import ORIGIN, PASSWORD
 

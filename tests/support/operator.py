@@ -1,4 +1,4 @@
-"""The operator's token in tests, and the headers that present it to ``/-/`` (gateway/operator_token.py)."""
+"""The operator's token in tests, and the headers that present it to ``/-/``."""
 
 from __future__ import annotations
 

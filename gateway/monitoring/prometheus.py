@@ -1,0 +1,123 @@
+"""The Prometheus text exposition format (0.0.4) of the summed metrics sample.
+
+Names: ``consent_gateway_<counter>_total{reason="..."}`` for every counter of ``Metrics`` (hits,
+hits_dropped, consent_cookie...), ``consent_gateway_writer_*`` and ``consent_gateway_spool_*`` for
+the batching writer and the spool (``_total`` counters; levels such as rows pending or bytes on disk
+are gauges), ``consent_gateway_ingest_step_seconds`` (a summary: ``_sum`` and ``_count`` per step)
+and ``consent_gateway_workers``. A figure the tables below do not know is exported under its own
+name, as a counter unless ``metrics_share.GAUGES`` lists it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from gateway.monitoring.share import GAUGES, Sample
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PREFIX = "consent_gateway_"
+COUNTER_HELP = {
+    "hits": "Tracking requests received, and hits stored.",
+    "hits_dropped": "Tracking hits not stored, by reason (a closed list).",
+    "consent_cookie": "Consent cookies that did not count, by problem.",
+    "consent_decision": "Consent decisions answered, by action; rejected and not-logged ones apart.",
+    "consent_sync": "Consent ledger synchronisation with other instances, by outcome.",
+    "retention": "Retention sweeps and the rows they expired or retagged.",
+    "rights": "Visitor and owner data-rights requests, by outcome.",
+    "proof": "Consent proof requests, by outcome.",
+    "geoip": "GeoIP lookups that failed.",
+}
+# (section, key) -> (metric name without prefix, help, label of a nested dict, scale)
+FIGURES: dict[tuple[str, str], tuple[str, str, str, float]] = {
+    ("writer", "pending_rows"): ("writer_pending_rows", "Rows buffered for ClickHouse.", "", 1),
+    ("writer", "rows_written"): ("writer_rows_written", "Rows inserted into ClickHouse.", "", 1),
+    ("writer", "batches_written"): ("writer_batches_written", "Inserts into ClickHouse.", "", 1),
+    ("writer", "insert_failures"): ("writer_insert_failures", "Inserts that failed and were retried.", "", 1),
+    ("writer", "rows_rejected"): ("writer_rows_rejected", "Rows ClickHouse refused for good, by table.",
+                                  "table", 1),
+    ("writer", "rows_filtered"): ("writer_rows_filtered", "Rows dropped before their insert: erased or "
+                                  "superseded meanwhile.", "", 1),
+    ("writer", "insert_seconds"): ("writer_insert_seconds", "Time spent in successful inserts.", "", 1),
+    ("spool", "appended_rows"): ("spool_appended_rows", "Rows written to the spool.", "", 1),
+    ("spool", "replayed_rows"): ("spool_replayed_rows", "Rows replayed from an earlier run's spool.", "", 1),
+    ("spool", "acked_rows"): ("spool_acked_rows", "Spooled rows ClickHouse took.", "", 1),
+    ("spool", "rejected"): ("spool_rejected_rows", "Spooled rows ClickHouse refused for good.", "", 1),
+    ("spool", "corrupt"): ("spool_corrupt_segments", "Spool segments found damaged.", "", 1),
+    ("spool", "refusals"): ("spool_refusals", "Appends the spool refused (a full disk, its byte cap): 503s.",
+                            "", 1),
+    ("spool", "syncs"): ("spool_syncs", "fsyncs of the spool.", "", 1),
+    ("spool", "bytes_on_disk"): ("spool_bytes", "Bytes of spool segments on disk.", "", 1),
+    ("spool", "segments"): ("spool_segments", "Spool segment files.", "", 1),
+    ("spool", "last_sync_ms"): ("spool_last_sync_seconds", "Duration of the latest spool fsync (the "
+                                "slowest of the workers).", "", 0.001),
+    ("spool", "refusing"): ("spool_refusing", "Workers whose spool refuses hits (they answer 503).", "", 1),
+}
+_BAD_NAME = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def render(total: Sample) -> str:
+    return "".join(line + "\n" for line in _lines(total))
+
+
+def _lines(total: Sample) -> Iterator[str]:
+    for name, reasons in sorted(total.get("counters", {}).items()):
+        metric = f"{PREFIX}{_name(name)}_total"
+        samples = [(_labels(reason=str(reason)), value) for reason, value in sorted(reasons.items())]
+        yield from _family(metric, "counter", COUNTER_HELP.get(name, f"Count of {name}, by reason."), samples)
+    for section in ("writer", "spool"):
+        for key, value in sorted(total.get(section, {}).items()):
+            yield from _figure(section, key, value)
+    steps = total.get("steps", {})
+    if steps:
+        metric = f"{PREFIX}ingest_step_seconds"
+        yield f"# HELP {metric} Time spent in each step of the ingest pipeline."
+        yield f"# TYPE {metric} summary"
+        for step, figures in sorted(steps.items()):
+            labels = _labels(step=step)
+            yield f"{metric}_sum{labels} {_value(figures.get('total_ms', 0) / 1000)}"
+            yield f"{metric}_count{labels} {_value(figures.get('calls', 0))}"
+    live = sum(1 for worker in total.get("workers", {}).values() if worker.get("live"))
+    yield from _family(f"{PREFIX}workers", "gauge", "Worker processes whose figures are live.", [("", live)])
+
+
+def _figure(section: str, key: str, value: Any) -> Iterator[str]:
+    gauge = (section, key) in GAUGES
+    name, help_text, label, scale = FIGURES.get((section, key), (f"{section}_{_name(key)}",
+                                                                 f"{section} {key}.", "key", 1))
+    if isinstance(value, dict):
+        samples = [(_labels(**{label: str(k)}), v * scale) for k, v in sorted(value.items())
+                   if isinstance(v, int | float)]
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        samples = [("", value * scale)]
+    else:
+        return
+    metric = PREFIX + name + ("" if gauge else "_total")
+    yield from _family(metric, "gauge" if gauge else "counter", help_text, samples)
+
+
+def _family(metric: str, kind: str, help_text: str, samples: Any) -> Iterator[str]:
+    yield f"# HELP {metric} {help_text}"
+    yield f"# TYPE {metric} {kind}"
+    for labels, value in samples:
+        yield f"{metric}{labels} {_value(value)}"
+
+
+def _name(text: str) -> str:
+    return _BAD_NAME.sub("_", text)
+
+
+def _labels(**labels: str) -> str:
+    inner = ",".join(f'{_name(key)}="{_escape(value)}"' for key, value in labels.items())
+    return "{" + inner + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _value(number: float) -> str:
+    if isinstance(number, int) or float(number).is_integer():
+        return str(int(number))
+    return repr(float(number))
