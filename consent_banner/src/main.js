@@ -13,7 +13,9 @@ import {
   ATTR_SETTINGS_BUTTON,
   ATTR_SITE,
   CONSENT_PATH,
+  COOKIE_LOST,
   DATA_PATH,
+  DOCS,
   DOM_EVENT_PREFIX,
   EVENT_CHANGE,
   EVENT_READY,
@@ -69,6 +71,20 @@ function start(script) {
   // What a decision or an erasure was made on, logged with it (a DELETE has it in the query).
   const shown = () => ({ language: state.banner.language, banner_version: __VERSION__ });
 
+  // The decision lives only in the gateway's SameSite=Lax cookie, which the browser keeps only when
+  // the gateway is same-site with the page (and third-party cookies are not blocked): read the state
+  // again, and when the cookie did not come back, say why once, or the banner returns on every page
+  // with nothing to tell the site owner that it does.
+  let warned = false;
+  const verify = (id) =>
+    request(base, CONSENT_PATH, site, "GET").then((now) => {
+      if (!warned && (now.consent || {}).consent_id != id) {
+        warned = true;
+        const why = "the decision was recorded, but its cookie did not come back (is the gateway cross-site?): ";
+        console.warn(LOG_PREFIX, why + DOCS + COOKIE_LOST);
+      }
+    }, () => {});
+
   // A new receipt, from a decision or an erasure, becomes the state and takes effect on the page.
   function apply(receipt) {
     const granted = receipt.categories;
@@ -78,6 +94,7 @@ function start(script) {
     applyIntegrations(granted);
     gate(granted);
     emit(EVENT_CHANGE);
+    verify(receipt.consent_id);
     return receipt;
   }
 

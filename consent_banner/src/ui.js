@@ -72,7 +72,12 @@ export function createUI(getState, decide, rights, withFloatingControl) {
     floating.onclick = () => show(LAYER_SETTINGS);
     root.prepend(floating); // first in the DOM, so every layer stacks above it
   }
-  const sync = () => floating && (floating.hidden = !!layers[LAYER_BANNER]);
+  // The settings layer stands in for the first one, which would otherwise show around it (on a phone,
+  // below the dialog) and comes back when the settings close without a decision.
+  const sync = () => {
+    if (floating) floating.hidden = !!layers[LAYER_BANNER];
+    if (layers[LAYER_BANNER]) layers[LAYER_BANNER].wrap.hidden = !!layers[LAYER_SETTINGS];
+  };
 
   // No <form> anywhere in the shadow root, so buttons need no type="button". While a decision is
   // in flight (the layers say aria-busy) their clicks do nothing: no Settings over a pending Accept.

@@ -7,6 +7,14 @@
       ? "No decision yet: nothing about you is stored."
       : "Allowed: " + state.categories.join(", ") + " (consent " + state.consent_id + ").";
     document.getElementById("consent-state").textContent = text;
+    // A script that ran keeps running until the page reloads: after a withdrawal the two lines
+    // must not read "analytics ran" next to "allowed: necessary" without saying which is now.
+    if (window.demoAnalyticsRan && state) {
+      document.getElementById("analytics-state").textContent = state.categories.indexOf("analytics") < 0
+        ? "The analytics script ran earlier on this page, before you withdrew analytics: the tracker " +
+          "sends nothing more, and the script is gone once you reload or leave the page."
+        : "The analytics script ran: you allowed analytics.";
+    }
   }
   function fromEvent(event) {
     show(event.detail);
