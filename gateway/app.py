@@ -54,6 +54,7 @@ from gateway.web.proxy import TrustedProxies
 
 log = logging.getLogger(__name__)
 MAX_SPOOLS = 64
+CONFIGS_WAIT = 5.0  # seconds a start waits for its banner configurations to be stored
 
 
 @dataclass(slots=True)
@@ -121,7 +122,15 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # What each site's banner shows, stored once per version so decisions can be proven later.
         shown = {site.id: (site, app.state.banners[site.id]) for site in settings.sites}
         new_configs = await asyncio.to_thread(missing_config_rows, db, shown)
-        writer.submit(CONSENT_CONFIGS_TABLE, new_configs, urgent=True)
+        stored = writer.submit(CONSENT_CONFIGS_TABLE, new_configs, urgent=True)
+        # Awaited (briefly): a gateway started right after this one must find the rows, or it stores
+        # the same configuration again. Past the wait, the writer keeps retrying in the background.
+        try:
+            await asyncio.wait_for(asyncio.shield(stored), CONFIGS_WAIT)
+        except TimeoutError:
+            log.warning("the banner configurations are not stored yet; the writer keeps trying")
+        except Exception as exc:  # start anyway: the next start stores them
+            log.warning("the banner configurations could not be stored (%s)", type(exc).__name__)
         app.state.resources = Resources(settings=settings, db=db, writer=writer, spool=spool, geo=geo)
         app.state.rights = Rights(settings, db, writer=writer, ledger=ledger, sync=ledger_sync)
         app.state.pipeline = Pipeline(gate=app.state.consent_gate, geo=geo, metrics=app.state.metrics,
