@@ -40,7 +40,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 MAX_HEAD_BYTES = 32 * 1024  # nginx's default allows 4 x 8 KB lines; Node 16 KB; our heads are < 4 KB
 HEAD_TIMEOUT = 30.0  # nginx's client_header_timeout is 60 s; our heads are a few KB
 BODY_TIMEOUT = 60.0  # longer than the endpoints' own 30 s (gateway/web/bodies.py), which answer first
-KEEP_ALIVE = 5  # uvicorn's default; a proxy pooling connections must drop idle ones sooner (see README)
+KEEP_ALIVE = 5  # uvicorn default; a pooling proxy must drop idle ones sooner (docs/operating.md)
 BACKLOG = 2048  # uvicorn's default; the kernel caps it at net.core.somaxconn
 LINGER = 2.0  # seconds a refused client's further bytes are read and dropped, so that it reads the answer
 SLICE = 16 * 1024  # a larger read is parsed in pieces this long, to bound what a head may hold unnoticed

@@ -125,11 +125,11 @@ def test_describe_redacts_every_secret(make_settings: SettingsFactory) -> None:
     assert "t0ken" not in repr(settings)
 
 
-def test_the_readme_documents_every_setting_as_declared() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("<!-- settings:start -->\n")[1].split("<!-- settings:end -->")[0]
+def test_the_configuration_reference_documents_every_setting_as_declared() -> None:
+    reference = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    section = reference.split("<!-- settings:start -->\n")[1].split("<!-- settings:end -->")[0]
     regenerate = "python -c 'import gateway.config.settings as s; print(s.reference_markdown())'"
-    assert section == reference_markdown(), f"README.md's settings reference is stale: paste `{regenerate}`"
+    assert section == reference_markdown(), f"docs/configuration.md is stale: paste `{regenerate}`"
     assert all(f.help for f in FIELDS)
 
 
