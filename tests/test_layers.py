@@ -46,8 +46,6 @@ LONG: dict[str, str] = {
     "gateway.storage.spool": "to split",
     "gateway.consent.api": "to split",
     "gateway.storage.writer": "to split",
-    "gateway.geoip.fetch": "to split",
-    "gateway.dashboard.users": "to split",
     "gateway.config.settings": "to split",
     "gateway.web.proxy": "to split",
 }

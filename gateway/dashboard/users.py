@@ -18,103 +18,72 @@ How the file is kept safe:
   logged once per damaged version), so the server refuses logins instead of guessing.
 
 Passwords are argon2id hashes (``gateway.dashboard.passwords``); share links store only the SHA-256 of
-their secret token, which is shown once when the link is created.
+their secret token, which is shown once when the link is created. What the records are, the rules
+they follow and their JSON form are ``gateway.dashboard.accounts``'s; their names are importable from
+here too.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import hmac
-import json
 import logging
 import os
-import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 
+from gateway.dashboard.accounts import (
+    EMPTY,
+    MAX_LABEL,
+    ROLES,
+    Records,
+    ShareLink,
+    User,
+    UserError,
+    by_name,
+    check_role_sites,
+    damage,
+    normalise_name,
+    parse,
+    serialise,
+    token_hash,
+)
 from gateway.dashboard.passwords import MAX_LENGTH, Passwords, password_problem
 
+__all__ = [
+    "ROLES",
+    "ShareLink",
+    "User",
+    "UserError",
+    "UserStore",
+    "UsersFileError",
+    "check_role_sites",
+    "normalise_name",
+    "token_hash",
+    "users_path",
+]
+
 log = logging.getLogger(__name__)
-
-ROLES = ("admin", "viewer")
-FILE_VERSION = 1
-NAME_PATTERN = re.compile(r"[a-z0-9._@-]{1,64}")
-MAX_LABEL = 200
-
-
-class UserError(ValueError):
-    """A bad name, role, site list or password, or an unknown user; the message is safe to print."""
 
 
 class UsersFileError(RuntimeError):
     """``users.json`` cannot be read or is damaged; the message names the file, never its content."""
 
 
-@dataclass(frozen=True, slots=True)
-class User:
-    name: str
-    role: str
-    sites: tuple[int, ...]  # viewer: assigned sites; admin: ignored (all sites)
-    password_hash: str = field(repr=False)
-    created: str = ""
-    # Renewed at every log-out: a signed session cookie cannot be recalled, so logging out ends every
-    # session of the user (the cookie a thief copied included), as a password change does.
-    sessions_epoch: str = ""
-
-    def can_view(self, site_id: int) -> bool:
-        return self.role == "admin" or site_id in self.sites
-
-    @property
-    def session_version(self) -> str:
-        # Changes with the password (a new hash has a new random salt), which ends older sessions.
-        # A session cookie is readable, so this must not help guess the password: the hash it digests
-        # contains a 128-bit secret salt, and only 64 bits of the digest are kept.
-        return hashlib.sha256(f"{self.password_hash}|{self.sessions_epoch}".encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True, slots=True)
-class ShareLink:
-    id: str  # short public id, for list and revoke
-    site_id: int
-    label: str
-    created: str
-    token_hash: str = field(repr=False)  # sha256 of the secret token; the token is shown once
-
-
-@dataclass(frozen=True, slots=True)
-class _Data:
-    users: dict[str, User]
-    shares: dict[str, ShareLink]
-
-
-_EMPTY = _Data({}, {})
 _StatKey = tuple[int, int, int, int]
 
 
 def users_path(settings: Any) -> Path:
     """Where ``settings`` (a ``gateway.config.settings.Settings``) keeps the dashboard users."""
     return Path(settings.data_dir) / "users.json"
-
-
-def normalise_name(name: str) -> str:
-    """The stored (lower-case) form of a user name, or UserError."""
-    folded = name.strip().lower()
-    if not NAME_PATTERN.fullmatch(folded):
-        raise UserError("a user name has 1 to 64 letters, digits or the characters . _ @ -")
-    return folded
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class UserStore:
@@ -125,7 +94,7 @@ class UserStore:
         self.path = path
         self.passwords = Passwords(hasher)
         self._clock = clock
-        self._cache: tuple[_StatKey | None, _Data] = (None, _EMPTY)
+        self._cache: tuple[_StatKey | None, Records] = (None, EMPTY)
         self._reported: _StatKey | None = None
         self._lock = threading.Lock()  # the server checks passwords in worker threads
 
@@ -135,7 +104,7 @@ class UserStore:
         return self._data().users.get(name.strip().lower())
 
     def users(self) -> list[User]:
-        return sorted(self._data().users.values(), key=_by_name)
+        return sorted(self._data().users.values(), key=by_name)
 
     def verify(self, name: str, password: str) -> User | None:
         """The user when ``password`` is theirs; the same hashing work when the name is unknown."""
@@ -233,24 +202,24 @@ class UserStore:
             raise UserError(problem)
         return self.passwords.hash(password)
 
-    def _existing(self, name: str, data: _Data | None = None) -> str:
+    def _existing(self, name: str, data: Records | None = None) -> str:
         folded = name.strip().lower()
         if folded not in (data if data is not None else self._data()).users:
             raise UserError(f"no user {name.strip()!r}")
         return folded
 
-    def _locked_get(self, data: _Data, name: str) -> User:
+    def _locked_get(self, data: Records, name: str) -> User:
         # Removed by someone else between our check and taking the lock.
         return data.users[self._existing(name, data)]
 
     def _now(self) -> str:
         return self._clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def _data(self) -> _Data:
+    def _data(self) -> Records:
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            return _EMPTY
+            return EMPTY
         except OSError as exc:
             raise UsersFileError(f"{self.path}: cannot read the users file: {exc.strerror}") from None
         key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
@@ -263,27 +232,27 @@ class UserStore:
             self._cache = (fresh_key, data)
         return data
 
-    def _read(self) -> tuple[_StatKey | None, _Data]:
+    def _read(self) -> tuple[_StatKey | None, Records]:
         try:
             with self.path.open("rb") as file:
                 st = os.fstat(file.fileno())
                 raw = file.read()
         except FileNotFoundError:
-            return None, _EMPTY
+            return None, EMPTY
         except OSError as exc:
             raise UsersFileError(f"{self.path}: cannot read the users file: {exc.strerror}") from None
         key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
         try:
-            return key, _parse(raw)
+            return key, parse(raw)
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-            message = f"{self.path}: the users file is damaged ({_reason(exc)}); fix it or restore a backup"
+            message = f"{self.path}: the users file is damaged ({damage(exc)}); fix it or restore a backup"
             if self._reported != key:
                 self._reported = key
                 log.error("%s; dashboard logins are refused until then", message)
             raise UsersFileError(message) from None
 
     @contextmanager
-    def _write(self) -> Iterator[_Data]:
+    def _write(self) -> Iterator[Records]:
         """Read the file fresh under the lock, let the caller change the copy, write it back whole."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(".users.lock")
@@ -291,9 +260,9 @@ class UserStore:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             _, current = self._read()
-            data = _Data(dict(current.users), dict(current.shares))
+            data = Records(dict(current.users), dict(current.shares))
             yield data
-            key = self._replace_file(_serialise(data))
+            key = self._replace_file(serialise(data))
             with self._lock:
                 self._cache = (key, data)
         finally:
@@ -319,75 +288,3 @@ class UserStore:
             os.close(dir_fd)
         st = self.path.stat()
         return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
-
-
-def check_role_sites(role: str, sites: Sequence[int]) -> tuple[int, ...]:
-    """The sites to store for ``role``, or UserError (whether the sites exist is the caller's check)."""
-    if role not in ROLES:
-        raise UserError(f"the role must be one of {', '.join(ROLES)}, not {role!r}")
-    if role == "admin":
-        if sites:
-            raise UserError("an admin sees every site; sites are assigned to viewers only")
-        return ()
-    if not sites:
-        raise UserError("a viewer needs at least one site")
-    return tuple(sorted(set(sites)))
-
-
-def _parse(raw: bytes) -> _Data:
-    document = json.loads(raw)
-    if not isinstance(document, dict) or document.get("version") != FILE_VERSION:
-        raise ValueError(f"expected an object with \"version\": {FILE_VERSION}")
-    users: dict[str, User] = {}
-    for item in document.get("users", []):
-        user = User(name=_text(item, "name"), role=_text(item, "role"),
-                    sites=tuple(_int(s) for s in item.get("sites", [])),
-                    password_hash=_text(item, "password_hash"), created=str(item.get("created", "")),
-                    sessions_epoch=str(item.get("sessions_epoch", "")))
-        if not NAME_PATTERN.fullmatch(user.name) or user.role not in ROLES:
-            raise ValueError(f"user #{len(users) + 1} has a bad name or role")
-        users[user.name] = user
-    shares: dict[str, ShareLink] = {}
-    for item in document.get("shares", []):
-        link = ShareLink(id=_text(item, "id"), site_id=_int(item["site_id"]),
-                         label=str(item.get("label", "")), created=str(item.get("created", "")),
-                         token_hash=_text(item, "token_hash"))
-        shares[link.id] = link
-    return _Data(users, shares)
-
-
-def _serialise(data: _Data) -> bytes:
-    document = {
-        "version": FILE_VERSION,
-        "users": [{"name": u.name, "role": u.role, "sites": list(u.sites), "created": u.created,
-                   "password_hash": u.password_hash, "sessions_epoch": u.sessions_epoch}
-                  for u in sorted(data.users.values(), key=_by_name)],
-        "shares": [{"id": s.id, "site_id": s.site_id, "label": s.label, "created": s.created,
-                    "token_hash": s.token_hash} for s in data.shares.values()],
-    }
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
-
-
-def _by_name(user: User) -> str:
-    return user.name
-
-
-def _text(item: Any, key: str) -> str:
-    value = item[key]
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"{key!r} must be a non-empty string")
-    return value
-
-
-def _int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError("site ids must be integers")
-    return value
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not JSON: {exc.msg} at line {exc.lineno}"
-    if isinstance(exc, KeyError):
-        return f"missing key {exc.args[0]!r}"
-    return str(exc)

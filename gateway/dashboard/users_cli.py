@@ -15,17 +15,9 @@ from collections.abc import Callable, Sequence
 
 from gateway.config.settings import Settings
 from gateway.config.sites import Site
+from gateway.dashboard.accounts import ShareLink, User, UserError, check_role_sites, normalise_name
 from gateway.dashboard.passwords import password_problem
-from gateway.dashboard.users import (
-    ShareLink,
-    User,
-    UserError,
-    UsersFileError,
-    UserStore,
-    check_role_sites,
-    normalise_name,
-    users_path,
-)
+from gateway.dashboard.users import UsersFileError, UserStore, users_path
 
 EXIT_BAD_INPUT = 2
 SHARE_PATH = "/dashboard/shared?key="

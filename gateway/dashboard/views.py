@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from gateway.dashboard.pages import (
     unavailable_page,
     wanted,
 )
+from gateway.ingest.outcomes import DROPPED, Drop
 from gateway.rights.retention import oldest_kept
 from gateway.stats.consent import consent_stats
 from gateway.stats.overview import figures
@@ -192,8 +193,22 @@ async def overview(request: Request) -> Response:
                      "href": f"{links.base}/realtime"},
         "links": {"json": links.href(".json"), "consent": links.href("/consent", links.range_params()),
                   "realtime": f"{links.base}/realtime"},
+        "no_visits": await _no_visits(request, call, figs),
     }
     return render(request, "overview.html", page, viewer_=call.who)
+
+
+async def _no_visits(request: Request, call: Call,
+                     figs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """What an overview without a visit (and without filters) says: hits of bots and headless browsers
+    are dropped on purpose, so a site tested with Playwright stays empty; with how many the gateway
+    dropped as bots since it started (all workers as in ``/-/metrics``; all sites: no counter has one)."""
+    if figs["visits"]["value"] or call.query.filters:
+        return None
+    total = await request.app.state.worker_samples.gather()
+    bots = int(total.get("counters", {}).get(DROPPED, {}).get(Drop.BOT, 0))
+    # The gateway's figure is its operator's and its users', not a share link's reader's.
+    return {"bots": bots if call.who.user is not None else None}
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:

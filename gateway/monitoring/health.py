@@ -2,7 +2,8 @@
 
 Anyone gets the status alone (``{"status": "ok"|"degraded"}``, and the HTTP status a load balancer
 acts on) and the name and version; the checks behind the status (paths, ClickHouse's mode and
-errors, writer and spool figures) and the Python version are for the operator's token
+errors, writer and spool figures), the tracking hits dropped by reason (why a dashboard can stay
+empty: bots, missing consent...) and the Python version are for the operator's token
 (gateway/monitoring/operator_token.py).
 """
 
@@ -20,6 +21,12 @@ from gateway.monitoring.operator_token import NO_STORE, Viewer, viewer
 from gateway.web.accesslog import strip_queries
 
 CLICKHOUSE_TIMEOUT = 2.0
+# The counter of dropped hits (``DROPPED`` in gateway/ingest/outcomes.py, reasons ``Drop``), named
+# here because this layer may not import the ingest package.
+DROPPED = "hits_dropped"
+DROPPED_HINT = ("'bot': crawlers, monitors and headless browsers (Playwright, Puppeteer, HeadlessChrome), "
+                "dropped on purpose, so a site tested with them shows no visits (docs/tracking.md); "
+                "'no-consent': the visitor had not accepted analytics")
 
 
 async def health(request: Request) -> JSONResponse:
@@ -35,7 +42,17 @@ async def health(request: Request) -> JSONResponse:
     body: dict[str, Any] = {"status": status}
     if seen is Viewer.OPERATOR:
         body["checks"] = checks
+        body["hits_dropped"] = await _dropped(request)
     return JSONResponse(body, status_code=503 if unusable else 200, headers=NO_STORE)
+
+
+async def _dropped(request: Request) -> dict[str, Any]:
+    """The tracking hits not stored, by reason, summed over the workers since the gateway started, as
+    ``/-/metrics`` counts them (gateway/monitoring/share.py)."""
+    total = await request.app.state.worker_samples.gather()
+    return {"by_reason": total.get("counters", {}).get(DROPPED, {}),
+            "counted": "since the gateway started, all its workers and sites together",
+            "hint": DROPPED_HINT}
 
 
 async def _checks(request: Request) -> dict[str, dict[str, Any]]:

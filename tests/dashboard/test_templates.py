@@ -141,6 +141,7 @@ def overview() -> Context:
                      "href": "/dashboard/1/realtime"},
         "links": {"json": "/dashboard/1.json?period=7d", "consent": "/dashboard/1/consent?period=7d",
                   "realtime": "/dashboard/1/realtime"},
+        "no_visits": None,
     }
 
 

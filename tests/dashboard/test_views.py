@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +22,9 @@ from gateway.storage.clickhouse import Database
 from tests.conftest import SettingsFactory
 from tests.support.clock import bucket_of, hours_of, local_time
 from tests.support.dashboard import DAY, NOW, PASSWORD, RANGE, SITE_1_ZONE, SITES_TOML, TOKEN_1, TOKEN_2, seed
+
+HEADLESS = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/131.0.0.0 Safari/537.36")  # Playwright's and Puppeteer's default
 
 
 @pytest.fixture
@@ -160,6 +165,40 @@ def test_today_and_yesterday_are_each_sites_own_days_at_any_hour(app: TestClient
     yesterday = app.get("/dashboard/1.json?period=yesterday").json()
     assert yesterday["range"]["start"] == DAY.isoformat()
     assert (yesterday["figures"]["visitors"]["value"], yesterday["figures"]["pageviews"]["value"]) == (3, 5)
+
+
+def bots_dropped(page: str) -> int | None:
+    """The count of hits dropped as bots an empty overview shows, or None when it shows none."""
+    found = re.search(r"data-bots-dropped>([0-9,]+)<", page)
+    return int(found.group(1).replace(",", "")) if found else None
+
+
+def test_an_empty_overview_says_that_bots_and_headless_browsers_are_dropped(app: TestClient,
+                                                                           store: UserStore) -> None:
+    """A site owner testing with Playwright sees no visits: the page says why, and how many hits the
+    gateway dropped as bots."""
+    before = DAY - dt.timedelta(days=1)  # the day before the seeded one: no visits
+    empty = f"/dashboard/1?period=custom&from={before}&to={before}"
+    log_in(app)
+    assert bots_dropped(app.get(empty).text) == 0
+    origin = "https://parts.example"
+    grant = app.post("/consent?site=1", json={"categories": ["analytics"], "policy_version": "1"},
+                     headers={"Origin": origin})
+    assert grant.status_code == 200, grant.text
+    hit = app.get("/matomo.php?" + urlencode({"idsite": 1, "rec": 1, "url": f"{origin}/"}),
+                  headers={"Origin": origin, "User-Agent": HEADLESS})
+    assert hit.status_code in (200, 204)
+    page = app.get(empty).text
+    assert "No visits in this period" in page and "Playwright" in page and "docs/tracking.md" in page
+    assert bots_dropped(page) == 1
+    with_visits = app.get(f"/dashboard/1?{RANGE}").text
+    assert 'id="no-visits"' not in with_visits and bots_dropped(with_visits) is None
+    # A share link's reader is told why, without the gateway's own figure.
+    _, token = store.create_share(1, "agency")
+    app.cookies.clear()
+    assert app.get(f"/dashboard/shared?key={token}", follow_redirects=False).status_code == 303
+    shared = app.get(empty).text
+    assert "Playwright" in shared and bots_dropped(shared) is None
 
 
 @pytest.mark.dated

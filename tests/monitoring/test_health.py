@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from starlette.testclient import TestClient
@@ -18,6 +21,10 @@ from gateway.monitoring import health
 from gateway.storage.migrations import MigrationError
 from gateway.storage.spool import Spool
 from tests.support.operator import OPERATOR
+
+DEMO_ORIGIN = "http://localhost:8080"  # the demo site's, site 1 of a gateway without a config file
+HEADLESS = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/131.0.0.0 Safari/537.36")  # Playwright's and Puppeteer's default
 
 
 def test_anyone_gets_the_status_alone(client: TestClient, city_db: Path) -> None:
@@ -39,6 +46,31 @@ def test_the_operator_gets_the_checks(client: TestClient) -> None:
     assert body["checks"]["geoip"]["status"] == "ok"
     assert "City" in body["checks"]["geoip"]["database_type"]
     assert body["checks"]["spool"]["status"] == "ok"
+
+
+def test_the_operator_sees_the_hits_dropped_as_bots_summed_over_the_workers(app_settings: Settings,
+                                                                            tmp_path: Path) -> None:
+    """A site owner testing with Playwright gets an empty dashboard: the details of health say why,
+    with the counts of every worker of the run (here, another worker's published sample too)."""
+    folder = tmp_path / "worker-metrics"
+    folder.mkdir()
+    other = {"slot": 7, "pid": 1, "written": time.time(), "exited": True,
+             "sample": {"counters": {"hits_dropped": {"bot": 2, "no-consent": 5}}}}
+    (folder / "7.json").write_text(json.dumps(other), encoding="utf-8")
+    app = create_app(app_settings)
+    app.state.metrics_share_folder = folder  # as `serve --workers N` sets it
+    with TestClient(app) as client:
+        grant = client.post("/consent?site=1", json={"categories": ["analytics"], "policy_version": "1"},
+                            headers={"Origin": DEMO_ORIGIN})
+        assert grant.status_code == 200, grant.text
+        hit = client.get("/matomo.php?" + urlencode({"idsite": 1, "rec": 1, "url": f"{DEMO_ORIGIN}/"}),
+                         headers={"Origin": DEMO_ORIGIN, "User-Agent": HEADLESS})
+        assert hit.status_code in (200, 204)
+        public = client.get("/-/health")
+        dropped = client.get("/-/health", headers=OPERATOR).json()["hits_dropped"]
+    assert public.json() == {"status": "ok"}  # the counts are the operator's
+    assert dropped["by_reason"] == {"bot": 3, "no-consent": 5}
+    assert "Playwright" in dropped["hint"] and "docs/tracking.md" in dropped["hint"]
 
 
 def test_an_undeclared_reverse_proxy_makes_health_degraded_with_a_hint(app_settings: Settings) -> None:
