@@ -21,11 +21,12 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from gateway.config.settings import Settings, ensure_secret_keys, load_settings
-from gateway.config.sites import DEMO_SITE
-from gateway.consent.api import consent_endpoint, consent_proof
+from gateway.consent.api import consent_endpoint
 from gateway.consent.budget import ConsentBudget
 from gateway.consent.cookie import ConsentCodec, ConsentGate
 from gateway.consent.log import missing_config_rows
+from gateway.consent.origins import OriginWarnings
+from gateway.consent.proof import consent_proof
 from gateway.control import open_control_channel
 from gateway.dashboard import routes as dashboard
 from gateway.geoip.lookup import GeoDatabase, GeoDatabaseError
@@ -197,10 +198,11 @@ def create_app(settings: Settings) -> Starlette:
                                          decisions=app.state.ledger)
     app.state.rights_limit = PerKeyLimit()
     app.state.consent_budget = ConsentBudget()  # rows a client without a cookie may write
+    app.state.origin_warnings = OriginWarnings.of(app.state)  # set-up mistakes, logged once per origin
     app.state.sites_by_id = {site.id: site for site in settings.sites}
     app.state.uid_key = uid_key(settings)
     app.state.scripts = load_scripts()
-    app.state.demo = settings.sites == (DEMO_SITE,)
+    app.state.demo = settings.demo  # no [[sites]]: the demo site, with or without its token
     app.state.banners = {site.id: site.consent.shown(site.policy_version) for site in settings.sites}
     dashboard.setup(app, settings)
     return app

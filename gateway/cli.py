@@ -1,8 +1,8 @@
 """The ``consent-gateway`` command: serve, migrate, check-config, consent, geoip, users, share,
 privacy-notice.
 
-Each command builds the settings once and reports configuration errors by key, with exit status 2,
-before touching anything else.
+Each command builds the settings once and reports every configuration error at once, each by key,
+with exit status 2, before touching anything else.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.config.settings import (
+    DEMO_TOKEN_FILE,
     SECRET_KEY_FILE,
     ConfigError,
     Settings,
@@ -31,7 +32,8 @@ EXIT_CONFIG = 2
 # What the gateway keeps in its data folder: `serve` tightens these, and only these, below it.
 DATA_ENTRIES = frozenset({"clickhouse", "spool", "metrics", "geoip", "users.json", ".users.lock",
                           SECRET_KEY_FILE, SOCKET_NAME, TOKEN_NAME,
-                          "demo-password"})  # written by ./scripts/serve for the demo's admin
+                          # written by ./scripts/serve: the demo admin's password, the demo site's token
+                          "demo-password", DEMO_TOKEN_FILE})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,7 +136,7 @@ def _command(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print(f"consent-gateway: configuration error: {exc}", file=sys.stderr)
+        report_config_error(exc)
         return EXIT_CONFIG
     configure_logging(settings.log_level)
     if args.command == "serve":
@@ -156,6 +158,16 @@ def _command(args: argparse.Namespace) -> int:
 
         return users_command(settings, args) if args.command == "users" else share_command(settings, args)
     return geoip_install(settings, args.source, args.if_missing, args.db_version)
+
+
+def report_config_error(error: ConfigError) -> None:
+    """Every problem at once, so that one run shows all there is to fix."""
+    if len(error.problems) == 1:
+        print(f"consent-gateway: configuration error: {error.problems[0]}", file=sys.stderr)
+        return
+    lines = [f"consent-gateway: {len(error.problems)} configuration errors:",
+             *(f"  {problem}" for problem in error.problems)]
+    print("\n".join(lines), file=sys.stderr)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> int:
@@ -234,6 +246,9 @@ def check_config(settings: Settings) -> int:
     for site in settings.sites:
         origins = ", ".join(o.text for o in site.origins)
         token = "set" if site.token else "not set"
+        if settings.demo:  # ./scripts/serve writes it; without [[sites]] the demo site reads it
+            where = settings.data_dir / DEMO_TOKEN_FILE
+            token = f"set (from {where})" if site.token else f"not set (./scripts/serve writes {where})"
         print(f"# site {site.id} {site.name!r}: origins {origins}; timezone {site.timezone}; retention "
               f"{site.retention_days} days; policy {site.policy_version}; token {token}")
     return 0

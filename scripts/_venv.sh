@@ -1,4 +1,4 @@
-# Sourced by scripts/serve and scripts/test: make .venv and install the project into it.
+# Sourced by scripts/serve, scripts/test and scripts/cg: make .venv and install the project into it.
 # Re-installs only when pyproject.toml changed, so the second run starts at once.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,8 +10,10 @@ ensure_venv() {  # $1: pip extras, e.g. "test" or ""
     "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
         || { echo "consent-gateway needs Python 3.11 or newer ($PYTHON is $("$PYTHON" -V))" >&2; exit 1; }
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-    local stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)-${extras:-base}"
-    if [ ! -e "$stamp" ]; then
+    local prefix="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+    local stamp="$prefix-${extras:-base}"
+    # The test extras include the base install: after ./scripts/test, ./scripts/serve starts at once.
+    if [ ! -e "$stamp" ] && { [ -n "$extras" ] || [ ! -e "$prefix-test" ]; }; then
         echo "installing consent-gateway${extras:+[$extras]} into $VENV ..." >&2
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
@@ -19,6 +21,13 @@ ensure_venv() {  # $1: pip extras, e.g. "test" or ""
         touch "$stamp"
     fi
     export PATH="$VENV/bin:$PATH"
+}
+
+absolute_settings() {  # relative paths in these settings mean the caller's folder, though we run in $ROOT
+    local name
+    for name in GATEWAY_CONFIG GATEWAY_DATA_DIR GATEWAY_GEOIP_CITY_DB GATEWAY_GEOIP_ASN_DB; do
+        case "${!name:-/}" in /* | "~"*) ;; *) export "$name=$PWD/${!name}" ;; esac
+    done
 }
 
 ensure_browser_tools() {  # Node packages of consent_banner/, tracker_js/ and dashboard_js/, and Debian's chromium

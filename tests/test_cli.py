@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
 
+from gateway.cli import DATA_ENTRIES
+from gateway.storage.permissions import secure_data_dir
 from tests.e2e.gateway_process import run_cli as run
 
 
@@ -37,6 +40,49 @@ def test_invalid_configuration_exits_2_naming_the_key(env: dict[str, str], extra
         assert result.returncode == 2
         assert f"configuration error: {key}" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_check_config_and_serve_report_every_error_at_once(env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('log_levl = "debug"\n\n[[sites]]\nid = 1\norigins = ["ftp://shop.example"]\n'
+                      'timezone = "Europe/Berln"\n')
+    known = ("data_dir, clickhouse_url, secret_keys, geoip_city_db, geoip_asn_db, trusted_proxies, "
+             "migrate_on_start, writer_batch_size, writer_flush_interval, writer_max_pending, visit_timeout, "
+             "opt_in_countries, instance_name, log_level, metrics_token, sites")
+    for command in (["check-config"], ["serve"]):
+        result = run(command, env | {"GATEWAY_CONFIG": str(config)})
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.splitlines() == [
+            "consent-gateway: 3 configuration errors:",
+            f"  {config}: log_levl: unknown key; did you mean 'log_level'? (known: {known})",
+            f"  {config}: sites[0].origins: 'ftp://shop.example' is not an origin like https://example.com, "
+            "https://*.example.com or http://localhost:*",
+            f"  {config}: sites[0].timezone: unknown time zone 'Europe/Berln': an IANA name such as "
+            "Europe/Berlin, America/New_York or UTC; did you mean 'Europe/Berlin'?",
+        ]
+
+
+def test_check_config_tells_where_the_demo_sites_token_lives(env: dict[str, str]) -> None:
+    token_file = Path(env["GATEWAY_DATA_DIR"]) / "demo-token"
+    result = run(["check-config"], env)
+    assert f"token not set (./scripts/serve writes {token_file})" in result.stdout
+    token_file.parent.mkdir()
+    token_file.write_text("demo-token-from-scripts-serve-0123\n")
+    result = run(["check-config"], env)
+    assert f"token set (from {token_file})" in result.stdout and "0123" not in result.stdout
+
+
+def test_the_data_folder_counts_the_demo_files_as_the_gateways_own(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("demo-password", "demo-token", "secret_key"):
+        (data / name).write_text("x" * 32)
+        (data / name).chmod(0o644)
+    data.chmod(0o755)
+    secure_data_dir(data, DATA_ENTRIES)
+    # Nothing foreign: the folder itself is made private too, and every file in it.
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()} == {0o600}
 
 
 def test_migrate_twice_is_a_no_op_the_second_time(env: dict[str, str]) -> None:

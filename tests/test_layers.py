@@ -35,6 +35,8 @@ LAYERS: list[tuple[str, list[str]]] = [
                        "gateway.rights.sync"]),
     ("edges", ["gateway.app", "gateway.cli", "gateway.__main__", "gateway.dashboard", "gateway.dashboard.*",
                "gateway.consent", "gateway.consent.api", "gateway.consent.operations",
+               "gateway.consent.origins", "gateway.consent.proof", "gateway.consent.record",
+               "gateway.consent.visit",
                "gateway.ingest.endpoint", "gateway.ingest.transport", "gateway.rights.http",
                "gateway.rights.commands", "gateway.rights.operations", "gateway.rights.privacy_api"]),
 ]
@@ -44,10 +46,7 @@ MAX_LINES = 350
 LONG: dict[str, str] = {
     "gateway.rights.notice_texts": "the privacy notice's wording in five languages: data, read by language",
     "gateway.storage.spool": "to split",
-    "gateway.consent.api": "to split",
     "gateway.storage.writer": "to split",
-    "gateway.config.settings": "to split",
-    "gateway.web.proxy": "to split",
 }
 
 

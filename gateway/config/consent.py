@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.config.errors import ConfigError, Problems, unknown_key
+from gateway.config.tables import choice, flag, integer, no_unknown, text, text_list
 from gateway.config.texts import (
     DEFAULT_CATEGORY_TEXTS,
     DEFAULT_TEXTS,
@@ -35,12 +37,13 @@ SCOPES = ("everywhere", "opt-in-only")
 LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 CATEGORY_ID = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 MAX_TEXT = 2000
+BANNER_KEYS = ("position", "theme", "language", "privacy_policy_url", "texts")
 
 Texts = dict[str, str]  # language -> text
 
 
-class ConsentConfigError(ValueError):
-    """Invalid consent configuration; the message names the key."""
+class ConsentConfigError(ConfigError):
+    """Invalid consent configuration; each problem names its key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,24 +174,43 @@ CONSENT_KEYS = {
 
 
 def consent_policy_from_table(table: dict[str, Any], where: str) -> ConsentPolicy:
-    lifetime = _int(table, "consent_lifetime_days", 182, 1, MAX_LIFETIME_DAYS, where)
-    domain = _str(table, "cookie_domain", "", where)
+    """The consent keys of a site's table; raises a ConsentConfigError listing every key at fault."""
+    problems = Problems()
+    lifetime = problems.attempt(
+        lambda: integer(table, "consent_lifetime_days", 182, 1, MAX_LIFETIME_DAYS, where), 182)
+    domain = problems.attempt(lambda: _cookie_domain(table, where), "")
+    scope = problems.attempt(lambda: choice(table, "banner_scope", SCOPES, where), SCOPES[0])
+    categories = problems.attempt(lambda: _categories(table.get("categories"), f"{where}.categories"), None)
+    defaults: list[str] = problems.attempt(lambda: _opt_out_defaults(table, scope, categories, where), [])
+    banner = problems.attempt(lambda: _banner(table.get("banner", {}), f"{where}.banner"), Banner())
+    gpc_is_refusal = problems.attempt(lambda: flag(table, "gpc_is_refusal", True, where), True)
+    honour_dnt = problems.attempt(lambda: flag(table, "honour_dnt", False, where), False)
+    problems.raise_if_any(ConsentConfigError)
+    assert categories is not None
+    return ConsentPolicy(categories=categories, banner=banner, lifetime_days=lifetime, cookie_domain=domain,
+                         gpc_is_refusal=gpc_is_refusal, honour_dnt=honour_dnt, banner_scope=scope,
+                         opt_out_defaults=tuple(defaults))
+
+
+def _cookie_domain(table: dict[str, Any], where: str) -> str:
+    domain = text(table, "cookie_domain", "", where)
     if domain and not re.fullmatch(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", domain):
         raise ConsentConfigError(f"{where}.cookie_domain: {domain!r} is not a domain like .example.com")
-    scope = _choice(table, "banner_scope", SCOPES, where)
-    categories = _categories(table.get("categories"), f"{where}.categories")
+    return domain
+
+
+def _opt_out_defaults(table: dict[str, Any], scope: str, categories: tuple[Category, ...] | None,
+                      where: str) -> list[str]:
+    defaults = text_list(table, "opt_out_defaults", [ANALYTICS], where)
+    if categories is None:  # already reported; which ids exist is unknown
+        return defaults
     ids = {c.id for c in categories}
-    defaults = _str_list(table, "opt_out_defaults", [ANALYTICS], where)
     if scope == "opt-in-only" or "opt_out_defaults" in table:
         if unknown := sorted(set(defaults) - ids):
-            raise ConsentConfigError(f"{where}.opt_out_defaults: unknown category {unknown[0]!r}")
-    else:  # unused unless the site asks only where opt-in applies; custom categories need no edit
-        defaults = [d for d in defaults if d in ids]
-    return ConsentPolicy(categories=categories, banner=_banner(table.get("banner", {}), f"{where}.banner"),
-                         lifetime_days=lifetime, cookie_domain=domain,
-                         gpc_is_refusal=_bool(table, "gpc_is_refusal", True, where),
-                         honour_dnt=_bool(table, "honour_dnt", False, where), banner_scope=scope,
-                         opt_out_defaults=tuple(defaults))
+            raise ConsentConfigError(f"{where}.opt_out_defaults: unknown category {unknown[0]!r} "
+                                     f"(categories: {', '.join(c.id for c in categories)})")
+        return defaults
+    return [d for d in defaults if d in ids]  # unused unless the site asks only where opt-in applies
 
 
 def _categories(raw: object, where: str) -> tuple[Category, ...]:
@@ -199,16 +221,16 @@ def _categories(raw: object, where: str) -> tuple[Category, ...]:
     found: list[Category] = []
     for index, table in enumerate(raw):
         here = f"{where}[{index}]"
-        _no_unknown(table, {"id", "label", "description", "services", "cookies"}, here)
-        category_id = _str(table, "id", "", here)
+        no_unknown(table, {"id", "label", "description", "services", "cookies"}, here)
+        category_id = text(table, "id", "", here)
         if not CATEGORY_ID.fullmatch(category_id):
             raise ConsentConfigError(f"{here}.id: must be a short lower-case identifier, got {category_id!r}")
         if any(c.id == category_id for c in found):
             raise ConsentConfigError(f"{here}.id: {category_id!r} is used twice")
         found.append(Category(category_id, _texts(table.get("label", {}), f"{here}.label"),
                               _texts(table.get("description", {}), f"{here}.description"),
-                              tuple(_str_list(table, "services", [], here)),
-                              tuple(_str_list(table, "cookies", [], here))))
+                              tuple(text_list(table, "services", [], here)),
+                              tuple(text_list(table, "cookies", [], here))))
     if not found or found[0].id != NECESSARY:
         raise ConsentConfigError(f"{where}: the first category must be {NECESSARY!r} (always on)")
     return tuple(found)
@@ -217,38 +239,50 @@ def _categories(raw: object, where: str) -> tuple[Category, ...]:
 def _banner(raw: object, where: str) -> Banner:
     if not isinstance(raw, dict):
         raise ConsentConfigError(f"{where}: must be a table")
-    _no_unknown(raw, {"position", "theme", "language", "privacy_policy_url", "texts"}, where)
-    language = _str(raw, "language", "", where)
+    problems = Problems()
+    problems.unknown_keys(raw, BANNER_KEYS, f"{where}.")
+    language = problems.attempt(lambda: _language_key(raw, where), "")
+    urls: Texts = problems.attempt(lambda: _policy_urls(raw.get("privacy_policy_url", {}), where), {})
+    texts = problems.attempt(lambda: _all_texts(raw.get("texts", {}), f"{where}.texts"), None)
+    if language and language not in DEFAULT_TEXTS and texts is not None and language not in texts:
+        problems.add(f"{where}.language: no texts for {language!r}: use one of {', '.join(DEFAULT_TEXTS)} "
+                     f"or add [sites.banner.texts.{language}]")
+    position = problems.attempt(lambda: choice(raw, "position", POSITIONS, where), POSITIONS[0])
+    theme = problems.attempt(lambda: choice(raw, "theme", THEMES, where), THEMES[0])
+    problems.raise_if_any(ConsentConfigError)
+    return Banner(position=position, theme=theme, language=language, privacy_policy_url=urls,
+                  texts=texts or {})
+
+
+def _language_key(raw: dict[str, Any], where: str) -> str:
+    language = text(raw, "language", "", where)
     if language and not LANGUAGE.fullmatch(language):
         raise ConsentConfigError(f"{where}.language: {language!r} is not a language tag")
-    policy_url = raw.get("privacy_policy_url", {})
-    if isinstance(policy_url, str):
-        urls = {"": policy_url}
-    else:
-        urls = _texts(policy_url, f"{where}.privacy_policy_url")
+    return language
+
+
+def _policy_urls(raw: object, where: str) -> Texts:
+    urls = {"": raw} if isinstance(raw, str) else _texts(raw, f"{where}.privacy_policy_url")
     for language_key, url in urls.items():
         if not re.match(r"https?://|/", url):
             suffix = f".{language_key}" if language_key else ""
             raise ConsentConfigError(f"{where}.privacy_policy_url{suffix}: must be an http(s) URL or a path")
-    texts_raw = raw.get("texts", {})
-    if not isinstance(texts_raw, dict):
-        raise ConsentConfigError(f"{where}.texts: must be a table of languages")
-    texts = {lang: _banner_texts(lang, value, f"{where}.texts") for lang, value in texts_raw.items()}
-    if language and language not in DEFAULT_TEXTS and language not in texts:
-        raise ConsentConfigError(f"{where}.language: no texts for {language!r}: use one of "
-                                 f"{', '.join(DEFAULT_TEXTS)} or add [sites.banner.texts.{language}]")
-    return Banner(position=_choice(raw, "position", POSITIONS, where),
-                  theme=_choice(raw, "theme", THEMES, where), language=language, privacy_policy_url=urls,
-                  texts=texts)
+    return urls
+
+
+def _all_texts(raw: object, where: str) -> dict[str, Texts]:
+    if not isinstance(raw, dict):
+        raise ConsentConfigError(f"{where}: must be a table of languages")
+    return {lang: _banner_texts(lang, value, where) for lang, value in raw.items()}
 
 
 def _banner_texts(language: str, raw: object, where: str) -> Texts:
     _language(language, where)
     texts = _texts(raw, f"{where}.{language}", keys_are_languages=False)
     if unknown := sorted(set(texts) - set(TEXT_KEYS)):
-        raise ConsentConfigError(f"{where}.{language}.{unknown[0]}: unknown text key "
-                                 f"(known: {', '.join(TEXT_KEYS)})")
-    if blank := [key for key, text in texts.items() if not text.strip()]:
+        raise ConsentConfigError(f"{where}.{language}.{unknown[0]}: "
+                                 f"{unknown_key(unknown[0], TEXT_KEYS, 'text key')}")
+    if blank := [key for key, value in texts.items() if not value.strip()]:
         raise ConsentConfigError(f"{where}.{language}.{blank[0]}: must not be blank (a button or dialog "
                                  "without a name is neither accessible nor fair)")
     missing = [key for key in TEXT_KEYS if key not in texts and key not in LATER_KEYS]
@@ -273,43 +307,3 @@ def _language(tag: str, where: str) -> bool:
     if not LANGUAGE.fullmatch(tag):
         raise ConsentConfigError(f"{where}.{tag}: not a language tag like en or zh-CN")
     return True
-
-
-def _no_unknown(table: dict[str, Any], known: set[str], where: str) -> None:
-    if unknown := sorted(set(table) - known):
-        raise ConsentConfigError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
-
-
-def _str(table: dict[str, Any], key: str, default: str, where: str) -> str:
-    value = table.get(key, default)
-    if not isinstance(value, str):
-        raise ConsentConfigError(f"{where}.{key}: must be a string, got {value!r}")
-    return value
-
-
-def _str_list(table: dict[str, Any], key: str, default: list[str], where: str) -> list[str]:
-    value = table.get(key, default)
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConsentConfigError(f"{where}.{key}: must be a list of non-empty strings")
-    return value
-
-
-def _bool(table: dict[str, Any], key: str, default: bool, where: str) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        raise ConsentConfigError(f"{where}.{key}: must be true or false, got {value!r}")
-    return value
-
-
-def _int(table: dict[str, Any], key: str, default: int, low: int, high: int, where: str) -> int:
-    value = table.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ConsentConfigError(f"{where}.{key}: must be an integer from {low} to {high}, got {value!r}")
-    return value
-
-
-def _choice(table: dict[str, Any], key: str, choices: tuple[str, ...], where: str) -> str:
-    value = table.get(key, choices[0])
-    if value not in choices:
-        raise ConsentConfigError(f"{where}.{key}: must be one of {', '.join(choices)}, got {value!r}")
-    return str(value)

@@ -1,205 +1,49 @@
 """Settings: one frozen object built once at start-up from the environment and a TOML file.
 
-Every setting is declared once in ``FIELDS`` (name, default, help); the same table feeds
-``check-config``, the README's configuration reference and the validation errors. Environment
-variables (``GATEWAY_<NAME>``) override the file. Unknown keys and bad values fail at start with
-a message that names the key.
+Every setting is declared once in ``FIELDS`` (``gateway.config.fields``: name, default, help); the
+same table feeds ``check-config``, the configuration reference (docs/configuration.md) and the
+validation errors. Environment variables (``GATEWAY_<NAME>``) override the file. Loading checks every
+key and raises one ``ConfigError`` listing every problem found (unknown keys, bad values, bad
+``[[sites]]`` tables), each naming its key, so that one run shows all there is to fix.
+
+Without ``[[sites]]`` the demo site serves; its API token, if ``./scripts/serve`` made one, is read
+from ``DATA_DIR/demo-token``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
 import secrets
 import socket
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gateway.config.sites import DEMO_SITE, SITE_KEYS, Site, SiteError, site_from_table
-from gateway.storage.clickhouse import Target
+from gateway.config.errors import ConfigError, Problems, unknown_key
+from gateway.config.fields import (
+    ENV_PREFIX,
+    FIELDS,
+    FIELDS_BY_NAME,
+    FILE_ONLY_KEYS,
+    OPT_IN_COUNTRIES,
+    Field,
+    IPNetwork,
+    as_optional_path,
+)
+from gateway.config.sites import DEMO_SITE, SITE_KEYS, Site, site_from_table
+
+__all__ = ["DEMO_TOKEN_FILE", "ENV_PREFIX", "FIELDS", "FIELDS_BY_NAME", "FILE_ONLY_KEYS", "OPT_IN_COUNTRIES",
+           "SECRET_KEY_FILE", "ConfigError", "Field", "IPNetwork", "Settings", "demo_site", "describe",
+           "ensure_secret_keys", "load_settings", "reference_markdown"]
 
 log = logging.getLogger(__name__)
 
-ENV_PREFIX = "GATEWAY_"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-# Where analytics cookies need prior consent: the EU and EEA (GDPR, ePrivacy), the UK, Switzerland,
-# China (PIPL) and Brazil (LGPD). A site owner extends it with GATEWAY_OPT_IN_COUNTRIES.
-OPT_IN_COUNTRIES = (
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT",
-    "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",  # EU
-    "IS", "LI", "NO",  # EEA
-    "GB", "CH", "CN", "BR",
-)
-
-
-class ConfigError(ValueError):
-    """Invalid configuration; the message starts with the key at fault."""
-
-
-def _as_str(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"must be a string, got {value!r}")
-    return value
-
-
-def _as_path(value: object) -> Path:
-    # Made absolute once, at start-up: later code (subprocesses, chDB) may run elsewhere.
-    return Path(_as_str(value)).expanduser().absolute()
-
-
-def _as_optional_path(value: object) -> Path | None:
-    return _as_path(value) if _as_str(value) else None
-
-
-def _as_list(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        items = [v.strip() for v in value.split(",")]
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-        items = [v.strip() for v in value]
-    else:
-        raise ValueError(f"must be a list of strings or a comma-separated string, got {value!r}")
-    return tuple(v for v in items if v)
-
-
-def _as_clickhouse_url(value: object) -> str:
-    url = _as_str(value)
-    if url:
-        Target.parse(url)  # ClickHouseUrlError is a ValueError, reported under the setting's key
-    return url
-
-
-def _as_secret_keys(value: object) -> tuple[str, ...]:
-    keys = _as_list(value)
-    short = [i for i, k in enumerate(keys) if len(k) < 32]  # the index only: never the key
-    if short:
-        raise ValueError(f"key #{short[0] + 1} is shorter than 32 characters; use e.g. "
-                         "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
-    return keys
-
-
-def _as_networks(value: object) -> tuple[IPNetwork, ...]:
-    try:
-        return tuple(ipaddress.ip_network(v, strict=False) for v in _as_list(value))
-    except ValueError as exc:
-        raise ValueError(f"not a list of CIDRs: {exc}") from None
-
-
-def _as_int(low: int, high: int) -> Callable[[object], int]:
-    def parse(value: object) -> int:
-        if isinstance(value, str):
-            try:
-                value = int(value.strip())
-            except ValueError:
-                raise ValueError(f"must be an integer, got {value!r}") from None
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ValueError(f"must be an integer from {low} to {high}, got {value!r}")
-        return value
-    return parse
-
-
-def _as_seconds(value: object) -> float:
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise ValueError(f"must be a number of seconds, got {value!r}") from None
-    if not isinstance(value, int | float) or isinstance(value, bool) or not 0.01 <= value <= 3600:
-        raise ValueError(f"must be a number of seconds from 0.01 to 3600, got {value!r}")
-    return float(value)
-
-
-def _as_token(value: object) -> str:
-    token = _as_str(value).strip()
-    if token and (len(token) < 16 or any(c.isspace() for c in token)):
-        # The value is never repeated: it may be a real token with a typo.
-        raise ValueError("must be 16+ characters without spaces; use e.g. "
-                         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
-    return token
-
-
-def _as_countries(value: object) -> frozenset[str]:
-    codes = _as_list(value)
-    bad = [c for c in codes if not re.fullmatch(r"[A-Z]{2}", c)]
-    if bad:
-        raise ValueError(f"{bad[0]!r} is not an upper-case ISO 3166 country code")
-    return frozenset(codes)
-
-
-def _as_bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"must be true or false, got {value!r}")
-
-
-def _as_log_level(value: object) -> str:
-    text = _as_str(value).lower()
-    if text not in ("debug", "info", "warning", "error"):
-        raise ValueError(f"must be debug, info, warning or error, got {value!r}")
-    return text
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str
-    default: str
-    help: str
-    parse: Callable[[object], Any]
-    secret: bool = False
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.name.upper()
-
-
-FIELDS: tuple[Field, ...] = (
-    Field("data_dir", "./data", "Folder for embedded ClickHouse data, the generated secret key and the "
-          "GeoIP database.", _as_path),
-    Field("clickhouse_url", "", "`http(s)://user:pass@host:port/database` for a ClickHouse server; "
-          "`chdb:///absolute/path` or `chdb://relative/path` for embedded (chDB). Empty: embedded under "
-          "DATA_DIR/clickhouse.", _as_clickhouse_url, secret=True),
-    Field("secret_keys", "", "Comma-separated signing keys (32+ characters each); the first signs, all "
-          "verify, so keys can be rotated. Empty: one is generated in DATA_DIR/secret_key (not for "
-          "production).", _as_secret_keys, secret=True),
-    Field("geoip_city_db", "", "Path of a MaxMind-format city database (GeoIP2/GeoLite2 City, DB-IP City "
-          "Lite). Empty: DATA_DIR/geoip/city.mmdb, installed by `consent-gateway geoip install`.",
-          _as_optional_path),
-    Field("geoip_asn_db", "", "Optional path of a MaxMind-format ASN/ISP database (ISP or organisation "
-          "only).", _as_optional_path),
-    Field("trusted_proxies", "", "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For / "
-          "Forwarded headers are believed. Empty: none; the socket peer is the client.", _as_networks),
-    Field("migrate_on_start", "true", "Apply pending ClickHouse migrations when `serve` starts.", _as_bool),
-    Field("writer_batch_size", "10000", "Rows per ClickHouse insert: the writer flushes when a table's "
-          "buffer reaches this size.", _as_int(1, 1_000_000)),
-    Field("writer_flush_interval", "1.0", "Seconds between timed flushes of buffered rows.", _as_seconds),
-    Field("writer_max_pending", "200000", "Rows the writer may hold while ClickHouse is unreachable; "
-          "beyond it new rows are refused (the caller answers 503), never silently dropped.",
-          _as_int(1000, 50_000_000)),
-    Field("visit_timeout", "1800", "Seconds without a hit after which a visitor's next hit starts a new "
-          "visit.", _as_int(60, 86400)),
-    Field("opt_in_countries", ",".join(OPT_IN_COUNTRIES), "ISO country codes where consent is opt-in "
-          "(EU/EEA, UK, Switzerland, China, Brazil by default). Elsewhere a site with banner_scope = "
-          "opt-in-only grants its opt_out_defaults without a banner. Unknown locations count as opt-in.",
-          _as_countries),
-    Field("instance_name", "", "Name of this gateway instance, recorded in the consent log. Empty: the "
-          "host name.", _as_str),
-    Field("log_level", "info", "debug, info, warning or error.", _as_log_level),
-    Field("metrics_token", "", "Operator token (16+ characters) for `/-/metrics` and for the details of "
-          "`/-/health` and `/-/version`, sent as `Authorization: Bearer TOKEN`. Empty: metrics and "
-          "details are refused (403); the public status answers still work.", _as_token, secret=True),
-)
-FIELDS_BY_NAME = {f.name: f for f in FIELDS}
-FILE_ONLY_KEYS = {"sites": "list of [[sites]] tables; without any, the demo site (id 1, localhost origins)"}
+DEMO_TOKEN_FILE = "demo-token"  # noqa: S105 (a file name: written by ./scripts/serve, read for the demo site)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +65,7 @@ class Settings:
     sites: tuple[Site, ...]
     metrics_token: str = field(default="", repr=False)
     config_file: Path | None = None
+    demo: bool = False  # no [[sites]] configured: the demo site (and its /demo/ page) serves
 
     @property
     def city_db_path(self) -> Path:
@@ -238,32 +83,36 @@ class Settings:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings from ``environ`` (default ``os.environ``) and the file it names."""
+    """Build the settings from ``environ`` (default ``os.environ``) and the file it names.
+
+    Raises one ConfigError whose ``problems`` are every problem found, in the order: the file, the
+    environment's unknown names, the file's unknown keys, each setting, the sites.
+    """
     env = os.environ if environ is None else environ
-    config_file = _as_optional_path(env.get(ENV_PREFIX + "CONFIG", ""))
+    problems = Problems()
+    config_file = as_optional_path(env.get(ENV_PREFIX + "CONFIG", ""))
     file_values: dict[str, Any] = {}
     if config_file is not None:
         try:
             file_values = tomllib.loads(config_file.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ConfigError(f"GATEWAY_CONFIG: cannot read {config_file}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"GATEWAY_CONFIG: {config_file} is not valid TOML: {exc}") from None
+            problems.add(f"GATEWAY_CONFIG: cannot read {config_file}: {exc.strerror}")
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            problems.add(f"GATEWAY_CONFIG: {config_file} is not valid TOML: {exc}")
 
-    known_env = {f.env for f in FIELDS} | {ENV_PREFIX + "CONFIG"}
+    known_env = sorted({f.env for f in FIELDS} | {ENV_PREFIX + "CONFIG"})
     for name in sorted(env):
         if name.startswith(ENV_PREFIX) and name not in known_env:
-            raise ConfigError(f"{name}: unknown setting (known: {', '.join(sorted(known_env))})")
-    for key in sorted(file_values):
-        if key not in FIELDS_BY_NAME and key not in FILE_ONLY_KEYS:
-            raise ConfigError(f"{config_file}: {key}: unknown key")
+            problems.add(f"{name}: {unknown_key(name, known_env, 'setting')}")
+    in_file = f"{config_file}: "
+    problems.unknown_keys(file_values, [*FIELDS_BY_NAME, *FILE_ONLY_KEYS], in_file)
 
     values: dict[str, Any] = {}
     for spec in FIELDS:
         if spec.env in env:
             raw, where = env[spec.env], spec.env
         elif spec.name in file_values:
-            raw, where = file_values[spec.name], f"{config_file}: {spec.name}"
+            raw, where = file_values[spec.name], in_file + spec.name
         else:
             raw, where = spec.default, spec.name
         try:
@@ -272,32 +121,57 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             reason = str(exc)
             if spec.secret:  # the message must not print what may be a real secret
                 reason = re.sub(r",? got .*$", " (value not shown: secret)", reason)
-            raise ConfigError(f"{where}: {reason}") from None
-    if not values["instance_name"]:
+            problems.add(f"{where}: {reason}")
+    if not values.get("instance_name"):
         values["instance_name"] = socket.gethostname()
-    values["sites"] = _load_sites(file_values.get("sites"), config_file)
-    return Settings(config_file=config_file, **values)
+    demo = file_values.get("sites") is None
+    if demo:
+        data_dir = values.get("data_dir")
+        site = problems.attempt(lambda: demo_site(data_dir), DEMO_SITE) if data_dir else DEMO_SITE
+        values["sites"] = (site,)
+    else:
+        no_sites: tuple[Site, ...] = ()
+        values["sites"] = problems.attempt(lambda: _load_sites(file_values["sites"], in_file), no_sites)
+    problems.raise_if_any()
+    return Settings(config_file=config_file, demo=demo, **values)
 
 
-def _load_sites(raw: object, config_file: Path | None) -> tuple[Site, ...]:
-    if raw is None:
-        return (DEMO_SITE,)
-    where = f"{config_file}: sites"
+def _load_sites(raw: object, in_file: str) -> tuple[Site, ...]:
+    where = f"{in_file}sites"
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{where}: must be one or more [[sites]] tables")
+    problems = Problems()
     sites: list[Site] = []
     for index, table in enumerate(raw):
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}[{index}]: must be a table")
+            problems.add(f"{where}[{index}]: must be a table")
+            continue
         try:
             sites.append(site_from_table(table, f"{where}[{index}]"))
-        except SiteError as exc:
-            raise ConfigError(str(exc)) from None
+        except ConfigError as exc:
+            problems.found.extend(exc.problems)
     ids = [s.id for s in sites]
-    duplicate = next((i for i in ids if ids.count(i) > 1), None)
-    if duplicate is not None:
-        raise ConfigError(f"{where}: id {duplicate} is used twice")
+    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.add(f"{where}: id {duplicate} is used twice")
+    problems.raise_if_any()
     return tuple(sites)
+
+
+def demo_site(data_dir: Path) -> Site:
+    """The demo site, with the API token ``./scripts/serve`` wrote to ``DATA_DIR/demo-token`` if any."""
+    path = data_dir / DEMO_TOKEN_FILE
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return DEMO_SITE
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the demo site's token: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        token = ""
+    if len(token) < 24 or any(c.isspace() for c in token):  # never shown: it may be a real token
+        raise ConfigError(f"{path}: not a site token (24+ characters without spaces); delete the file and "
+                          "run ./scripts/serve to make a new one")
+    return replace(DEMO_SITE, token=token)
 
 
 def ensure_secret_keys(settings: Settings, *, warn: bool = True) -> Settings:
@@ -365,7 +239,7 @@ def _redact_url(url: str) -> str:
 
 
 def reference_markdown() -> str:
-    """The README's configuration reference, generated from ``FIELDS`` so the two cannot drift."""
+    """docs/configuration.md's settings reference, generated from ``FIELDS`` so the two cannot drift."""
     lines = ["| Variable | TOML key | Default | Meaning |", "|---|---|---|---|",
              f"| `{ENV_PREFIX}CONFIG` | — | — | Path of the TOML configuration file. |"]
     for spec in FIELDS:

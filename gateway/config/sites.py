@@ -1,8 +1,8 @@
 """Sites: who may send us hits and consents, and from which page origins.
 
-A site is configured in the TOML file as a ``[[sites]]`` table. Origins are compiled once into
-matchers, so the request path only compares a few strings. Later issues add banner texts and
-consent categories to the site; they belong here too.
+A site is configured in the TOML file as a ``[[sites]]`` table; every problem of a table is
+reported at once, each naming its key. Origins are compiled once into matchers, so the request path
+only compares a few strings. A site's consent keys are read by ``gateway.config.consent``.
 """
 
 from __future__ import annotations
@@ -10,18 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeVar
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from gateway.config.consent import (
-    CONSENT_KEYS,
-    MAX_LIFETIME_DAYS,
-    ConsentConfigError,
-    ConsentPolicy,
-    consent_policy_from_table,
-)
+from gateway.config.consent import CONSENT_KEYS, MAX_LIFETIME_DAYS, ConsentPolicy, consent_policy_from_table
+from gateway.config.errors import ConfigError, Problems, did_you_mean
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_KINDS: dict[type, str] = {int: "an integer", str: "a string", list: "a list", bool: "true or false"}
 MAX_RETENTION_DAYS = 3650
 DEFAULT_RETENTION_DAYS = 395  # 13 months: Matomo's and the CNIL's usual ceiling for analytics data
 # Proof (the consent log, the rights audit) is kept this long after a consent id's last decision:
@@ -31,10 +28,11 @@ DEFAULT_RETENTION_DAYS = 395  # 13 months: Matomo's and the CNIL's usual ceiling
 # longest proof period covers the longest of both. See gateway/rights/retention.py.
 DEFAULT_PROOF_DAYS = 1095
 MAX_PROOF_DAYS = MAX_RETENTION_DAYS + MAX_LIFETIME_DAYS
+T = TypeVar("T")
 
 
-class SiteError(ValueError):
-    """A site definition is invalid; the message names the offending key."""
+class SiteError(ConfigError):
+    """A site definition is invalid; each problem names the offending key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,70 +124,103 @@ SITE_KEYS = {
 
 
 def site_from_table(table: dict[str, object], where: str) -> Site:
-    """Build a Site from one ``[[sites]]`` table; errors name ``where.key``."""
-    unknown = sorted(set(table) - set(SITE_KEYS))
-    if unknown:
-        raise SiteError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(SITE_KEYS)})")
+    """Build a Site from one ``[[sites]]`` table; raises a SiteError listing every problem, each naming
+    ``where.key``."""
+    problems = Problems()
+    problems.unknown_keys(table, SITE_KEYS, f"{where}.")
 
-    def need(key: str, kind: type, default: object = None) -> object:
+    def need(key: str, kind: type[T], default: T | None = None) -> T | None:
+        """The key's value when it has the right type, else None with the problem recorded."""
         value = table.get(key, default)
         if value is None:
-            raise SiteError(f"{where}.{key}: required")
+            problems.add(f"{where}.{key}: required ({SITE_KEYS[key]})")
+            return None
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             shown = "(not shown: secret)" if key == "token" else repr(value)
-            raise SiteError(f"{where}.{key}: must be {kind.__name__}, got {shown}")
+            problems.add(f"{where}.{key}: must be {_KINDS[kind]}, got {shown}")
+            return None
         return value
 
+    def check(key: str, valid: bool, problem: str) -> bool:
+        if not valid:
+            problems.add(f"{where}.{key}: {problem}")
+        return valid
+
     site_id = need("id", int)
-    assert isinstance(site_id, int)
-    if not 0 < site_id < 2**32:
-        raise SiteError(f"{where}.id: must be between 1 and 4294967295, got {site_id}")
-    raw_origins = need("origins", list)
-    assert isinstance(raw_origins, list)
-    if not raw_origins or not all(isinstance(o, str) for o in raw_origins):
-        raise SiteError(f"{where}.origins: must be a non-empty list of strings")
-    try:
-        origins = tuple(OriginPattern.parse(o) for o in raw_origins)
-    except SiteError as exc:
-        raise SiteError(f"{where}.origins: {exc}") from None
-    timezone = str(need("timezone", str, "UTC"))
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SiteError(f"{where}.timezone: unknown time zone {timezone!r}") from None
+    if site_id is not None:
+        check("id", 0 < site_id < 2**32, f"must be between 1 and 4294967295, got {site_id}")
+    origins = _origins(need("origins", list), f"{where}.origins", problems)
+    timezone = need("timezone", str, "UTC")
+    if timezone is not None:
+        check("timezone", _is_zone(timezone), f"unknown time zone {timezone!r}: an IANA name such as "
+              f"Europe/Berlin, America/New_York or UTC{did_you_mean(timezone, _zones())}")
     retention = need("retention_days", int, DEFAULT_RETENTION_DAYS)
-    assert isinstance(retention, int)
-    if not 1 <= retention <= MAX_RETENTION_DAYS:
-        raise SiteError(f"{where}.retention_days: must be 1..{MAX_RETENTION_DAYS}, got {retention}")
-    policy = str(need("policy_version", str, "1"))
-    if not policy or len(policy) > 64:
-        raise SiteError(f"{where}.policy_version: must be 1..64 characters")
-    token = str(need("token", str, ""))
-    if token and len(token) < 24:
-        raise SiteError(f"{where}.token: must be at least 24 characters (use a random value)")
-    language = str(need("language", str, ""))
-    if language and not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
-        raise SiteError(f"{where}.language: {language!r} is not a language tag like zh-CN")
+    if retention is not None and not check("retention_days", 1 <= retention <= MAX_RETENTION_DAYS,
+                                           f"must be 1..{MAX_RETENTION_DAYS}, got {retention}"):
+        retention = None
+    policy = need("policy_version", str, "1")
+    if policy is not None:
+        check("policy_version", 0 < len(policy) <= 64, "must be 1..64 characters")
+    token = need("token", str, "")
+    if token:
+        check("token", len(token) >= 24, "must be at least 24 characters (use a random value)")
+    language = need("language", str, "")
+    if language:
+        check("language", re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language) is not None,
+              f"{language!r} is not a language tag like zh-CN")
     keep_fragment = need("keep_url_fragment", bool, False)
     secret_params = need("secret_params", list, [])
-    assert isinstance(secret_params, list)
-    if not all(isinstance(p, str) and 0 < len(p) <= 64 for p in secret_params):
-        raise SiteError(f"{where}.secret_params: must be a list of parameter names")
+    if secret_params is not None:
+        check("secret_params", all(isinstance(p, str) and 0 < len(p) <= 64 for p in secret_params),
+              "must be a list of parameter names")
+    consent = problems.attempt(
+        lambda: consent_policy_from_table({k: v for k, v in table.items() if k in CONSENT_KEYS}, where), None)
+    if retention is not None and consent is not None:
+        shortest_proof = retention + consent.lifetime_days
+        proof = need("proof_days", int, max(DEFAULT_PROOF_DAYS, shortest_proof))
+        if proof is not None:
+            check("proof_days", shortest_proof <= proof <= MAX_PROOF_DAYS,
+                  f"must be {shortest_proof}..{MAX_PROOF_DAYS} (at least retention_days + "
+                  f"consent_lifetime_days, so every kept hit's consent stays provable), got {proof}")
+    else:
+        proof = need("proof_days", int, DEFAULT_PROOF_DAYS)  # its range depends on what failed
+    name = need("name", str, f"Site {site_id}")
+    problems.raise_if_any(SiteError)
+    assert site_id is not None and timezone is not None and retention is not None and proof is not None
+    assert policy is not None and token is not None and consent is not None and language is not None
+    assert name is not None and secret_params is not None
+    return Site(id=site_id, name=name, origins=origins, timezone=timezone, retention_days=retention,
+                proof_days=proof, policy_version=policy, token=token, consent=consent, language=language,
+                keep_url_fragment=bool(keep_fragment), secret_params=tuple(p.lower() for p in secret_params))
+
+
+def _origins(raw: list[object] | None, where: str, problems: Problems) -> tuple[OriginPattern, ...]:
+    if raw is None:
+        return ()
+    if not raw or not all(isinstance(o, str) for o in raw):
+        problems.add(f"{where}: must be a non-empty list of strings")
+        return ()
+    found: list[OriginPattern] = []
+    for text in raw:
+        assert isinstance(text, str)
+        try:
+            found.append(OriginPattern.parse(text))
+        except SiteError as exc:
+            problems.add(f"{where}: {exc}")
+    return tuple(found)
+
+
+def _is_zone(name: str) -> bool:
     try:
-        consent = consent_policy_from_table({k: v for k, v in table.items() if k in CONSENT_KEYS}, where)
-    except ConsentConfigError as exc:
-        raise SiteError(str(exc)) from None
-    shortest_proof = retention + consent.lifetime_days
-    proof = need("proof_days", int, max(DEFAULT_PROOF_DAYS, shortest_proof))
-    assert isinstance(proof, int)
-    if not shortest_proof <= proof <= MAX_PROOF_DAYS:
-        raise SiteError(f"{where}.proof_days: must be {shortest_proof}..{MAX_PROOF_DAYS} (at least "
-                        "retention_days + consent_lifetime_days, so every kept hit's consent stays "
-                        f"provable), got {proof}")
-    return Site(id=site_id, name=str(need("name", str, f"Site {site_id}")), origins=origins,
-                timezone=timezone, retention_days=retention, proof_days=proof, policy_version=policy,
-                token=token, consent=consent, language=language, keep_url_fragment=bool(keep_fragment),
-                secret_params=tuple(p.lower() for p in secret_params))
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _zones() -> list[str]:
+    """Every IANA time zone name, for a "did you mean" (read only when a name is wrong)."""
+    return sorted(available_timezones())
 
 
 DEMO_SITE = Site(

@@ -2,8 +2,10 @@
 
 ``cookie`` reads and signs the consent cookie and answers "may this visitor be tracked?" (the gate
 every hit passes); ``log`` writes and reads ``consent_log``, the proof of who chose what under which
-policy and wording; ``budget`` bounds what a cookie-less client can write. ``api`` (``/consent``) and
-``operations`` (the CLI's ``consent.*`` commands) are edges built on them.
+policy and wording; ``budget`` bounds what a cookie-less client can write. The edges built on them:
+``api`` (``/consent``), which reads each request into a ``visit``, has decisions logged durably by
+``record`` and names misconfigured pages in the log (``origins``); ``proof`` (``/api/consents/ID``);
+``operations`` (the CLI's ``consent.*`` commands).
 
 The domain modules may import ``gateway.config``, ``gateway.storage`` and ``gateway.monitoring.metrics``;
 the edges may also import ``gateway.web``, ``gateway.geoip``, ``gateway.useragent`` and

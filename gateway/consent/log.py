@@ -6,7 +6,9 @@ gateway instance). Never an IP, never the full user agent.
 
 A grant is in the log if and only if its visitor was answered with its cookie. In the rare case the
 consent API cannot know (an insert that may have stored the grant failed or hung), it answers 503 and
-logs the same row again with the action ``undelivered``: that grant never took effect.
+logs the same row again with the action ``undelivered``: that grant never took effect. A decision
+answered to a cross-site request gets the same twin at once: the browser does not keep its cookie
+(gateway/consent/record.py).
 """
 
 from __future__ import annotations

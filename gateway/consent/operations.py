@@ -10,8 +10,8 @@ import asyncio
 import uuid
 from typing import Any
 
-from gateway.consent.api import proof
 from gateway.consent.log import history
+from gateway.consent.proof import proof
 from gateway.control import ControlError, OpContext, operation
 
 

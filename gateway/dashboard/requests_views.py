@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.config.settings import Settings
 from gateway.config.sites import Site
-from gateway.consent.api import proof
+from gateway.consent.proof import proof
 from gateway.dashboard.access import Viewer, viewer
 from gateway.dashboard.auth_views import read_form
 from gateway.dashboard.pages import (

@@ -22,7 +22,7 @@ COUNTER_HELP = {
     "hits": "Tracking requests received, and hits stored.",
     "hits_dropped": "Tracking hits not stored, by reason (a closed list).",
     "consent_cookie": "Consent cookies that did not count, by problem.",
-    "consent_decision": "Consent decisions answered, by action; rejected and not-logged ones apart.",
+    "consent_decision": "Consent decisions answered, by action; rejected, not-logged, cross-site apart.",
     "consent_sync": "Consent ledger synchronisation with other instances, by outcome.",
     "retention": "Retention sweeps and the rows they expired or retagged.",
     "rights": "Visitor and owner data-rights requests, by outcome.",

@@ -24,9 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.config.sites import Site
-from gateway.consent.api import ApiError, Visit, _receipt, _set_cookie, _shown_with, _site, _site_for_token
+from gateway.consent.api import receipt, set_cookie, shown_with
 from gateway.consent.cookie import Consent
 from gateway.consent.log import log_row
+from gateway.consent.proof import site_for_token
+from gateway.consent.visit import ApiError, Visit, requested_site
 from gateway.ingest.hit import user_id_hash
 from gateway.rights import audit
 from gateway.rights.service import Rights, Unavailable
@@ -47,7 +49,7 @@ def _download(document: dict[str, Any], name: str, headers: dict[str, str]) -> J
 
 async def visitor_data(request: Request) -> Response:
     try:
-        site = _site(request)
+        site = requested_site(request)
     except ApiError as exc:
         return JSONResponse(exc.body, status_code=exc.status, headers={"Cache-Control": "no-store"})
     if request.method == "OPTIONS":
@@ -73,7 +75,7 @@ async def visitor_data(request: Request) -> Response:
                                            visit.now)
             return _download(document, f"consent-data-{site.id}-{consent.consent_id}.json", headers)
         refusal = await rights.refusal(site, consent.consent_id, visit.now, source="banner", previous=consent)
-        shown = _shown_with(request)
+        shown = shown_with(request)
         config_hash = visit.banner.config_hash
         agent = browser_family(request.headers.get("user-agent", ""))
 
@@ -88,13 +90,13 @@ async def visitor_data(request: Request) -> Response:
     except Unavailable as exc:
         return unavailable_response(request, WHAT, cause=exc, headers=headers)
     state.metrics.count("rights", "visitor-erase")
-    response = JSONResponse({"erased": erased, "consent": _receipt(refusal), "logged": True}, headers=headers)
-    _set_cookie(request, response, visit, refusal)
+    response = JSONResponse({"erased": erased, "consent": receipt(refusal), "logged": True}, headers=headers)
+    set_cookie(request, response, visit, refusal)
     return response
 
 
 def _owner_site(request: Request) -> Site | JSONResponse:
-    site: Site | None = _site_for_token(request)
+    site: Site | None = site_for_token(request)
     if site is None:
         return JSONResponse({"error": "a site token is required: Authorization: Bearer TOKEN"},
                             status_code=401, headers={"WWW-Authenticate": "Bearer"})

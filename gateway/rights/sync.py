@@ -13,9 +13,12 @@ restriction (or, for an erasure, up to it): after propagation no such row remain
 the writer (``ConsentLedger.row_filter``) keeps the rows still buffered from landing afterwards.
 
 A grant answered 503 whose row an insert may have stored all the same is followed by an
-``undelivered`` row (``gateway/consent/api.py``); the pair is skipped, since the visitor kept their
+``undelivered`` row, and so is a decision answered to a cross-site request, whose cookie the browser
+does not keep (``gateway/consent/record.py``); the pair is skipped, since the visitor kept their
 earlier cookie. Should the poll learn the grant before its twin arrives, the earlier cookie reads as
-superseded and the banner asks again: the safe side, nothing is tracked.
+superseded and the banner asks again: the safe side, nothing is tracked. Should a browser keep a
+cross-site decision's cookie after all, a later decision on its id still supersedes it: the start
+loads every id with such a pair and another decision, though that one alone would need no entry.
 """
 
 from __future__ import annotations
@@ -71,8 +74,10 @@ def load(db: Database, ledger: ConsentLedger, now: float) -> dt.datetime:
     """Rebuild the ledger from the log; returns the server's time the next poll starts from."""
     started: dt.datetime = db.query("SELECT now64(3)")[0][0]
     horizon = dt.datetime.fromtimestamp(now - HORIZON_SECONDS, dt.UTC)
-    rows = db.query(f"SELECT {_AGGREGATE} FROM {_delivered('ts >= {horizon:DateTime64(3)}')} "
-                    "GROUP BY consent_id HAVING count() > 1 OR countIf(action = 'erase') > 0",
+    where = "ts >= {horizon:DateTime64(3)}"
+    rows = db.query(f"SELECT {_AGGREGATE} FROM {_delivered(where)} GROUP BY consent_id "
+                    "HAVING count() > 1 OR countIf(action = 'erase') > 0 OR consent_id IN "
+                    f"(SELECT consent_id FROM consent_log WHERE {where} AND action = 'undelivered')",
                     {"horizon": horizon})
     apply_rows(ledger, rows)
     return started

@@ -10,9 +10,11 @@ browser signal taken as a refusal (``gpc``, ``dnt``) and a site's opt-out defaul
 They say what browsers send, not what people chose, and a client that keeps no cookie would repeat
 them on every request (each client writes only a few: gateway/consent/budget.py).
 
-An ``undelivered`` row says the grant logged under the same id and time was answered 503: that
-decision never took effect, so every row with that id and time is left out, the ``undelivered`` one
-included, as ``gateway/rights/sync.py`` does. Matched by id and time rather than counted against
+An ``undelivered`` row says the decision logged under the same id and time never took effect: a
+grant answered 503, or a decision answered to a page cross-site with the gateway, whose cookie the
+browser does not keep (gateway/consent/record.py), so that such a page asks, and would be counted,
+on every page view. Every row with that id and time is left out, the ``undelivered`` one included,
+as ``gateway/rights/sync.py`` does. Matched by id and time rather than counted against
 its grant, a grant stored twice or a twin whose grant was never stored changes nothing. The log
 holds no per-person data to filter by, so only the range applies.
 """

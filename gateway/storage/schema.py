@@ -18,8 +18,8 @@ EVENT_TYPES = ("pageview", "event", "site_search", "outlink", "download", "ping"
 REFERRER_TYPES = ("direct", "search", "social", "campaign", "website")
 CONSENT_ACTIONS_V1 = ("grant", "refuse", "update", "withdraw")  # frozen: migration 1 was written with these
 CONSENT_ACTIONS_V4 = (*CONSENT_ACTIONS_V1, "erase")  # frozen: migration 4 was written with these
-# "undelivered" follows a grant the visitor was answered 503 for, though an insert may have stored it
-# (gateway/consent/api.py): the grant never took effect.
+# "undelivered" follows a decision that never took effect: a grant the visitor was answered 503 for,
+# though an insert may have stored it, or a decision from a cross-site page (gateway/consent/record.py).
 CONSENT_ACTIONS = (*CONSENT_ACTIONS_V4, "undelivered")
 RIGHTS_KINDS = ("export", "erase")
 RIGHTS_SUBJECTS = ("consent", "uid")

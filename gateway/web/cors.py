@@ -3,6 +3,9 @@
 An allowed Origin is echoed with ``Access-Control-Allow-Credentials: true`` (the consent cookie
 must travel); any other origin gets no CORS headers at all, so the browser refuses it. Unlike
 Matomo, we never echo an arbitrary origin.
+
+``cross_site`` reads what the browser says of a request (``Sec-Fetch-Site``): whether it will keep a
+SameSite=Lax cookie that the answer sets.
 """
 
 from __future__ import annotations
@@ -28,6 +31,15 @@ def foreign_origin(request: Request, site: Site) -> bool:
     if origin is None:
         return request.headers.get("sec-fetch-site") == "cross-site"
     return not site.allows_origin(origin)
+
+
+def cross_site(request: Request) -> bool:
+    """The browser calls the request cross-site, and it is no top-level navigation: the browser neither
+    sent a SameSite=Lax cookie with it nor keeps one its answer sets. False when it does not say."""
+    headers = request.headers
+    if headers.get("sec-fetch-site") != "cross-site":
+        return False
+    return not (headers.get("sec-fetch-mode") == "navigate" and headers.get("sec-fetch-dest") == "document")
 
 
 def cors_headers(request: Request, *sites: Site) -> dict[str, str]:

@@ -7,7 +7,7 @@ itself a trusted proxy: every proxy appends on the right, so whatever lies left 
 untrusted hop was written by the client and proves nothing.
 
 Hot path: `TrustedProxies` is built once at start-up with the networks as (address, mask)
-integers; hops are parsed with ``socket.inet_pton`` and formatted without ``ipaddress``, no regex.
+integers; hops and headers are parsed by ``gateway.web.forwarding``, which trusts none of them.
 
 A proxy on this host or a private network that ``GATEWAY_TRUSTED_PROXIES`` leaves out makes every
 visitor look like the proxy. When such a peer (loopback, private, carrier-grade NAT, link-local or
@@ -26,12 +26,19 @@ last undeclared one); visitor addresses are never cached.
 from __future__ import annotations
 
 import logging
-import socket
-import struct
 from collections.abc import Callable, Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network
 
 from starlette.types import Scope
+
+from gateway.web.forwarding import (
+    MAPPED,
+    forwarded_elements,
+    forwarding_headers,
+    forwards,
+    is_local,
+    parse_node,
+)
 
 __all__ = ["TrustedProxies", "budget_addresses", "client_ip", "request_is_https", "undeclared_proxy",
            "undeclared_proxy_client"]
@@ -44,81 +51,9 @@ UNDECLARED_PROXY_WARNING = (
     "every visitor behind it looks like one client. Set GATEWAY_TRUSTED_PROXIES to the reverse proxy's "
     "address or network (the loopback network when it runs on this host); until then dashboard logins "
     "through it are refused")
-_FORWARDING = frozenset((b"x-forwarded-for", b"forwarded", b"x-real-ip", b"x-forwarded-proto"))
-# Peers that can only be a proxy, NAT or host of this deployment, never a visitor on the Internet
-# (100.64.0.0/10 is carrier-grade NAT space, which some pod networks use).
-_LOCAL = tuple(ip_network(n) for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                       "100.64.0.0/10", "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10"))
-_LOCAL_V4 = tuple((int(n.network_address), int(n.netmask)) for n in _LOCAL if n.version == 4)
-_LOCAL_V6 = tuple((int(n.network_address), int(n.netmask)) for n in _LOCAL if n.version == 6)
-_LOCAL_START = ("127.", "10.", "172.", "192.168.", "100.", "169.254.", "::1", "f")  # a cheap first sieve
-_LOCAL_SURE = ("127.", "10.", "192.168.", "169.254.")  # of a normalised IPv4 address: no need to parse
 
 _CACHE_SIZE = 256  # trusted proxy addresses remembered; a deployment has a handful
 _CACHE_KEY_MAX = 64  # longer hop strings (e.g. a long IPv6 zone id) are resolved but not cached
-_MAPPED = 0xFFFF  # bits 32..47 of an IPv4-mapped IPv6 address (::ffff:0:0/96)
-_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
-_ZERO_RUNS = tuple(":0" * n + ":" for n in range(8, 1, -1))
-
-_Parsed = tuple[str, int, bool]  # normalised text, integer value, is IPv4
-
-
-def _parse_ip(text: str) -> _Parsed | None:
-    """A bare address (no port, no brackets) normalised to ipaddress's str form, or None."""
-    if ":" not in text:
-        try:
-            packed = socket.inet_pton(socket.AF_INET, text)
-        except (OSError, ValueError):
-            return None
-        # Only the canonical dotted quad, as ipaddress does (some platforms accept leading zeros).
-        if socket.inet_ntoa(packed) != text:
-            return None
-        return text, int.from_bytes(packed), True
-    try:
-        # A zone id ("%eth0") means nothing beyond the host that saw it.
-        packed = socket.inet_pton(socket.AF_INET6, text.partition("%")[0])
-    except (OSError, ValueError):
-        return None
-    if packed[:12] == _MAPPED_PREFIX:
-        return socket.inet_ntoa(packed[12:]), int.from_bytes(packed[12:]), True
-    return _format_ipv6(packed), int.from_bytes(packed), False
-
-
-def _format_ipv6(packed: bytes) -> str:
-    """ipaddress's str form (RFC 5952), about three times as fast; inet_ntop differs across libcs."""
-    text = ":{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:{:x}:".format(*struct.unpack("!8H", packed))
-    for run in _ZERO_RUNS:  # the longest run of two or more zero groups, the first on ties
-        start = text.find(run)
-        if start >= 0:
-            return text[1:start] + "::" + text[start + len(run):-1]  # empty slices at either edge
-    return text[1:-1]
-
-
-def _is_port(port: str) -> bool:
-    # Digits, or an RFC 7239 obfuscated port such as "_abc".
-    return port.isascii() and (port.isdigit() or (port[:1] == "_" and len(port) > 1))
-
-
-def _parse_node(node: str) -> _Parsed | None:
-    """One hop: ``1.2.3.4``, ``1.2.3.4:80``, ``2001:db8::1``, ``[2001:db8::1]`` or ``[2001:db8::1]:80``."""
-    if node[:1] == "[":
-        end = node.find("]")
-        rest = node[end + 1:]
-        if end < 0 or (rest and not (rest[0] == ":" and _is_port(rest[1:]))):
-            return None
-        host = node[1:end]
-        return _parse_ip(host) if ":" in host else None  # brackets are for IPv6 only
-    if node.count(":") == 1:
-        host, _, port = node.partition(":")
-        return _parse_ip(host) if _is_port(port) else None
-    return _parse_ip(node)
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1].strip()
-    return value
 
 
 class TrustedProxies:
@@ -140,7 +75,7 @@ class TrustedProxies:
             value, mask = int(network.network_address), int(network.netmask)
             if isinstance(network, IPv4Network):
                 v4.append((value, mask))
-            elif network.prefixlen >= 96 and value >> 32 == _MAPPED:
+            elif network.prefixlen >= 96 and value >> 32 == MAPPED:
                 # ::ffff:10.0.0.0/104 means 10.0.0.0/8: mapped hops are compared as IPv4.
                 v4.append((value & 0xFFFFFFFF, mask & 0xFFFFFFFF))
             else:
@@ -159,7 +94,7 @@ class TrustedProxies:
         known = self._cache.get(node)
         if known is not None:
             return known, True
-        parsed = _parse_node(node)
+        parsed = parse_node(node)
         if parsed is None:
             return None, False
         text, value, is_v4 = parsed
@@ -180,26 +115,9 @@ class TrustedProxies:
             log.warning(UNDECLARED_PROXY_WARNING)
 
 
-def _is_local(address: str) -> bool:
-    """Whether a normalised address is loopback, private, link-local or unique-local."""
-    if not address.startswith(_LOCAL_START):
-        return False
-    if address.startswith(_LOCAL_SURE):
-        return True
-    parsed = _parse_ip(address)
-    if parsed is None:
-        return False
-    _, value, is_v4 = parsed
-    return any(value & mask == network for network, mask in (_LOCAL_V4 if is_v4 else _LOCAL_V6))
-
-
-def _forwards(scope: Scope) -> bool:
-    return any(name in _FORWARDING for name, _ in scope.get("headers") or ())
-
-
 def _noticed(scope: Scope, trusted: TrustedProxies, untrusted_peer: str) -> bool:
     """Whether an untrusted peer is an undeclared local proxy; if so the request is counted."""
-    if _is_local(untrusted_peer) and _forwards(scope):
+    if is_local(untrusted_peer) and forwards(scope):
         trusted._undeclared(untrusted_peer)
         return True
     return False
@@ -210,46 +128,6 @@ def _resolved_peer(scope: Scope, trusted: TrustedProxies) -> tuple[str | None, b
     client = scope.get("client")
     host = client[0] if client else None
     return trusted._resolve(host) if isinstance(host, str) else (None, False)
-
-
-def _forwarding_headers(scope: Scope) -> tuple[list[str], list[str], list[str]]:
-    """Non-blank X-Forwarded-For, Forwarded and X-Forwarded-Proto values, in order of appearance."""
-    xff: list[str] = []
-    forwarded: list[str] = []
-    xfp: list[str] = []
-    for name, value in scope.get("headers") or ():
-        if name == b"x-forwarded-for":
-            target = xff
-        elif name == b"forwarded":
-            target = forwarded
-        elif name == b"x-forwarded-proto":
-            target = xfp
-        else:
-            continue
-        text = value.decode("latin-1")
-        if text.strip():
-            target.append(text)
-    return xff, forwarded, xfp
-
-
-def _forwarded_elements(values: list[str]) -> list[tuple[str, str]]:
-    """(for, proto) of each RFC 7239 element, left to right; "" where a parameter is absent.
-
-    Deliberately not quote-aware when splitting on commas: a client could otherwise open a quote
-    in its own part of the header and swallow the elements the proxies append after it.
-    """
-    elements: list[tuple[str, str]] = []
-    for element in ",".join(values).split(","):
-        node = proto = ""
-        for pair in element.split(";"):
-            key, _, value = pair.partition("=")
-            key = key.strip().lower()
-            if key == "for":
-                node = _unquote(value)
-            elif key == "proto":
-                proto = _unquote(value).lower()
-        elements.append((node, proto))
-    return elements
 
 
 def _walk(nodes: Sequence[str], address: str, trusted: TrustedProxies) -> tuple[str, int]:
@@ -287,11 +165,11 @@ def client_ip(scope: Scope, trusted: TrustedProxies) -> str | None:
     if not is_trusted:
         _noticed(scope, trusted, address)
         return address
-    xff, forwarded, _ = _forwarding_headers(scope)
+    xff, forwarded, _ = forwarding_headers(scope)
     if xff:
         return _walk(",".join(xff).split(","), address, trusted)[0]
     if forwarded:
-        return _walk([node for node, _ in _forwarded_elements(forwarded)], address, trusted)[0]
+        return _walk([node for node, _ in forwarded_elements(forwarded)], address, trusted)[0]
     return address
 
 
@@ -308,11 +186,11 @@ def request_is_https(scope: Scope, trusted: TrustedProxies) -> bool:
     address, is_trusted = _resolved_peer(scope, trusted)
     if address is None or not is_trusted:
         return False
-    _, forwarded, xfp = _forwarding_headers(scope)
+    _, forwarded, xfp = forwarding_headers(scope)
     if xfp:
         return xfp[-1].rpartition(",")[2].strip().lower() == "https"
     if forwarded:
-        elements = _forwarded_elements(forwarded)
+        elements = forwarded_elements(forwarded)
         end = _walk([node for node, _ in elements], address, trusted)[1]
         return end >= 0 and elements[end][1] == "https"
     return False
@@ -335,19 +213,19 @@ def undeclared_proxy_client(scope: Scope, trusted: TrustedProxies) -> str | None
     apart. For limits kept in memory only: never for geography, nor for anything stored.
     """
     address, is_trusted = _resolved_peer(scope, trusted)
-    if address is None or is_trusted or not _is_local(address):
+    if address is None or is_trusted or not is_local(address):
         return None
-    xff, forwarded, _ = _forwarding_headers(scope)
+    xff, forwarded, _ = forwarding_headers(scope)
     if xff:
         hop = xff[-1].rpartition(",")[2]
     elif forwarded:
-        hop = _forwarded_elements(forwarded)[-1][0]
+        hop = forwarded_elements(forwarded)[-1][0]
     else:
         real = [v.decode("latin-1") for n, v in scope.get("headers") or () if n == b"x-real-ip"]
         if not real or not real[-1].strip():
             return None  # no forwarding header, or one that names no client (X-Forwarded-Proto)
         hop = real[-1]
-    parsed = _parse_node(hop.strip())
+    parsed = parse_node(hop.strip())
     return "unknown" if parsed is None else parsed[0]
 
 
@@ -362,8 +240,8 @@ def budget_addresses(scope: Scope, trusted: TrustedProxies, ip: str | None) -> t
     nobody (or a client on a private network behind it), as ``ip`` is then a local address.
     """
     address, is_trusted = _resolved_peer(scope, trusted)
-    if address is not None and not is_trusted and _is_local(address):
+    if address is not None and not is_trusted and is_local(address):
         return undeclared_proxy_client(scope, trusted), address
-    if ip is not None and _is_local(ip):
+    if ip is not None and is_local(ip):
         return None, ip
     return ip, None

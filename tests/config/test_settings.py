@@ -1,4 +1,5 @@
-"""Settings: defaults, precedence, validation errors that name the key, secret key generation."""
+"""Settings: defaults, precedence, validation errors that name the key, secret key generation, the demo
+site's token."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
+from gateway.app import create_app
 from gateway.config.settings import (
+    DEMO_TOKEN_FILE,
     FIELDS,
     ConfigError,
     describe,
@@ -16,6 +20,7 @@ from gateway.config.settings import (
     load_settings,
     reference_markdown,
 )
+from gateway.config.sites import DEMO_SITE
 from tests.conftest import SettingsFactory
 
 SITE = """
@@ -140,3 +145,43 @@ def test_configuration_errors_never_print_a_secret(make_settings: SettingsFactor
             make_settings(toml=toml)
         assert leaked not in str(caught.value) and "12345" not in str(caught.value)
         assert "not shown" in str(caught.value)
+
+
+DEMO_TOKEN = "demo-token-from-scripts-serve-0123"
+
+
+def test_the_demo_site_takes_the_token_scripts_serve_wrote(make_settings: SettingsFactory,
+                                                           tmp_path: Path) -> None:
+    settings = make_settings()
+    assert settings.demo and settings.sites == (DEMO_SITE,)
+    token_file = tmp_path / "data" / DEMO_TOKEN_FILE
+    token_file.parent.mkdir()
+    token_file.write_text(DEMO_TOKEN + "\n")
+    [demo] = make_settings().sites
+    assert demo.token == DEMO_TOKEN and (demo.id, demo.origins) == (DEMO_SITE.id, DEMO_SITE.origins)
+    assert make_settings(toml="log_level = 'debug'\n").sites == (demo,)  # a file without [[sites]]
+    configured = make_settings(toml=SITE)  # its own sites: the demo site, and its token, are gone
+    assert not configured.demo and [s.id for s in configured.sites] == [7]
+
+
+def test_a_damaged_demo_token_is_named_never_shown(make_settings: SettingsFactory, tmp_path: Path) -> None:
+    token_file = tmp_path / "data" / DEMO_TOKEN_FILE
+    token_file.parent.mkdir()
+    token_file.write_text("half-a-token\n")
+    with pytest.raises(ConfigError, match=f"^{token_file}: not a site token") as caught:
+        make_settings()
+    assert "half-a-token" not in str(caught.value)
+
+
+def test_the_demo_token_opens_the_demo_sites_stats_api(make_settings: SettingsFactory, clickhouse_url: str,
+                                                       city_db: Path, tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / DEMO_TOKEN_FILE).write_text(DEMO_TOKEN + "\n")
+    settings = make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url,
+                              "GATEWAY_GEOIP_CITY_DB": str(city_db)})
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        assert client.get("/demo/").status_code == 200  # still the demo, with its page
+        api = "/dashboard/1.json?period=7d"
+        assert client.get(api, headers={"Authorization": f"Bearer {DEMO_TOKEN}"}).status_code == 200
+        assert client.get(api).status_code == 401
+        assert client.get(api, headers={"Authorization": f"Bearer {DEMO_TOKEN[::-1]}"}).status_code == 401

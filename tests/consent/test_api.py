@@ -15,7 +15,7 @@ import random
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,111 +30,15 @@ from gateway.config.settings import Settings
 from gateway.consent import api as consent_api
 from gateway.consent.budget import BANNER_EVERY
 from gateway.consent.cookie import ConsentGate, cookie_name
+from gateway.consent.record import Waits, log_decision
 from gateway.monitoring.counters import Metrics
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.migrations import migrate
 from gateway.storage.writer import BatchWriter, Overloaded
 from tests.conftest import SettingsFactory
+from tests.consent.conftest import FIREFOX, ORIGIN, SITE, TOKEN, ClientFactory, decide, log_rows
 from tests.geoip_fixture import BERLIN, GOOGLE_DNS
 from tests.support.clickhouse_standin import StandIn, running_standin
-
-ORIGIN = "https://shop.example.com"
-TOKEN = "site-token-for-proof-requests-0001"
-FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-SITE = f"""
-[[sites]]
-id = 3
-name = "Parts"
-origins = ["{ORIGIN}"]
-policy_version = "2026-11"
-token = "{TOKEN}"
-{{extra}}
-[sites.banner]
-position = "center"
-[sites.banner.privacy_policy_url]
-en = "https://shop.example.com/privacy"
-de = "https://shop.example.com/datenschutz"
-[sites.banner.texts.en]
-title = "We value your privacy"
-[sites.banner.texts.zh-CN]
-title = "我们重视您的隐私"
-"""
-
-ClientFactory = Callable[..., TestClient]
-
-
-@pytest.fixture
-def make_client(
-    make_settings: SettingsFactory, clickhouse_url: str, city_db: Path
-) -> Iterator[ClientFactory]:
-    clients: list[TestClient] = []
-
-    def make(
-        extra: str = "", policy: str = "2026-11", peer: str = BERLIN.sample_ip, keys: str = "k" * 40,
-        env: dict[str, str] | None = None,
-    ) -> TestClient:
-        settings = make_settings(
-            {
-                "GATEWAY_CLICKHOUSE_URL": clickhouse_url,
-                "GATEWAY_GEOIP_CITY_DB": str(city_db),
-                "GATEWAY_SECRET_KEYS": keys,
-                "GATEWAY_INSTANCE_NAME": "gw-test",
-                **(env or {}),
-            },
-            toml=SITE.replace("{extra}", extra).replace("2026-11", policy),
-        )
-        client = TestClient(
-            create_app(settings),
-            client=(peer, 50000),
-            base_url="http://stats.example.com",
-            headers={"User-Agent": FIREFOX},
-        )
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
-
-
-@pytest.fixture
-def client(make_client: ClientFactory) -> TestClient:
-    return make_client()
-
-
-def decide(client: TestClient, categories: list[str], **extra: Any) -> dict[str, Any]:
-    body = {
-        "categories": categories,
-        "policy_version": "2026-11",
-        "language": "de",
-        "banner_version": "1.0.0",
-    }
-    response = client.post("/consent?site=3", json=body | extra, headers={"Origin": ORIGIN})
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def log_rows(client: TestClient) -> list[dict[str, Any]]:
-    db = client.app.state.resources.db  # type: ignore[attr-defined]
-    rows = db.query(
-        "SELECT toString(consent_id), toString(action), categories, policy_version, banner_version, "
-        "language, toString(source), country_code, browser_family, gateway_instance "
-        "FROM consent_log ORDER BY ts, action = 'undelivered', ingested_at"
-    )
-    keys = (
-        "consent_id",
-        "action",
-        "categories",
-        "policy_version",
-        "banner_version",
-        "language",
-        "source",
-        "country_code",
-        "browser_family",
-        "gateway_instance",
-    )
-    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def analytics_consent(client: TestClient) -> Any:
@@ -897,7 +801,6 @@ async def test_a_grant_the_writer_gives_up_on_at_shutdown_gets_its_undelivered_r
     migrate(db)
     from tests.storage.test_writer import HeldInsert, until
 
-    monkeypatch.setattr(consent_api, "DURABLE_TIMEOUT", 30.0)  # the request is still waiting at close
     held = HeldInsert(db)
     writer = BatchWriter(held, flush_interval=0.02)  # type: ignore[arg-type]
     await writer.start()
@@ -905,7 +808,8 @@ async def test_a_grant_the_writer_gives_up_on_at_shutdown_gets_its_undelivered_r
     consent = uuid.uuid4()
     row = (consent, 3, dt.datetime.now(dt.UTC), "grant", ["analytics"], "2026-11", "", "en", "banner", "", "",
            "gw-test")
-    answer = asyncio.create_task(consent_api._log(state, row, grant=True))
+    waits = Waits(durable=30.0, retract=consent_api.RETRACT_WAIT)  # the request is still waiting at close
+    answer = asyncio.create_task(log_decision(state, [row], grant=True, waits=waits))
     await until(held.started.is_set)
     closing = asyncio.create_task(writer.close(timeout=0.2))
     await until(lambda: writer.stats.pending_rows == 2)  # the grant's row and its undelivered twin

@@ -121,3 +121,18 @@ def test_an_orphan_undelivered_row_and_a_grant_stored_twice_change_nothing(db: D
     assert after["totals"] == before["totals"]
     assert after["totals"] == {"accept_all": 0, "reject_all": 1, "custom": 0, "withdraw": 0}
     assert (after["opt_in_rate"], after["series"]) == (0.0, before["series"])
+
+
+def test_decisions_answered_cross_site_and_marked_undelivered_count_for_nothing(db: Database) -> None:
+    """A page cross-site with the gateway asks on every page view: each refusal, withdrawal or default
+    logged there has its ``undelivered`` twin too, and none of them counts, whichever its kind."""
+    action = CONSENT_LOG_TABLE.columns.index("action")
+    kept = consent_row(at(TODAY, 9), "grant", ALL)
+    kinds = [("grant", ALL), ("refuse", []), ("withdraw", []), ("grant", ["necessary", "analytics"])]
+    lost = [consent_row(at(TODAY, 10, n), kind, categories) for n, (kind, categories) in enumerate(kinds)]
+    lost.append(decided_by(consent_row(at(TODAY, 11), "grant", ["necessary", "analytics"]), "regime"))
+    insert_consents(db, [kept, *lost, *((*row[:action], "undelivered", *row[action + 1:]) for row in lost)])
+    site = Site(id=1, name="Shop", origins=())
+    result = consent_stats(db, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT), site)
+    assert result["totals"] == {"accept_all": 1, "reject_all": 0, "custom": 0, "withdraw": 0}
+    assert (result["opt_in_rate"], result["automatic"]) == (100.0, NO_AUTOMATIC)
