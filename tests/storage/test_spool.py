@@ -581,7 +581,7 @@ async def test_a_nearly_full_disk_refuses_until_the_refused_write_fits_without_f
     PROBE_INTERVAL, with an error and a warning each time and a new start. Now the refusal lasts
     until the refused write fits; one that comes back soon after its end keeps its start and its
     count, and the outage is logged once when it starts and once when it is over."""
-    monkeypatch.setattr("gateway.storage.spool.SETTLE", 1.0, raising=False)  # 5 s in production
+    monkeypatch.setattr("gateway.storage.spool_refusal.SETTLE", 1.0)  # 5 s in production
     readings = iter(range(10**6))
     writer = BatchWriter(db, flush_interval=60)  # an outage: nothing is acknowledged, nothing goes
     await writer.start()

@@ -1,0 +1,124 @@
+"""One insert attempt of the writer's first batch, what its failure means, and the writer's figures.
+
+Inserts run on the writer's own thread, so slow health checks cannot starve it; right before each,
+the table's rows pass its filter (``BatchWriter.filter_rows``). Failures are of two kinds
+(``gateway.storage.failures`` tells them apart):
+- transient (ClickHouse down, network, timeouts, a missing table during a deploy): the batch stays
+  first, to be retried with back-off under the same deduplication token, so a retry of an insert that
+  did land is not stored twice; it is marked when the failed attempt may have stored it.
+- permanent (a value the column cannot hold): the batch is split into its submissions, the good
+  ones are written and only the bad one fails, with ``Rejected``. One bad row never blocks others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.storage.clickhouse import Database
+from gateway.storage.failures import Rejected, is_permanent, may_have_stored
+from gateway.storage.writer_batches import Batch, fail
+
+# Rows in, the rows to keep out; None keeps them all (the common case, without a copy).
+RowFilter = Callable[[Sequence[Sequence[Any]]], "list[Sequence[Any]] | None"]
+log = logging.getLogger("gateway.storage.writer")
+
+
+@dataclass(slots=True)
+class WriterStats:
+    rows_written: int = 0
+    batches_written: int = 0
+    insert_failures: int = 0
+    consecutive_failures: int = 0
+    pending_rows: int = 0
+    rows_rejected: Counter[str] = field(default_factory=Counter)  # by table
+    rows_filtered: int = 0  # dropped right before their insert: erased or superseded meanwhile
+    last_error: str = ""
+    last_insert_seconds: float = 0.0
+    insert_seconds: float = 0.0  # total time spent in successful inserts
+
+    def snapshot(self) -> dict[str, Any]:
+        """The figures /-/health and /-/metrics show."""
+        return {"pending_rows": self.pending_rows, "rows_written": self.rows_written,
+                "batches_written": self.batches_written, "insert_failures": self.insert_failures,
+                "rows_rejected": dict(self.rows_rejected), "rows_filtered": self.rows_filtered,
+                "insert_seconds": round(self.insert_seconds, 3)}
+
+
+class Inserter:
+    def __init__(self, db: Database, retry: deque[Batch], stats: WriterStats) -> None:
+        self._db = db
+        self._retry = retry  # the writer's batches, first to be attempted first
+        self.stats = stats
+        self.filters: dict[str, RowFilter] = {}  # by table name
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
+        self._embedded = bool(getattr(getattr(db, "target", None), "embedded", False))
+
+    async def attempt(self, batch: Batch, *, raise_errors: bool) -> bool:
+        """Insert ``batch``, the first in ``retry``: taken off it once stored, split there when a row
+        is bad for good; False (or the error, with ``raise_errors``) when a transient failure keeps it."""
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        rows = batch.rows
+        keep = self.filters.get(batch.table.name)
+        if keep is not None and (kept := keep(rows)) is not None:
+            self.stats.rows_filtered += len(rows) - len(kept)
+            rows = kept
+        try:
+            if rows:
+                await loop.run_in_executor(self._executor, self._db.insert, batch.table.name, rows,
+                                           batch.table.columns, {"insert_deduplication_token": batch.token})
+        except asyncio.CancelledError:
+            # Abandoned (close ran out of time): the insert goes on in the writer's thread and may
+            # store the rows at any moment.
+            batch.may_be_stored = batch.may_be_stored or bool(rows)
+            raise
+        except Exception as exc:
+            self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            if is_permanent(exc):
+                self._isolate(batch, exc)
+                return True
+            batch.may_be_stored = batch.may_be_stored or may_have_stored(exc, embedded=self._embedded)
+            self.stats.insert_failures += 1
+            self.stats.consecutive_failures += 1
+            log.warning("insert of %d rows into %s failed (%d in a row), will retry: %s", batch.row_count,
+                        batch.table.name, self.stats.consecutive_failures, self.stats.last_error)
+            if raise_errors:
+                raise
+            return False
+        self._retry.popleft()
+        self.stats.consecutive_failures = 0
+        self.stats.last_insert_seconds = time.perf_counter() - started
+        self.stats.insert_seconds += self.stats.last_insert_seconds
+        self.stats.rows_written += len(rows)
+        self.stats.batches_written += 1
+        self.stats.pending_rows -= batch.row_count
+        for submission in batch.submissions:
+            if not submission.future.done():
+                submission.future.set_result(None)
+        return True
+
+    def _isolate(self, batch: Batch, exc: Exception) -> None:
+        """A permanent failure: retry each submission alone, or reject the one that is bad."""
+        self._retry.popleft()
+        if len(batch.submissions) > 1:
+            singles = [Batch(batch.table, [one], f"{batch.token}-{i}", batch.may_be_stored)
+                       for i, one in enumerate(batch.submissions)]
+            self._retry.extendleft(reversed(singles))
+            return
+        [submission] = batch.submissions
+        self.stats.pending_rows -= len(submission.rows)
+        self.stats.rows_rejected[batch.table.name] += len(submission.rows)
+        log.warning("ClickHouse cannot store %d row(s) for %s: %s", len(submission.rows), batch.table.name,
+                    self.stats.last_error)
+        fail(submission.future, Rejected(f"{batch.table.name}: {type(exc).__name__}"))
+
+    def close(self) -> None:
+        """Let go of the writer's thread; an insert it still runs is abandoned."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
