@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_CLI = """#!/usr/bin/env bash
 echo "$*" >> "$FAKE_CLI_LOG"
+if [ "$1" = check-config ] && [ -n "${FAKE_CONFIG_BAD:-}" ]; then exit 2; fi
 if [ "$1 $2" = "users add" ]; then cat >/dev/null; : > "$GATEWAY_DATA_DIR/users.json"; fi
 """
 
@@ -57,6 +58,10 @@ def test_serve_makes_the_demo_token_once_private_and_says_where(fake_venv: Path,
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     # Not a terminal: where the token is, never the token itself (it would end up in a service's log).
     assert f"its token is in {token_file}" in first.stderr and token not in first.stderr
+    # Full addresses, and commands a new user can run as printed.
+    assert "Dashboard: http://127.0.0.1:8123/dashboard, user demo" in first.stderr
+    assert "./scripts/cg users passwd demo" in first.stderr
+    assert "Stats API: http://127.0.0.1:8123/dashboard/1.json" in first.stderr
     assert log.read_text().splitlines()[-1] == "serve --port 8123"
 
     second = run_script("serve", env, tmp_path)
@@ -100,3 +105,28 @@ def test_cg_uses_the_venv_as_it_is(fake_venv: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "installing" not in result.stderr
     assert log.read_text() == "users list\n"
+
+
+def test_serve_help_and_a_bad_configuration_go_straight_to_serve(fake_venv: Path, tmp_path: Path) -> None:
+    # Neither installs a GeoIP database first (nor warns that it could not), nor makes demo files;
+    # serve itself prints the help, or every configuration error, once.
+    log = tmp_path / "cli.log"
+    env = {"CONSENT_GATEWAY_VENV": str(fake_venv), "GATEWAY_DATA_DIR": str(tmp_path / "data"),
+           "FAKE_CLI_LOG": str(log)}
+    assert run_script("serve", env, tmp_path, "--port", "8123", "--help").returncode == 0
+    assert log.read_text().splitlines() == ["serve --port 8123 --help"]
+    log.unlink()
+    bad = run_script("serve", env | {"FAKE_CONFIG_BAD": "1"}, tmp_path, "--port=9000")
+    assert log.read_text().splitlines() == ["check-config", "serve --port=9000"]
+    assert "GeoIP" not in bad.stderr and not (tmp_path / "data" / "demo-token").exists()
+
+
+def test_serve_after_the_test_command_installs_nothing(fake_venv: Path, tmp_path: Path) -> None:
+    # ./scripts/test installs the test extras, which include the base install ./scripts/serve needs.
+    for stamp in fake_venv.glob(".installed-*"):
+        stamp.rename(stamp.with_name(stamp.name.replace("-base", "-test")))
+    env = {"CONSENT_GATEWAY_VENV": str(fake_venv), "GATEWAY_DATA_DIR": str(tmp_path / "data"),
+           "FAKE_CLI_LOG": str(tmp_path / "cli.log")}
+    result = run_script("serve", env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "installing" not in result.stderr

@@ -39,6 +39,7 @@ export const LOG_PREFIX = "consent-gateway:";
 // The project's documentation, which console warnings link to.
 export const DOCS = "https://github.com/consent-gateway/consent-gateway/blob/main/docs/";
 export const COOKIE_LOST = "embed.md#the-banner-comes-back-on-every-page";
+export const UNREACHABLE = "embed.md#nothing-shows-and-the-console-shows-a-cors-error";
 export const FOCUSABLE_SELECTOR = "a[href],button:not([disabled]),input:not([disabled])";
 
 // Category ids with a meaning of their own (the server's NECESSARY, and the integrations' inputs).

@@ -25,6 +25,7 @@ import {
   NECESSARY,
   OPENER_SELECTOR,
   SCRIPT_FALLBACK_SELECTOR,
+  UNREACHABLE,
 } from "./constants.js";
 import { clearCookies, createGate } from "./gating.js";
 import { startIntegrations } from "./integrations.js";
@@ -80,7 +81,7 @@ function start(script) {
     request(base, CONSENT_PATH, site, "GET").then((now) => {
       if (!warned && (now.consent || {}).consent_id != id) {
         warned = true;
-        const why = "the decision was recorded, but its cookie did not come back (is the gateway cross-site?): ";
+        const why = "decision recorded, but its cookie did not come back (gateway cross-site?): ";
         console.warn(LOG_PREFIX, why + DOCS + COOKIE_LOST);
       }
     }, () => {});
@@ -189,7 +190,11 @@ function start(script) {
       })
       .catch((e) => {
         failed = !state;
-        console.warn(LOG_PREFIX, e);
+        // fetch rejects with a TypeError when no answer could be read: most often a CORS refusal
+        // (this page's origin is not in the site's origins), which the console shows just above.
+        console.warn(LOG_PREFIX, e instanceof TypeError
+          ? "could not read " + base + CONSENT_PATH + " (page origin not in the site's origins?): " + DOCS + UNREACHABLE
+          : e);
       });
   load();
 }

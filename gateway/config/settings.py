@@ -223,7 +223,9 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         if spec.name == "clickhouse_url" and not value:
             shown = settings.effective_clickhouse_url + "  (embedded)"
         if spec.name == "secret_keys" and not value:
-            shown = f"(generated on first serve in {settings.data_dir / SECRET_KEY_FILE})"
+            key_file = settings.data_dir / SECRET_KEY_FILE
+            shown = f"(generated in {key_file})" if key_file.exists() else \
+                f"(generated on first serve in {key_file})"
         if spec.name == "geoip_city_db" and value is None:
             shown = f"{settings.city_db_path}  (default)"
         rows.append((spec.env, shown, spec.help))

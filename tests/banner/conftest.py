@@ -90,6 +90,11 @@ policy_version = "1"
 [sites.banner]
 position = "corner"
 theme = "dark"
+
+[[sites]]
+id = 4
+name = "Pages elsewhere"
+origins = ["https://www.example.com"]
 """
 
 

@@ -17,10 +17,9 @@ from tests.banner.test_banner import banner, open_page, page_html, settings_laye
 from tests.e2e.gateway_process import Gateway, running_gateway
 from tests.support.browser import FixtureSite
 
-DOCS_LINK = (
-    "https://github.com/consent-gateway/consent-gateway/blob/main/docs/embed.md"
-    "#the-banner-comes-back-on-every-page"
-)
+DOCS = "https://github.com/consent-gateway/consent-gateway/blob/main/docs/"
+DOCS_LINK = DOCS + "embed.md#the-banner-comes-back-on-every-page"
+CORS_LINK = DOCS + "embed.md#nothing-shows-and-the-console-shows-a-cors-error"
 
 
 def decide_and_reread(page: Page, button: str = "Accept all") -> None:
@@ -83,6 +82,33 @@ def test_a_decision_that_sticks_warns_nothing(browser: Browser, site: FixtureSit
         decide_and_reread(page)
         assert [c["name"] for c in context.cookies()] == ["cg_consent_1"]
         assert warned == []
+    finally:
+        context.close()
+
+
+def test_a_page_on_an_origin_its_site_did_not_configure_is_told_why_in_the_console_and_the_log(
+    browser: Browser, site: FixtureSite, gateway: Gateway
+) -> None:
+    # Site 4 allows only https://www.example.com: the browser refuses the gateway's answers to this
+    # page (a CORS error) and the banner shows nothing; both ends say which setting to change.
+    context = browser.new_context()
+    page = context.new_page()
+    warned = warnings(page)
+    try:
+        page.goto(site.add("/elsewhere.html", page_html(site_id=4)))
+        for _ in range(100):
+            if any(CORS_LINK in w for w in warned):
+                break
+            page.wait_for_timeout(50)
+        assert [w for w in warned if CORS_LINK in w and "origins" in w], warned
+        expect(banner(page)).to_have_count(0)
+        origin = site.base.rstrip("/")
+        for _ in range(100):  # the gateway's log line, once the request has been answered
+            lines = [line for line in gateway.log.splitlines() if f"'{origin}'" in line]
+            if lines:
+                break
+            page.wait_for_timeout(50)
+        assert len(lines) == 1 and "`origins`" in lines[0] and "id = 4" in lines[0], lines
     finally:
         context.close()
 

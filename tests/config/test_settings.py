@@ -120,6 +120,16 @@ def test_secret_key_is_generated_once_and_kept_private(make_settings: SettingsFa
     assert ensure_secret_keys(configured).secret_keys == ("a" * 32,)
 
 
+def test_check_config_says_whether_the_generated_key_exists_yet(make_settings: SettingsFactory) -> None:
+    settings = make_settings()
+    key_file = settings.data_dir / "secret_key"
+    shown = {env: value for env, value, _ in describe(settings)}
+    assert shown["GATEWAY_SECRET_KEYS"] == f"(generated on first serve in {key_file})"
+    ensure_secret_keys(settings)
+    shown = {env: value for env, value, _ in describe(settings)}
+    assert shown["GATEWAY_SECRET_KEYS"] == f"(generated in {key_file})"
+
+
 def test_describe_redacts_every_secret(make_settings: SettingsFactory) -> None:
     settings = make_settings({"GATEWAY_SECRET_KEYS": "s3cret" * 6,
                               "GATEWAY_CLICKHOUSE_URL": "https://writer:pa55word@ch.internal:8443/gw"},
