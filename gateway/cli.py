@@ -248,7 +248,8 @@ def check_config(settings: Settings) -> int:
         token = "set" if site.token else "not set"
         if settings.demo:  # ./scripts/serve writes it; without [[sites]] the demo site reads it
             where = settings.data_dir / DEMO_TOKEN_FILE
-            token = f"set (from {where})" if site.token else f"not set (./scripts/serve writes {where})"
+            maker = "" if settings.config_file else "; ./scripts/serve writes it"
+            token = f"set (from {where})" if site.token else f"not set (no {where}{maker})"
         print(f"# site {site.id} {site.name!r}: origins {origins}; timezone {site.timezone}; retention "
               f"{site.retention_days} days; policy {site.policy_version}; token {token}")
     return 0

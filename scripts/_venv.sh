@@ -24,9 +24,14 @@ ensure_venv() {  # $1: pip extras, e.g. "test" or ""
 }
 
 absolute_settings() {  # relative paths in these settings mean the caller's folder, though we run in $ROOT
-    local name
+    local name value
     for name in GATEWAY_CONFIG GATEWAY_DATA_DIR GATEWAY_GEOIP_CITY_DB GATEWAY_GEOIP_ASN_DB; do
-        case "${!name:-/}" in /* | "~"*) ;; *) export "$name=$PWD/${!name}" ;; esac
+        value="${!name:-}"
+        case "$value" in
+            "" | /*) ;;
+            "~" | "~/"*) export "$name=$HOME${value#"~"}" ;;  # as the gateway reads it (expanduser)
+            *) export "$name=$PWD/$value" ;;
+        esac
     done
 }
 

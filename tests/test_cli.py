@@ -65,11 +65,16 @@ def test_check_config_and_serve_report_every_error_at_once(env: dict[str, str], 
 def test_check_config_tells_where_the_demo_sites_token_lives(env: dict[str, str]) -> None:
     token_file = Path(env["GATEWAY_DATA_DIR"]) / "demo-token"
     result = run(["check-config"], env)
-    assert f"token not set (./scripts/serve writes {token_file})" in result.stdout
+    assert f"token not set (no {token_file}; ./scripts/serve writes it)" in result.stdout
     token_file.parent.mkdir()
     token_file.write_text("demo-token-from-scripts-serve-0123\n")
     result = run(["check-config"], env)
     assert f"token set (from {token_file})" in result.stdout and "0123" not in result.stdout
+    # With a configuration file (and still no [[sites]]), ./scripts/serve writes no token: not said.
+    (Path(env["GATEWAY_DATA_DIR"]) / "gateway.toml").write_text('log_level = "info"\n')
+    token_file.unlink()
+    result = run(["check-config"], env | {"GATEWAY_CONFIG": str(token_file.parent / "gateway.toml")})
+    assert f"token not set (no {token_file})" in result.stdout
 
 
 def test_the_data_folder_counts_the_demo_files_as_the_gateways_own(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """The shape of the code: imports run one way (edges -> domain -> storage and lookups), modules stay short.
 
-Every ``import`` of a gateway module, at module level or inside a function, is read from the source
-(AST, nothing is executed) and checked against the layers below: a module may import a lower layer,
-its own package at its own layer or below, and at the edge layer other edges. A new module must be
-placed in a layer here, so where it sits is a decision, not an accident.
+Every ``import`` of a gateway module, at module level or inside a function, absolute or relative, is
+read from the source (AST, nothing is executed) and checked against the layers below: a module may
+import a lower layer, its own package at its own layer or below, and at the edge layer other edges.
+A new module must be placed in a layer here, so where it sits is a decision, not an accident.
+Modules loaded by name at run time (``gateway.control.registry.OPERATION_MODULES``, the CLI's
+operations) are not imports and are not checked.
 """
 
 from __future__ import annotations
@@ -70,13 +72,20 @@ def package(module: str) -> str:
 def imported(module: str) -> set[str]:
     """The gateway modules ``module`` imports (a name imported from a package counts as its module)."""
     found: set[str] = set()
+    is_package = MODULES[module].name == "__init__.py"
     for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "gateway"}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "gateway":
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # from . import x, from ..web import y: relative to this module's package
+                parts = module.split(".")[: len(module.split(".")) - node.level + is_package]
+                base = ".".join([*parts, *([base] if base else [])])
+            if base.split(".")[0] != "gateway":
+                continue
             for alias in node.names:
-                sub = f"{node.module}.{alias.name}"
-                found.add(sub if sub in MODULES else node.module)
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in MODULES else base)
     return found - {module}
 
 
@@ -102,6 +111,14 @@ def test_the_layer_check_sees_an_upward_import() -> None:
     assert not allowed("gateway.web.cors", "gateway.monitoring.health")  # same layer, other package
     assert allowed("gateway.rights.http", "gateway.consent.api")  # edge -> edge
     assert "gateway.config.settings" in imported("gateway.dashboard.routes")
+
+
+def test_the_layer_check_reads_relative_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "cookie.py"
+    source.write_text("from . import api\nfrom ..web.cors import x\ndef f():\n    from .log import y\n")
+    monkeypatch.setitem(MODULES, "gateway.consent.cookie", source)
+    expected = {"gateway.consent.api", "gateway.web.cors", "gateway.consent.log"}
+    assert imported("gateway.consent.cookie") == expected
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))

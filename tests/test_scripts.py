@@ -130,3 +130,14 @@ def test_serve_after_the_test_command_installs_nothing(fake_venv: Path, tmp_path
     result = run_script("serve", env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "installing" not in result.stderr
+
+
+def test_serve_reads_a_home_folder_as_the_gateway_does(fake_venv: Path, tmp_path: Path) -> None:
+    # GATEWAY_DATA_DIR='~/gw' from an env file: the demo token goes where the gateway will read it.
+    home = tmp_path / "home"
+    env = {"CONSENT_GATEWAY_VENV": str(fake_venv), "GATEWAY_DATA_DIR": "~/gw", "HOME": str(home),
+           "FAKE_CLI_LOG": str(tmp_path / "cli.log")}
+    result = run_script("serve", env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (home / "gw" / "demo-token").is_file()
+    assert not (ROOT / "~").exists()

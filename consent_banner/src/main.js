@@ -190,9 +190,10 @@ function start(script) {
       })
       .catch((e) => {
         failed = !state;
-        // fetch rejects with a TypeError when no answer could be read: most often a CORS refusal
-        // (this page's origin is not in the site's origins), which the console shows just above.
-        console.warn(LOG_PREFIX, e instanceof TypeError
+        // Without a state the request failed (the state is set first thing once it answers), and fetch
+        // rejects with a TypeError when no answer could be read: most often a CORS refusal (this page's
+        // origin is not in the site's origins), which the console shows just above.
+        console.warn(LOG_PREFIX, failed && e instanceof TypeError
           ? "could not read " + base + CONSENT_PATH + " (page origin not in the site's origins?): " + DOCS + UNREACHABLE
           : e);
       });

@@ -213,7 +213,7 @@ def _origins(raw: list[object] | None, where: str, problems: Problems) -> tuple[
 def _is_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones ("Europe"), a long name
         return False
     return True
 

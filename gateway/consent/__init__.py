@@ -7,7 +7,7 @@ policy and wording; ``budget`` bounds what a cookie-less client can write. The e
 ``record`` and names misconfigured pages in the log (``origins``); ``proof`` (``/api/consents/ID``);
 ``operations`` (the CLI's ``consent.*`` commands).
 
-The domain modules may import ``gateway.config``, ``gateway.storage`` and ``gateway.monitoring.metrics``;
+The domain modules may import ``gateway.config``, ``gateway.storage`` and ``gateway.monitoring.counters``;
 the edges may also import ``gateway.web``, ``gateway.geoip``, ``gateway.useragent`` and
 ``gateway.rights.ledger`` (a decision supersedes older cookies on every instance). What a site
 configures (categories, policy version, wording) lives in ``gateway.config``, which the settings

@@ -39,8 +39,7 @@ from gateway.consent.visit import ApiError, Visit, requested_site
 from gateway.web.bodies import MALFORMED, BodyError, read_body, refuse, require_type
 from gateway.web.cors import cors_headers, foreign_origin, preflight_response
 
-# What other edges import from here: gateway.app routes to consent_proof; gateway.dashboard takes proof;
-# gateway.rights.http shares the visit, the site lookups, the receipt and the cookie.
+# gateway.rights.http shares the receipt, the cookie and what was shown (receipt, set_cookie, shown_with).
 MAX_BODY = 4096
 DURABLE_TIMEOUT = 5.0
 # An insert still under way when a grant gives up waiting is awaited this much longer: enough for one
@@ -64,7 +63,6 @@ def _languages(request: Request, site: Site) -> list[str]:
         return [site.consent.banner.language]
     page = request.query_params.get("lang", "")[:35]
     return [page, *accept_language(request.headers.get("accept-language", ""))]
-
 
 
 async def consent_endpoint(request: Request) -> Response:

@@ -63,6 +63,8 @@ def test_an_unknown_key_lists_the_known_ones_and_the_closest(make_settings: Sett
      "GATEWAY_LOG_LEVEL: must be one of debug, info, warning, error, got 'warn'; did you mean 'warning'?"),
     ({}, SITE + 'timezone = "Europe/Berln"\n', "sites[0].timezone: unknown time zone 'Europe/Berln': an "
      "IANA name such as Europe/Berlin, America/New_York or UTC; did you mean 'Europe/Berlin'?"),
+    ({}, SITE + 'timezone = "Europe"\n', "sites[0].timezone: unknown time zone 'Europe': an IANA name such "
+     "as Europe/Berlin, America/New_York or UTC; did you mean 'Europe/Rome'?"),  # a folder: OSError, once
     ({}, SITE + 'banner_scope = "opt-in"\n', "sites[0].banner_scope: must be one of everywhere, opt-in-only, "
      "got 'opt-in'; did you mean 'opt-in-only'?"),
     ({}, SITE + 'banner = { position = "botom" }\n',
