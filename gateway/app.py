@@ -181,6 +181,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/demo/", demo, methods=["GET"]),
         Route("/demo/{file}", demo, methods=["GET"]),
         Route("/-/health", health.health, methods=["GET"]),
+        Route("/-/ready", health.ready, methods=["GET"]),
         Route("/-/version", health.version, methods=["GET"]),
         Route("/-/metrics", metrics_view, methods=["GET"]),
         *dashboard.routes(),

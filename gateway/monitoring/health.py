@@ -1,4 +1,9 @@
-"""Introspection under ``/-/``: health for load balancers and monitoring, and the version.
+"""Introspection under ``/-/``: health for load balancers and monitoring, readiness, and the version.
+
+``/-/ready`` answers one question for an orchestrator's readiness probe: may this instance take
+traffic now? Yes (200 ``{"status": "ready"}``) once ClickHouse answers, the spool accepts appends and
+the replay of an earlier run's unacknowledged hits is done; else 503 ``{"status": "not-ready"}``, with
+the reasons for the operator's token.
 
 Anyone gets the status alone (``{"status": "ok"|"degraded"}``, and the HTTP status a load balancer
 acts on) and the name and version; the checks behind the status (paths, ClickHouse's mode and
@@ -44,6 +49,38 @@ async def health(request: Request) -> JSONResponse:
         body["checks"] = checks
         body["hits_dropped"] = await _dropped(request)
     return JSONResponse(body, status_code=503 if unusable else 200, headers=NO_STORE)
+
+
+async def ready(request: Request) -> JSONResponse:
+    """``/-/ready``: 200 when this instance can take traffic, 503 with the reasons (operator) when not."""
+    seen = viewer(request)
+    if isinstance(seen, JSONResponse):
+        return seen
+    reasons = await _not_ready(request)
+    body: dict[str, Any] = {"status": "not-ready" if reasons else "ready"}
+    if seen is Viewer.OPERATOR and reasons:
+        body["reasons"] = reasons
+    return JSONResponse(body, status_code=503 if reasons else 200, headers=NO_STORE)
+
+
+async def _not_ready(request: Request) -> list[str]:
+    resources = request.app.state.resources
+    reasons = []
+    try:
+        await request.app.state.health_ping(resources.db)
+    except TimeoutError:
+        if not resources.db.target.embedded:  # embedded: busy behind a long query, not down
+            reasons.append(f"clickhouse: no answer within {CLICKHOUSE_TIMEOUT:g} s")
+    except Exception as exc:  # the reason goes to the operator only, without the URL's query
+        reasons.append(strip_queries(f"clickhouse: {type(exc).__name__}: {str(exc)[:200]}"))
+    if not resources.writer.running:
+        reasons.append("writer: stopped")
+    refusal: str | None = getattr(resources.spool, "refusal", None)
+    if refusal is not None:
+        reasons.append(f"spool: refusing ({refusal})")
+    if getattr(resources.spool, "replaying", False):
+        reasons.append("spool: replaying the previous run's unacknowledged hits")
+    return reasons
 
 
 async def _dropped(request: Request) -> dict[str, Any]:

@@ -122,6 +122,11 @@ class Spool:
             self._replay_task.add_done_callback(_report_crash)
         return rows
 
+    @property
+    def replaying(self) -> bool:
+        """Earlier runs' records are still being handed to the writer (readiness waits for it)."""
+        return self._replay_task is not None and not self._replay_task.done()
+
     async def replay_done(self) -> None:
         """Wait until every recovered record has been handed to the writer."""
         if self._replay_task is not None:

@@ -1,4 +1,4 @@
-"""``/-/health`` and ``/-/version`` as a load balancer, a stranger and the operator see them."""
+"""``/-/health``, ``/-/ready`` and ``/-/version`` as a load balancer, a stranger and the operator see them."""
 
 from __future__ import annotations
 
@@ -164,6 +164,39 @@ def test_a_refusing_spool_makes_health_degraded_and_503(client: TestClient, refu
     assert public.status_code == 503 and public.json() == {"status": "degraded"}
     spool = client.get("/-/health", headers=OPERATOR).json()["checks"]["spool"]
     assert spool["status"] == "refusing" and spool["reason"] == refusing_spool
+
+
+def test_ready_says_yes_when_the_instance_can_take_traffic(client: TestClient) -> None:
+    public = client.get("/-/ready")
+    assert public.status_code == 200 and public.json() == {"status": "ready"}
+    assert public.headers["cache-control"] == "no-store"
+    assert client.get("/-/ready", headers=OPERATOR).json() == {"status": "ready"}
+
+
+def test_not_ready_while_clickhouse_does_not_answer_with_the_reason_for_the_operator(
+        client: TestClient) -> None:
+    client.app.state.resources.db.close()  # type: ignore[attr-defined]
+    public = client.get("/-/ready")
+    assert public.status_code == 503 and public.json() == {"status": "not-ready"}  # no error text
+    operator = client.get("/-/ready", headers=OPERATOR)
+    assert operator.status_code == 503
+    assert [r.split(":")[0] for r in operator.json()["reasons"]] == ["clickhouse"]
+
+
+def test_not_ready_while_the_spool_refuses(client: TestClient, refusing_spool: str) -> None:
+    assert client.get("/-/ready").status_code == 503
+    reasons = client.get("/-/ready", headers=OPERATOR).json()["reasons"]
+    assert reasons == [f"spool: refusing ({refusing_spool})"]
+
+
+def test_not_ready_while_an_earlier_run_is_replayed(client: TestClient,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hits an earlier run acknowledged go to ClickHouse first (tests/storage: Spool.replaying itself).
+    monkeypatch.setattr(Spool, "replaying", property(lambda self: True))
+    assert client.get("/-/ready").json() == {"status": "not-ready"}
+    assert client.get("/-/ready", headers=OPERATOR).json()["reasons"] == [
+        "spool: replaying the previous run's unacknowledged hits"]
+    assert client.get("/-/health").status_code == 200  # alive all the same
 
 
 def test_start_refuses_pending_migrations_when_told_not_to_migrate(app_settings: Settings) -> None:

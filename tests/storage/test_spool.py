@@ -351,6 +351,26 @@ async def test_replay_waits_while_the_writer_is_full_and_drops_nothing(db: Datab
     assert [n for n, _ in hits(db)] == list(range(40))
 
 
+async def test_the_spool_says_it_is_replaying_until_the_earlier_run_is_handed_over(
+        db: Database, tmp_path: Path) -> None:
+    # What /-/ready waits for: a writer that is full (not started, room for 5 rows) holds the replay.
+    folder = tmp_path / "spool"
+    await spool_during_outage(folder, db, HITS, [[(i, "backlog")] for i in range(40)])
+    db.command(CREATE_HITS)
+    writer = BatchWriter(db, max_pending=5, flush_interval=0.01)
+    spool = Spool(folder, writer)
+    assert await spool.open() == 40
+    await asyncio.sleep(0.2)
+    assert spool.replaying
+    await writer.start()
+    await spool.replay_done()
+    assert not spool.replaying
+    await writer.flush()
+    await spool.close()
+    await writer.close()
+    assert len(hits(db)) == 40
+
+
 async def test_a_second_spool_cannot_share_the_folder(db: Database, tmp_path: Path) -> None:
     writer = BatchWriter(db)
     first = Spool(tmp_path / "spool", writer)

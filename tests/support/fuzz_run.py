@@ -47,9 +47,9 @@ policy_version = "1"
 token = "other-site-token-0123456789abcdef"
 """
 ACCESS_5XX = re.compile(r"gateway\.access: .* 5\d\d [\d.]+ms$")
-# /-/health's 503 is its verdict, not a failure: "ClickHouse did not answer the ping within 2 s",
+# /-/health's and /-/ready's 503 is their verdict, not a failure: "ClickHouse did not answer the ping in 2 s",
 # which embedded ClickHouse busy with a long dashboard query can make it say (reported on issue 16).
-HEALTH_503 = re.compile(r"gateway\.access: (GET|HEAD) /-/health 503 ")
+HEALTH_503 = re.compile(r"gateway\.access: (GET|HEAD) /-/(health|ready) 503 ")
 STATUS = re.compile(rb"HTTP/1\.[01] (\d{3})")
 TIMEOUT = 60.0
 
@@ -281,7 +281,7 @@ async def run(base: str, cases: Iterable[Case], secrets: Secrets, *, concurrency
 
 
 def _health_verdict(case: Case, status: str) -> bool:
-    return status == "503" and case.target.split(b"?")[0] == b"/-/health"
+    return status == "503" and case.target.split(b"?")[0] in (b"/-/health", b"/-/ready")
 
 
 def server_trouble(log: str) -> list[str]:

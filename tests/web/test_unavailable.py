@@ -158,7 +158,7 @@ SERVED: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/dashboard/shared?key=not-a-key", {}),
     ("GET", "/dashboard/static/dashboard.0123456789ab.css", {}),
 ]
-REPORTS_OUTAGE = {"/-/health"}  # says "degraded" with 503: that is its job
+REPORTS_OUTAGE = {"/-/health", "/-/ready"}  # say "degraded" / "not-ready" with 503: that is their job
 
 
 @pytest.mark.parametrize(("method", "path", "options", "kind"), NEEDS_CLICKHOUSE)
