@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply ClickHouse schema migrations (idempotent)")
     migrate.add_argument("--emit-sql", metavar="DIR", type=Path,
                          help="write the migrations as SQL files into DIR instead of applying them")
+    migrate.add_argument("--cluster", metavar="NAME",
+                         help="with --emit-sql: the migrations for the ClickHouse cluster NAME (replicated "
+                              "local tables, Distributed events; see docs/deploy.md)")
 
     commands.add_parser("check-config", help="print the effective settings, secrets redacted")
 
@@ -142,7 +145,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return serve(settings, args.host, args.port, args.workers)
     if args.command == "migrate":
-        return run_migrate(settings, args.emit_sql)
+        return run_migrate(settings, args.emit_sql, args.cluster)
     if args.command == "check-config":
         return check_config(settings)
     if args.command == "consent":
@@ -208,13 +211,24 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     return 0
 
 
-def run_migrate(settings: Settings, emit_sql: Path | None) -> int:
+def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None = None) -> int:
     from gateway.storage.clickhouse import connect
+    from gateway.storage.cluster import emit_cluster_sql
     from gateway.storage.migrations import MigrationError, migrate
     from gateway.storage.migrations import emit_sql as write_sql
 
+    if cluster is not None and emit_sql is None:
+        print("consent-gateway: --cluster needs --emit-sql DIR: write the cluster's SQL and apply it with "
+              "clickhouse-client (applying it from here is not supported yet; see docs/deploy.md)",
+              file=sys.stderr)
+        return EXIT_CONFIG
     if emit_sql is not None:
-        for path in write_sql(emit_sql):
+        try:
+            paths = emit_cluster_sql(emit_sql, cluster) if cluster is not None else write_sql(emit_sql)
+        except ValueError as exc:  # a cluster name ClickHouse would not take unquoted
+            print(f"consent-gateway: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        for path in paths:
             print(f"wrote {path}")
         return 0
     try:

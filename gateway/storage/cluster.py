@@ -1,0 +1,118 @@
+"""The migrations for a ClickHouse cluster: replicated local tables, and Distributed ones for events.
+
+The single-server migrations (``schema.MIGRATIONS``) are rewritten statement by statement, so the
+cluster schema cannot drift from the one the tests exercise:
+
+- ``events`` is sharded. Its rows live in ``events_local`` (``ReplicatedMergeTree``, one replica
+  path per shard), and ``events`` becomes a ``Distributed`` table over them, which the gateway writes
+  to and reads from by the same name. The sharding key ``cityHash64(site_id, visitor_id)`` keeps a
+  visitor's hits on one shard: visits are cut per visitor at query time (gateway/stats/visits.py),
+  so each shard computes whole visits and only the sums cross the network. The trade-off: one
+  visitor with a huge history loads one shard, and moving a visitor between shards is a reshard.
+- ``consent_log``, ``consent_configs``, ``rights_requests`` and ``schema_migrations`` are small and
+  read by consent id or site on every instance (the ledger sync every 0.5 s, the proof, the rights
+  requests), so they are not sharded: one replica path for the whole cluster keeps a full copy on
+  every node, and a decision is visible wherever it is read.
+- ``ALTER`` statements run ``ON CLUSTER`` on the table that holds the rows; a column change also
+  runs on the ``Distributed`` table, whose columns must match.
+
+``non_replicated_deduplication_window`` becomes ``replicated_deduplication_window``: the writer's
+deduplication token then guards the replicated inserts the same way. Nothing here runs against a
+cluster in the tests (no ClickHouse server installs on these machines): every statement is parsed
+by ClickHouse's own parser (``formatQuery``) instead, and docs/deploy.md's checklist is done by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.storage.schema import MIGRATIONS, MIGRATIONS_TABLE, Migration
+
+SHARDED = {"events": "cityHash64(site_id, visitor_id)"}
+LOCAL_SUFFIX = "_local"
+CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\n")
+ALTER = re.compile(r"ALTER TABLE (\w+) ")
+ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(\(([^)]*)\))?")
+COLUMN_CHANGE = re.compile(r"^(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN ")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterMigration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def _replicated(statement: str, table: str, *, sharded: bool) -> str:
+    """``statement``'s engine as its replicated twin: one replica path per shard, or one for all."""
+    path = f"/clickhouse/tables/{{shard}}/{{database}}/{table}" if sharded else \
+        f"/clickhouse/tables/all/{{database}}/{table}"
+
+    def engine(match: re.Match[str]) -> str:
+        kind, arguments = match.group(1), match.group(3)
+        extra = f", {arguments}" if arguments else ""
+        return f"ENGINE = Replicated{kind}MergeTree('{path}', '{{replica}}'{extra})"
+
+    replaced = ENGINE.sub(engine, statement, count=1)
+    return replaced.replace("non_replicated_deduplication_window", "replicated_deduplication_window")
+
+
+def _create(statement: str, table: str, cluster: str) -> list[str]:
+    on = f" ON CLUSTER {cluster}"
+    if table not in SHARDED:
+        head = f"CREATE TABLE IF NOT EXISTS {table}{on}\n"
+        return [_replicated(CREATE.sub(head, statement, count=1), table, sharded=False)]
+    local = table + LOCAL_SUFFIX
+    head = f"CREATE TABLE IF NOT EXISTS {local}{on}\n"
+    return [_replicated(CREATE.sub(head, statement, count=1), local, sharded=True),
+            f"CREATE TABLE IF NOT EXISTS {table}{on} AS {local}\n"
+            f"ENGINE = Distributed({cluster}, currentDatabase(), {local}, {SHARDED[table]})"]
+
+
+def _alter(statement: str, table: str, cluster: str) -> list[str]:
+    action = statement[len(f"ALTER TABLE {table} "):]
+    if table not in SHARDED:
+        return [f"ALTER TABLE {table} ON CLUSTER {cluster} {action}"]
+    statements = [f"ALTER TABLE {table}{LOCAL_SUFFIX} ON CLUSTER {cluster} {action}"]
+    if COLUMN_CHANGE.match(action):  # a Distributed table's columns must match its local tables'
+        statements.append(f"ALTER TABLE {table} ON CLUSTER {cluster} {action}")
+    return statements
+
+
+def for_cluster(statement: str, cluster: str) -> list[str]:
+    """One single-server statement as the statements a cluster named ``cluster`` needs."""
+    if not NAME.fullmatch(cluster):
+        raise ValueError(f"cluster name {cluster!r}: letters, digits and _ only")
+    if created := CREATE.match(statement):
+        return _create(statement, created.group(1), cluster)
+    if altered := ALTER.match(statement):
+        return _alter(statement, altered.group(1), cluster)
+    raise ValueError(f"no cluster form for: {statement[:60]}")
+
+
+def cluster_migrations(cluster: str,
+                       migrations: tuple[Migration, ...] = MIGRATIONS) -> list[ClusterMigration]:
+    """The migrations table first (as version 0), then every migration rewritten for ``cluster``."""
+    table = ClusterMigration(0, "schema migrations table", tuple(for_cluster(MIGRATIONS_TABLE, cluster)))
+    return [table, *(ClusterMigration(m.version, m.name,
+                                      tuple(s for statement in m.statements
+                                            for s in for_cluster(statement, cluster)))
+                     for m in migrations)]
+
+
+def emit_cluster_sql(folder: Path, cluster: str) -> list[Path]:
+    """Write one SQL file per migration for ``cluster`` into ``folder``; returns the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for migration in cluster_migrations(cluster):
+        path = folder / f"{migration.version:04d}_{migration.name.replace(' ', '_')}.sql"
+        header = (f"-- Migration {migration.version:04d} for the cluster {cluster}: {migration.name}\n"
+                  f"-- Generated by `consent-gateway migrate --emit-sql DIR --cluster {cluster}`; do not "
+                  "edit.\n-- Apply in order with: clickhouse-client --database gateway --multiquery < this "
+                  "file\n-- (macros {shard} and {replica} must be defined on every node).\n\n")
+        path.write_text(header + ";\n\n".join(migration.statements) + ";\n", encoding="utf-8")
+        written.append(path)
+    return written

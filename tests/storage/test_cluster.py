@@ -1,0 +1,65 @@
+"""The cluster's migrations: parsed by ClickHouse's own parser, shaped as docs/deploy.md says.
+
+No ClickHouse cluster runs here, so each statement goes through ``formatQuery``, which parses DDL
+(``ON CLUSTER``, replicated engines, ``Distributed``) that the embedded engine could not execute.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.storage.clickhouse import Database
+from gateway.storage.cluster import cluster_migrations, emit_cluster_sql, for_cluster
+from gateway.storage.schema import MIGRATIONS
+
+SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse" / "cluster"
+CLUSTER = "consent_gateway"  # the name deploy/clickhouse/cluster/ is written for
+
+
+def test_every_cluster_statement_parses_with_clickhouses_parser(db: Database) -> None:
+    statements = [s for m in cluster_migrations(CLUSTER) for s in m.statements]
+    assert len(statements) > sum(len(m.statements) for m in MIGRATIONS)
+    for statement in statements:
+        [(formatted,)] = db.query("SELECT formatQuery({q:String})", {"q": statement})
+        assert f"ON CLUSTER {CLUSTER}" in formatted, statement
+    with pytest.raises(Exception, match="Syntax error"):  # the check can fail
+        db.query("SELECT formatQuery({q:String})", {"q": "CREATE TABLE t ON CLUSTER c (a UInt8) ENGIN = X"})
+
+
+def test_events_are_sharded_by_visitor_and_the_small_tables_copied_everywhere() -> None:
+    statements = [s for m in cluster_migrations(CLUSTER) for s in m.statements]
+    local = next(s for s in statements if s.startswith("CREATE TABLE IF NOT EXISTS events_local "))
+    assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/events_local', '{replica}')" in local
+    assert "replicated_deduplication_window = 1000" in local and "non_replicated" not in local
+    assert ("CREATE TABLE IF NOT EXISTS events ON CLUSTER consent_gateway AS events_local\nENGINE = "
+            "Distributed(consent_gateway, currentDatabase(), events_local, cityHash64(site_id, visitor_id))"
+            ) in statements
+    for table in ("consent_log", "consent_configs", "rights_requests"):
+        [created] = [s for s in statements if s.startswith(f"CREATE TABLE IF NOT EXISTS {table} ")]
+        assert f"ReplicatedMergeTree('/clickhouse/tables/all/{{database}}/{table}', '{{replica}}')" in created
+    [versions] = cluster_migrations(CLUSTER)[0].statements
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/schema_migrations', " \
+           "'{replica}', applied_at)" in versions
+
+
+def test_alters_reach_the_rows_and_column_changes_the_distributed_table_too() -> None:
+    add = "ALTER TABLE events ADD COLUMN IF NOT EXISTS new_visit UInt8 AFTER visitor_id"
+    assert for_cluster(add, "c") == [
+        "ALTER TABLE events_local ON CLUSTER c ADD COLUMN IF NOT EXISTS new_visit UInt8 AFTER visitor_id",
+        "ALTER TABLE events ON CLUSTER c ADD COLUMN IF NOT EXISTS new_visit UInt8 AFTER visitor_id"]
+    index = "ALTER TABLE events MATERIALIZE INDEX consent_id_bloom"
+    assert for_cluster(index, "c") == [
+        "ALTER TABLE events_local ON CLUSTER c MATERIALIZE INDEX consent_id_bloom"]
+    enum = "ALTER TABLE consent_log MODIFY COLUMN IF EXISTS action Enum8('grant' = 1)"
+    assert for_cluster(enum, "c") == ["ALTER TABLE consent_log ON CLUSTER c MODIFY COLUMN IF EXISTS action "
+                                      "Enum8('grant' = 1)"]
+    with pytest.raises(ValueError, match="cluster name"):
+        for_cluster(add, "c; DROP TABLE events")
+
+
+def test_the_shipped_cluster_sql_is_what_the_code_generates(tmp_path: Path) -> None:
+    emitted = {p.name: p.read_text() for p in emit_cluster_sql(tmp_path, CLUSTER)}
+    shipped = {p.name: p.read_text() for p in SHIPPED.glob("*.sql")}
+    assert emitted == shipped, f"run `consent-gateway migrate --emit-sql {SHIPPED} --cluster {CLUSTER}`"
