@@ -29,7 +29,8 @@ absolute_settings() {  # relative paths in these settings mean the caller's fold
         value="${!name:-}"
         case "$value" in
             "" | /*) ;;
-            "~" | "~/"*) export "$name=$HOME${value#"~"}" ;;  # as the gateway reads it (expanduser)
+            "~" | "~/"*) [ -z "${HOME:-}" ] || export "$name=$HOME${value#"~"}" ;;  # as expanduser reads it
+            "~"*) ;;  # ~user/...: the gateway expands it
             *) export "$name=$PWD/$value" ;;
         esac
     done

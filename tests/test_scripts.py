@@ -141,3 +141,27 @@ def test_serve_reads_a_home_folder_as_the_gateway_does(fake_venv: Path, tmp_path
     assert result.returncode == 0, result.stderr
     assert (home / "gw" / "demo-token").is_file()
     assert not (ROOT / "~").exists()
+
+
+@pytest.mark.parametrize(("args", "address"), [
+    (("--host", "::1", "--port", "9001"), "http://[::1]:9001"),
+    (("--host=0.0.0.0",), "http://127.0.0.1:8000"),
+])
+def test_serve_prints_an_address_a_browser_opens(fake_venv: Path, tmp_path: Path, args: tuple[str, ...],
+                                                 address: str) -> None:
+    (tmp_path / "data").mkdir()  # as `consent-gateway geoip install` leaves it
+    env = {"CONSENT_GATEWAY_VENV": str(fake_venv), "GATEWAY_DATA_DIR": str(tmp_path / "data"),
+           "FAKE_CLI_LOG": str(tmp_path / "cli.log")}
+    result = run_script("serve", env, tmp_path, *args)
+    assert f"Dashboard: {address}/dashboard," in result.stderr, result.stderr
+
+
+def test_a_home_folder_without_home_is_left_to_the_gateway(fake_venv: Path, tmp_path: Path) -> None:
+    log = tmp_path / "cli.log"
+    env = {"CONSENT_GATEWAY_VENV": str(fake_venv), "GATEWAY_CONFIG": "~/gateway.toml",
+           "FAKE_CLI_LOG": str(log)}
+    base = {k: v for k, v in os.environ.items() if k != "HOME"}
+    result = subprocess.run([str(ROOT / "scripts" / "cg"), "users", "list"], env=base | env, cwd=tmp_path,
+                            text=True, capture_output=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr  # no "HOME: unbound variable" under set -u
+    assert log.read_text() == "users list\n"

@@ -183,8 +183,9 @@ FIELDS: tuple[Field, ...] = (
           "host name.", _as_str),
     Field("log_level", "info", "debug, info, warning or error.", _as_log_level),
     Field("metrics_token", "", "Operator token (16+ characters) for `/-/metrics` and for the details of "
-          "`/-/health` and `/-/version`, sent as `Authorization: Bearer TOKEN`. Empty: metrics and "
-          "details are refused (403); the public status answers still work.", _as_token, secret=True),
+          "`/-/health`, `/-/ready` and `/-/version`, sent as `Authorization: Bearer TOKEN`. Empty: "
+          "metrics and details are refused (403); the public status answers still work.", _as_token,
+          secret=True),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 FILE_ONLY_KEYS = {"sites": "list of [[sites]] tables; without any, the demo site (id 1, localhost origins)"}

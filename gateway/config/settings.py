@@ -224,8 +224,11 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
             shown = settings.effective_clickhouse_url + "  (embedded)"
         if spec.name == "secret_keys" and not value:
             key_file = settings.data_dir / SECRET_KEY_FILE
-            shown = f"(generated in {key_file})" if key_file.exists() else \
-                f"(generated on first serve in {key_file})"
+            try:
+                made = key_file.exists()
+            except OSError:  # a data folder this user cannot enter: serve will say so
+                made = False
+            shown = f"(generated in {key_file})" if made else f"(generated on first serve in {key_file})"
         if spec.name == "geoip_city_db" and value is None:
             shown = f"{settings.city_db_path}  (default)"
         rows.append((spec.env, shown, spec.help))

@@ -1,9 +1,12 @@
 """Introspection under ``/-/``: health for load balancers and monitoring, readiness, and the version.
 
 ``/-/ready`` answers one question for an orchestrator's readiness probe: may this instance take
-traffic now? Yes (200 ``{"status": "ready"}``) once ClickHouse answers, the spool accepts appends and
-the replay of an earlier run's unacknowledged hits is done; else 503 ``{"status": "not-ready"}``, with
-the reasons for the operator's token.
+traffic now? No (503 ``{"status": "not-ready"}``) only for what is this instance's own: its spool
+refuses appends (a full disk, its byte cap) or its writer stopped. ClickHouse is every instance's:
+were it to make instances not ready, an outage or a slow server would take every one out of the load
+balancer at once, and the banner, the consent refusals and the hits the spool keeps through an
+outage would all fail. So ClickHouse not answering, and a replay of an earlier run's hits still
+going, are told to the operator (``waiting``) without changing the answer.
 
 Anyone gets the status alone (``{"status": "ok"|"degraded"}``, and the HTTP status a load balancer
 acts on) and the name and version; the checks behind the status (paths, ClickHouse's mode and
@@ -56,31 +59,35 @@ async def ready(request: Request) -> JSONResponse:
     seen = viewer(request)
     if isinstance(seen, JSONResponse):
         return seen
-    reasons = await _not_ready(request)
-    body: dict[str, Any] = {"status": "not-ready" if reasons else "ready"}
-    if seen is Viewer.OPERATOR and reasons:
-        body["reasons"] = reasons
-    return JSONResponse(body, status_code=503 if reasons else 200, headers=NO_STORE)
-
-
-async def _not_ready(request: Request) -> list[str]:
     resources = request.app.state.resources
     reasons = []
-    try:
-        await request.app.state.health_ping(resources.db)
-    except TimeoutError:
-        if not resources.db.target.embedded:  # embedded: busy behind a long query, not down
-            reasons.append(f"clickhouse: no answer within {CLICKHOUSE_TIMEOUT:g} s")
-    except Exception as exc:  # the reason goes to the operator only, without the URL's query
-        reasons.append(strip_queries(f"clickhouse: {type(exc).__name__}: {str(exc)[:200]}"))
     if not resources.writer.running:
         reasons.append("writer: stopped")
     refusal: str | None = getattr(resources.spool, "refusal", None)
     if refusal is not None:
         reasons.append(f"spool: refusing ({refusal})")
+    body: dict[str, Any] = {"status": "not-ready" if reasons else "ready"}
+    if seen is Viewer.OPERATOR:
+        waiting = await _waiting(request)
+        body |= ({"reasons": reasons} if reasons else {}) | ({"waiting": waiting} if waiting else {})
+    return JSONResponse(body, status_code=503 if reasons else 200, headers=NO_STORE)
+
+
+async def _waiting(request: Request) -> list[str]:
+    """What the instance waits for without refusing traffic: ClickHouse, the replay of an earlier run."""
+    resources = request.app.state.resources
+    waiting = []
+    try:
+        await request.app.state.health_ping(resources.db)
+    except TimeoutError:
+        if not resources.db.target.embedded:  # embedded: busy behind a long query, not down
+            waiting.append(f"clickhouse: no answer within {CLICKHOUSE_TIMEOUT:g} s (hits are spooled)")
+    except Exception as exc:  # the reason goes to the operator only, without the URL's query
+        error = strip_queries(f"{type(exc).__name__}: {str(exc)[:200]}")
+        waiting.append(f"clickhouse: {error} (hits are spooled)")
     if getattr(resources.spool, "replaying", False):
-        reasons.append("spool: replaying the previous run's unacknowledged hits")
-    return reasons
+        waiting.append("spool: replaying the previous run's unacknowledged hits")
+    return waiting
 
 
 async def _dropped(request: Request) -> dict[str, Any]:

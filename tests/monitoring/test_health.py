@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -173,14 +174,31 @@ def test_ready_says_yes_when_the_instance_can_take_traffic(client: TestClient) -
     assert client.get("/-/ready", headers=OPERATOR).json() == {"status": "ready"}
 
 
-def test_not_ready_while_clickhouse_does_not_answer_with_the_reason_for_the_operator(
-        client: TestClient) -> None:
+def test_still_ready_while_clickhouse_does_not_answer_and_the_operator_is_told(client: TestClient) -> None:
+    # ClickHouse is every instance's: not-ready would take them all out of the load balancer at once,
+    # while the spool keeps the hits and the banner works. The operator sees what it waits for.
     client.app.state.resources.db.close()  # type: ignore[attr-defined]
     public = client.get("/-/ready")
-    assert public.status_code == 503 and public.json() == {"status": "not-ready"}  # no error text
-    operator = client.get("/-/ready", headers=OPERATOR)
-    assert operator.status_code == 503
-    assert [r.split(":")[0] for r in operator.json()["reasons"]] == ["clickhouse"]
+    assert public.status_code == 200 and public.json() == {"status": "ready"}  # no error text
+    operator = client.get("/-/ready", headers=OPERATOR).json()
+    assert operator["status"] == "ready" and "reasons" not in operator
+    [waiting] = operator["waiting"]
+    assert waiting.startswith("clickhouse: ") and waiting.endswith("(hits are spooled)")
+
+
+def test_not_ready_once_the_writer_stopped(client: TestClient) -> None:
+    app: Any = client.app
+    assert client.portal is not None
+    client.portal.call(app.state.resources.writer.close, 1.0)
+    assert client.get("/-/ready").status_code == 503
+    assert client.get("/-/ready", headers=OPERATOR).json()["reasons"] == ["writer: stopped"]
+
+
+def test_ready_tells_strangers_and_wrong_tokens_nothing_more(client: TestClient) -> None:
+    wrong = client.get("/-/ready", headers={"Authorization": "Bearer " + "x" * 32})
+    assert wrong.status_code == 401 and "reasons" not in wrong.text and "waiting" not in wrong.text
+    head = client.head("/-/ready")
+    assert head.status_code == 200 and head.content == b""
 
 
 def test_not_ready_while_the_spool_refuses(client: TestClient, refusing_spool: str) -> None:
@@ -189,14 +207,13 @@ def test_not_ready_while_the_spool_refuses(client: TestClient, refusing_spool: s
     assert reasons == [f"spool: refusing ({refusing_spool})"]
 
 
-def test_not_ready_while_an_earlier_run_is_replayed(client: TestClient,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    # Hits an earlier run acknowledged go to ClickHouse first (tests/storage: Spool.replaying itself).
+def test_a_replay_of_an_earlier_run_is_told_to_the_operator(client: TestClient,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # New hits are spooled meanwhile, so the instance takes traffic (tests/storage: Spool.replaying).
     monkeypatch.setattr(Spool, "replaying", property(lambda self: True))
-    assert client.get("/-/ready").json() == {"status": "not-ready"}
-    assert client.get("/-/ready", headers=OPERATOR).json()["reasons"] == [
+    assert client.get("/-/ready").json() == {"status": "ready"}
+    assert client.get("/-/ready", headers=OPERATOR).json()["waiting"] == [
         "spool: replaying the previous run's unacknowledged hits"]
-    assert client.get("/-/health").status_code == 200  # alive all the same
 
 
 def test_start_refuses_pending_migrations_when_told_not_to_migrate(app_settings: Settings) -> None:

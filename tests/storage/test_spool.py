@@ -359,15 +359,17 @@ async def test_the_spool_says_it_is_replaying_until_the_earlier_run_is_handed_ov
     db.command(CREATE_HITS)
     writer = BatchWriter(db, max_pending=5, flush_interval=0.01)
     spool = Spool(folder, writer)
-    assert await spool.open() == 40
-    await asyncio.sleep(0.2)
-    assert spool.replaying
-    await writer.start()
-    await spool.replay_done()
-    assert not spool.replaying
-    await writer.flush()
-    await spool.close()
-    await writer.close()
+    try:
+        assert await spool.open() == 40
+        await asyncio.sleep(0.2)
+        assert spool.replaying
+        await writer.start()
+        await spool.replay_done()
+        assert not spool.replaying
+        await writer.flush()
+    finally:
+        await spool.close()
+        await writer.close()
     assert len(hits(db)) == 40
 
 
