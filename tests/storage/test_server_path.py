@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +87,26 @@ async def test_writer_rides_out_a_clickhouse_outage_without_loss_or_duplicates(
 def test_unreachable_server_fails_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"127\.0\.0\.1|connect|Connection"):
         connect("http://default:@127.0.0.1:9/gw", connect_timeout=0.5)
+
+
+def test_several_instances_migrating_a_fresh_server_at_once_all_start_and_agree(standin: StandIn) -> None:
+    """Gateways started together against a new database each run `migrate` (as `serve` does at start):
+    every one succeeds, the schema is whole, and each version counts as applied once."""
+    url = f"http://default:@{standin.host}:{standin.port}/race_{uuid.uuid4().hex[:10]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env |= {"GATEWAY_CLICKHOUSE_URL": url, "GATEWAY_SECRET_KEYS": "k" * 40}
+    runs = [subprocess.Popen([sys.executable, "-m", "gateway", "migrate"], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    database = connect(url, connect_timeout=2, send_receive_timeout=10)
+    try:
+        versions = database.query("SELECT version, count() FROM schema_migrations FINAL GROUP BY version "
+                                  "ORDER BY version")
+        assert versions == [(v, 1) for v in range(1, 6)]
+        assert migrate(database).applied == ()  # a later start finds nothing to do
+        tables = {name for (name,) in database.query("SELECT name FROM system.tables WHERE database = "
+                                                     "currentDatabase()")}
+        assert {"events", "consent_log", "consent_configs", "rights_requests"} <= tables
+    finally:
+        database.close()
