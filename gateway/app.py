@@ -213,7 +213,7 @@ def app_from_environment() -> Starlette:
     """uvicorn's factory: each worker builds its settings from the same environment."""
     os.umask(PRIVATE_UMASK)  # as under the CLI, when uvicorn runs this factory itself
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     shared = os.environ.get(SHARE_ENV)  # set by `serve --workers N`
     app.state.metrics_share_folder = Path(shared) if shared else None

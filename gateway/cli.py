@@ -8,6 +8,7 @@ with exit status 2, before touching anything else.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -141,7 +142,7 @@ def _command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         report_config_error(exc)
         return EXIT_CONFIG
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "serve":
         return serve(settings, args.host, args.port, args.workers)
     if args.command == "migrate":
@@ -193,7 +194,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     ensure_secret_keys(settings, warn=False)  # created here, before workers race; each worker warns
     if settings.migrate_on_start:
         # Once, here, rather than in every worker; the workers then only check nothing is pending.
-        status = run_migrate(settings, None)
+        status = run_migrate(settings, None, logged=True)
         if status:
             return status
         os.environ["GATEWAY_MIGRATE_ON_START"] = "false"
@@ -211,7 +212,9 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     return 0
 
 
-def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None = None) -> int:
+def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None = None, *,
+                logged: bool = False) -> int:
+    """``migrate``; for ``serve`` (``logged``), its report is a log line like the server's (JSON logs)."""
     from gateway.storage.clickhouse import connect
     from gateway.storage.cluster import emit_cluster_sql
     from gateway.storage.migrations import MigrationError, migrate
@@ -249,7 +252,10 @@ def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None =
         print(f"consent-gateway: cannot reach ClickHouse at {target.display}: {type(exc).__name__}: "
               f"{first_line}{hint}", file=sys.stderr)
         return 1
-    print(f"{db.target.display}: {report.summary}")
+    if logged:
+        logging.getLogger("gateway.cli").info("%s: %s", db.target.display, report.summary)
+    else:
+        print(f"{db.target.display}: {report.summary}")
     return 0
 
 

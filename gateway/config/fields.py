@@ -29,6 +29,7 @@ OPT_IN_COUNTRIES = (
     "GB", "CH", "CN", "BR",
 )
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 def _as_str(value: object) -> str:
     if not isinstance(value, str):
@@ -137,6 +138,13 @@ def _as_log_level(value: object) -> str:
     return text
 
 
+def _as_log_format(value: object) -> str:
+    text = _as_str(value).lower()
+    if text not in LOG_FORMATS:
+        raise ValueError(not_a_choice(value, LOG_FORMATS))
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     name: str
@@ -182,6 +190,8 @@ FIELDS: tuple[Field, ...] = (
     Field("instance_name", "", "Name of this gateway instance, recorded in the consent log. Empty: the "
           "host name.", _as_str),
     Field("log_level", "info", "debug, info, warning or error.", _as_log_level),
+    Field("log_format", "text", "text (one line per record) or json (one JSON object per line, for log "
+          "shippers: time, level, logger, message, and traceback when there is one).", _as_log_format),
     Field("metrics_token", "", "Operator token (16+ characters) for `/-/metrics` and for the details of "
           "`/-/health`, `/-/ready` and `/-/version`, sent as `Authorization: Bearer TOKEN`. Empty: "
           "metrics and details are refused (403); the public status answers still work.", _as_token,

@@ -62,6 +62,7 @@ class Settings:
     opt_in_countries: frozenset[str]
     instance_name: str
     log_level: str
+    log_format: str
     sites: tuple[Site, ...]
     metrics_token: str = field(default="", repr=False)
     config_file: Path | None = None

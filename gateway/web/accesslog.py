@@ -13,6 +13,8 @@ logged it, the traceback included. Invariant 1: no IP address in logs.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import re
 import time
@@ -55,8 +57,25 @@ class QueryStringFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: what the text format says, as fields a log shipper indexes. The
+    message is the filtered one (QueryStringFilter runs first, on the handler), nothing is added."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["traceback"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str, log_format: str = "text") -> None:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT, force=True)
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     # On the handlers, not on the loggers: a logger's filter sees only records logged on that very
     # logger, never those of its children (urllib3.connectionpool) passing through.
     for handler in logging.getLogger().handlers:

@@ -42,7 +42,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     config.write_text(SITES)
     monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GATEWAY_CONFIG", str(config))
-    monkeypatch.setattr(cli, "configure_logging", lambda level: None)  # keep pytest's log capture
+    monkeypatch.setattr(cli, "configure_logging", lambda *args: None)  # keep pytest's log capture
     monkeypatch.setattr(users_cli, "UserStore", lambda path: UserStore(path, hasher=FAST))
     return tmp_path / "data"
 

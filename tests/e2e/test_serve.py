@@ -6,6 +6,7 @@ then checks that the logs never name the client, even when a forwarded address i
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -48,3 +49,18 @@ def test_serve_on_embedded_defaults_is_healthy_and_logs_no_client_address(tmp_pa
     # The only address in the log is the one the server listens on, never a client's.
     client_lines = [line for line in output.splitlines() if "127.0.0.1" in line and "running on" not in line]
     assert client_lines == []
+
+
+def test_json_logs_for_a_log_shipper_are_json_from_the_first_line_to_the_last(tmp_path: Path,
+                                                                             city_db: Path) -> None:
+    env = {"GATEWAY_DATA_DIR": str(tmp_path / "data"), "GATEWAY_GEOIP_CITY_DB": str(city_db),
+           "GATEWAY_LOG_FORMAT": "json"}
+    with running_gateway(env, tmp_path / "serve.log") as gateway:
+        assert httpx.get(f"{gateway.base}/-/health?email=jane.doe@example.com",
+                         headers={"X-Forwarded-For": "81.2.69.160"}, timeout=5).status_code == 200
+    lines = [line for line in gateway.log.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # the migration report and uvicorn's lines too
+    assert {"Applied 5 migration(s)" in r["message"] for r in records} == {True, False}
+    assert any(r["logger"] == "gateway.access" and r["message"].startswith("GET /-/health 200")
+               for r in records)
+    assert "81.2.69.160" not in gateway.log and "jane.doe@example.com" not in gateway.log

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,3 +120,31 @@ def test_configure_logging_filters_every_handler_of_the_root_logger() -> None:
                 handler.close()
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+
+
+def test_json_logs_are_one_object_per_line_and_as_clean_as_the_text_ones() -> None:
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    stream = io.StringIO()
+    try:
+        configure_logging("info", "json")
+        for handler in root.handlers:
+            handler.setStream(stream)  # type: ignore[attr-defined]
+        logging.getLogger("urllib3.connectionpool").warning(
+            "Retrying after %s: http://ch.internal:8123/?param_cid=7d1a0e3c&query=INSERT", "a timeout")
+        try:
+            raise ConnectionError("refused http://ch.internal:8123/?param_uid=u-1")
+        except ConnectionError:
+            logging.getLogger("gateway.storage.writer").exception("insert failed")
+    finally:
+        for handler in root.handlers:
+            if handler not in saved_handlers:
+                handler.close()
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert set(first) == {"time", "level", "logger", "message"} and first["level"] == "WARNING"
+    assert first["logger"] == "urllib3.connectionpool" and first["time"].endswith("+00:00")
+    assert first["message"] == f"Retrying after a timeout: http://ch.internal:8123/{QUERY_REMOVED}"
+    assert second["message"] == "insert failed" and "ConnectionError" in second["traceback"]
+    assert "7d1a0e3c" not in stream.getvalue() and "u-1" not in stream.getvalue()
