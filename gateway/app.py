@@ -14,7 +14,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +32,7 @@ from gateway.consent.proof import consent_proof
 from gateway.control import open_control_channel
 from gateway.dashboard import routes as dashboard
 from gateway.geoip.lookup import GeoDatabase, GeoDatabaseError
+from gateway.geoip.reload import GeoWatcher
 from gateway.ingest.endpoint import PATHS, track, uid_key
 from gateway.ingest.pipeline import Pipeline
 from gateway.monitoring import health
@@ -79,6 +82,15 @@ def open_geo(settings: Settings) -> GeoDatabase | None:
         # Serving without geography beats not serving: /-/health reports it as degraded.
         log.error("GeoIP database unusable, hits get no geography: %s", exc)
         return None
+
+
+def swap_geo(state: Any, new: GeoDatabase) -> None:
+    """Put ``new`` in use everywhere a lookup reads it, then close the one it replaces."""
+    old = state.resources.geo
+    state.resources.geo = state.pipeline.geo = new
+    log.info("GeoIP database reloaded: %s", new.describe().get("database_type", "?"))
+    if old is not None:
+        old.close()
 
 
 async def open_spool(base: Path, writer: BatchWriter) -> tuple[Spool, int]:
@@ -145,6 +157,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The dashboard's clock, read at each sweep, so a pinned clock pins both.
         sweeper = Sweeper(db, settings.sites, lambda: app.state.clock(), app.state.metrics.count)
         sweeper.start()
+        # A GeoIP database replaced on disk (geoip install --version latest) is used without a restart.
+        geo_paths = [settings.city_db_path, *([settings.geoip_asn_db] if settings.geoip_asn_db else [])]
+        geo_watcher = GeoWatcher(geo_paths, lambda: open_geo(settings), partial(swap_geo, app.state),
+                                 settings.geoip_reload_interval)
+        geo_watcher.start()
         # Counters summed over the workers of `serve --workers N` for /-/metrics (monitoring/share.py).
         samples = app.state.worker_samples = WorkerSamples(app.state.metrics_share_folder,
                                                            lambda: local_sample(app.state))
@@ -157,13 +174,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         finally:
             if control is not None:
                 await control.close()
+            await geo_watcher.stop()
             await sweeper.stop()
             await ledger_sync.close()
             await spool.close()  # first: it flushes the writer and records what ClickHouse took
             await writer.close()
             await samples.close()  # last: its final sample holds what the spool and writer did
-            if geo is not None:
-                geo.close()
+            if app.state.resources.geo is not None:
+                app.state.resources.geo.close()  # the one in use: a reload closed the ones before
     finally:
         db.close()
 

@@ -150,6 +150,8 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         return check_config(settings)
     if args.command == "consent":
+        from gateway.consent.commands import consent_show
+
         return consent_show(settings, args.consent_id, args.json)
     if args.command == "rights":
         from gateway.rights import commands as rights_commands
@@ -272,43 +274,6 @@ def check_config(settings: Settings) -> int:
             token = f"set (from {where})" if site.token else f"not set (no {where}{maker})"
         print(f"# site {site.id} {site.name!r}: origins {origins}; timezone {site.timezone}; retention "
               f"{site.retention_days} days; policy {site.policy_version}; token {token}")
-    return 0
-
-
-def consent_show(settings: Settings, raw_id: str, as_json: bool) -> int:
-    import asyncio
-    import json
-    import uuid
-
-    from gateway.control import ControlError, run_operation
-
-    try:
-        consent_id = uuid.UUID(raw_id)
-    except ValueError:
-        print(f"consent-gateway: {raw_id!r} is not a consent id", file=sys.stderr)
-        return 2
-    try:
-        # Through the gateway when it serves (it holds embedded ClickHouse), else directly.
-        proofs = asyncio.run(run_operation(settings, "consent.show", {"consent_id": str(consent_id)}))
-    except ControlError as exc:
-        print(f"consent-gateway: {exc}", file=sys.stderr)
-        return 1
-    if as_json:
-        print(json.dumps(proofs[0] if len(proofs) == 1 else proofs, indent=2, ensure_ascii=False))
-        return 0
-    for found in proofs:
-        print(f"consent {found['consent_id']}, site {found['site']} (current policy "
-              f"{found['current_policy_version']})")
-        for d in found["decisions"]:
-            policy = d["policy_version"] + ("" if d["policy_current"] else " (superseded)")
-            print(f"  {d['time']}  {d['action']:<8}  {','.join(d['categories']):<32}  policy {policy}  "
-                  f"source {d['source']}  shown {d['banner_version']}  language {d['language'] or '-'}  "
-                  f"country {d['country_code'] or '-'}  browser {d['browser_family'] or '-'}  "
-                  f"via {d['gateway_instance']}")
-        for config_hash, shown in found["shown"].items():
-            languages = ", ".join(sorted(shown["config"]["texts"])) or "built-in texts"
-            print(f"  banner configuration {config_hash}, first served {shown['first_seen']}: texts in "
-                  f"{languages}; categories {', '.join(c['id'] for c in shown['config']['categories'])}")
     return 0
 
 

@@ -46,9 +46,10 @@ def test_check_config_and_serve_report_every_error_at_once(env: dict[str, str], 
     config = tmp_path / "gateway.toml"
     config.write_text('log_levl = "debug"\n\n[[sites]]\nid = 1\norigins = ["ftp://shop.example"]\n'
                       'timezone = "Europe/Berln"\n')
-    known = ("data_dir, clickhouse_url, secret_keys, geoip_city_db, geoip_asn_db, trusted_proxies, "
-             "migrate_on_start, writer_batch_size, writer_flush_interval, writer_max_pending, visit_timeout, "
-             "opt_in_countries, instance_name, log_level, log_format, metrics_token, sites")
+    known = ("data_dir, clickhouse_url, secret_keys, geoip_city_db, geoip_asn_db, geoip_reload_interval, "
+             "trusted_proxies, migrate_on_start, writer_batch_size, writer_flush_interval, "
+             "writer_max_pending, visit_timeout, opt_in_countries, instance_name, log_level, log_format, "
+             "metrics_token, sites")
     for command in (["check-config"], ["serve"]):
         result = run(command, env | {"GATEWAY_CONFIG": str(config)})
         assert result.returncode == 2 and "Traceback" not in result.stderr

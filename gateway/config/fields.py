@@ -103,6 +103,13 @@ def _as_seconds(value: object) -> float:
     return float(value)
 
 
+def _as_seconds_or_off(value: object) -> float:
+    """0 (off), or seconds as ``_as_seconds`` takes them."""
+    if value in (0, "0", "0.0"):
+        return 0.0
+    return _as_seconds(value)
+
+
 def _as_token(value: object) -> str:
     token = _as_str(value).strip()
     if token and (len(token) < 16 or any(c.isspace() for c in token)):
@@ -172,6 +179,9 @@ FIELDS: tuple[Field, ...] = (
           as_optional_path),
     Field("geoip_asn_db", "", "Optional path of a MaxMind-format ASN/ISP database (ISP or organisation "
           "only).", as_optional_path),
+    Field("geoip_reload_interval", "60", "Seconds between looks at the GeoIP database files: one replaced on "
+          "disk (`geoip install --version latest`) is used without a restart. 0: never.",
+          _as_seconds_or_off),
     Field("trusted_proxies", "", "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For / "
           "Forwarded headers are believed. Empty: none; the socket peer is the client.", _as_networks),
     Field("migrate_on_start", "true", "Apply pending ClickHouse migrations when `serve` starts.", _as_bool),

@@ -53,6 +53,7 @@ class Settings:
     secret_keys: tuple[str, ...] = field(repr=False)
     geoip_city_db: Path | None
     geoip_asn_db: Path | None
+    geoip_reload_interval: float
     trusted_proxies: tuple[IPNetwork, ...]
     migrate_on_start: bool
     writer_batch_size: int

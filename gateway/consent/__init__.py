@@ -5,7 +5,7 @@ every hit passes); ``log`` writes and reads ``consent_log``, the proof of who ch
 policy and wording; ``budget`` bounds what a cookie-less client can write. The edges built on them:
 ``api`` (``/consent``), which reads each request into a ``visit``, has decisions logged durably by
 ``record`` and names misconfigured pages in the log (``origins``); ``proof`` (``/api/consents/ID``);
-``operations`` (the CLI's ``consent.*`` commands).
+``operations`` (the CLI's ``consent.*`` operations) and ``commands`` (``consent show``, printing them).
 
 The domain modules may import ``gateway.config``, ``gateway.storage`` and ``gateway.monitoring.counters``;
 the edges may also import ``gateway.web``, ``gateway.geoip``, ``gateway.useragent`` and
