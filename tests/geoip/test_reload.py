@@ -25,6 +25,12 @@ def settle(app: Any, database_type: str) -> None:
         time.sleep(0.05)
 
 
+def app_over(make_settings: SettingsFactory, clickhouse_url: str, city: Path, interval: str) -> TestClient:
+    return TestClient(create_app(make_settings({
+        "GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city),
+        "GATEWAY_GEOIP_RELOAD_INTERVAL": interval})))
+
+
 def replace_with(path: Path, database_type: str) -> None:
     fresh = build_city_db(path.with_suffix(".new"), database_type)
     fresh.replace(path)  # atomic: the path names the old file or the new one, whole
@@ -33,9 +39,7 @@ def replace_with(path: Path, database_type: str) -> None:
 def test_a_replaced_database_is_used_and_a_broken_one_is_not(make_settings: SettingsFactory,
                                                             clickhouse_url: str, tmp_path: Path) -> None:
     city = build_city_db(tmp_path / "city.mmdb", "GeoLite2-City")
-    settings = make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city),
-                              "GATEWAY_GEOIP_RELOAD_INTERVAL": "0.05"})
-    with TestClient(create_app(settings)) as client:
+    with app_over(make_settings, clickhouse_url, city, "0.05") as client:
         app: Any = client.app
         first = app.state.resources.geo
         replace_with(city, "DBIP-City-Lite")
@@ -57,9 +61,7 @@ def test_a_database_installed_after_the_start_is_taken_up(make_settings: Setting
                                                           clickhouse_url: str, tmp_path: Path) -> None:
     city = tmp_path / "geoip" / "city.mmdb"
     city.parent.mkdir()
-    settings = make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city),
-                              "GATEWAY_GEOIP_RELOAD_INTERVAL": "0.05"})
-    with TestClient(create_app(settings)) as client:
+    with app_over(make_settings, clickhouse_url, city, "0.05") as client:
         app: Any = client.app
         assert client.get("/-/health").json() == {"status": "degraded"}  # no geography yet
         replace_with(city, "GeoLite2-City")
@@ -70,9 +72,7 @@ def test_a_database_installed_after_the_start_is_taken_up(make_settings: Setting
 
 def test_zero_means_never(make_settings: SettingsFactory, clickhouse_url: str, tmp_path: Path) -> None:
     city = build_city_db(tmp_path / "city.mmdb", "GeoLite2-City")
-    settings = make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city),
-                              "GATEWAY_GEOIP_RELOAD_INTERVAL": "0"})
-    with TestClient(create_app(settings)) as client:
+    with app_over(make_settings, clickhouse_url, city, "0") as client:
         app: Any = client.app
         first = app.state.resources.geo
         replace_with(city, "DBIP-City-Lite")

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -107,13 +108,13 @@ def test_query_strings_are_cut(text: str, expected: str) -> None:
     assert strip_queries(text) == expected
 
 
-def test_configure_logging_filters_every_handler_of_the_root_logger() -> None:
+@contextmanager
+def root_logging() -> Iterator[logging.Logger]:
+    """The root logger, given back as it was (handlers and level) after configure_logging changed it."""
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
     try:
-        configure_logging("warning")
-        assert root.handlers
-        assert all(any(isinstance(f, QueryStringFilter) for f in h.filters) for h in root.handlers)
+        yield root
     finally:
         for handler in root.handlers:
             if handler not in saved_handlers:
@@ -122,11 +123,16 @@ def test_configure_logging_filters_every_handler_of_the_root_logger() -> None:
         root.setLevel(saved_level)
 
 
+def test_configure_logging_filters_every_handler_of_the_root_logger() -> None:
+    with root_logging() as root:
+        configure_logging("warning")
+        assert root.handlers
+        assert all(any(isinstance(f, QueryStringFilter) for f in h.filters) for h in root.handlers)
+
+
 def test_json_logs_are_one_object_per_line_and_as_clean_as_the_text_ones() -> None:
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
     stream = io.StringIO()
-    try:
+    with root_logging() as root:
         configure_logging("info", "json")
         for handler in root.handlers:
             handler.setStream(stream)  # type: ignore[attr-defined]
@@ -136,12 +142,6 @@ def test_json_logs_are_one_object_per_line_and_as_clean_as_the_text_ones() -> No
             raise ConnectionError("refused http://ch.internal:8123/?param_uid=u-1")
         except ConnectionError:
             logging.getLogger("gateway.storage.writer").exception("insert failed")
-    finally:
-        for handler in root.handlers:
-            if handler not in saved_handlers:
-                handler.close()
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert set(first) == {"time", "level", "logger", "message"} and first["level"] == "WARNING"
     assert first["logger"] == "urllib3.connectionpool" and first["time"].endswith("+00:00")
