@@ -116,6 +116,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         elif todo := await asyncio.to_thread(pending, db):
             raise MigrationError(f"{len(todo)} migration(s) pending and GATEWAY_MIGRATE_ON_START is off: "
                                  "run `consent-gateway migrate`")
+        # A GeoIP database replaced on disk (geoip install --version latest) is used without a restart;
+        # the files are looked at before the first open, so a rename during the start is not missed.
+        geo_paths = [settings.city_db_path, *([settings.geoip_asn_db] if settings.geoip_asn_db else [])]
+        geo_watcher = GeoWatcher(geo_paths, lambda: open_geo(settings), partial(swap_geo, app.state),
+                                 settings.geoip_reload_interval)
         geo = open_geo(settings)
         writer = BatchWriter(db, batch_size=settings.writer_batch_size,
                              flush_interval=settings.writer_flush_interval,
@@ -157,10 +162,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The dashboard's clock, read at each sweep, so a pinned clock pins both.
         sweeper = Sweeper(db, settings.sites, lambda: app.state.clock(), app.state.metrics.count)
         sweeper.start()
-        # A GeoIP database replaced on disk (geoip install --version latest) is used without a restart.
-        geo_paths = [settings.city_db_path, *([settings.geoip_asn_db] if settings.geoip_asn_db else [])]
-        geo_watcher = GeoWatcher(geo_paths, lambda: open_geo(settings), partial(swap_geo, app.state),
-                                 settings.geoip_reload_interval)
         geo_watcher.start()
         # Counters summed over the workers of `serve --workers N` for /-/metrics (monitoring/share.py).
         samples = app.state.worker_samples = WorkerSamples(app.state.metrics_share_folder,

@@ -236,6 +236,13 @@ def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None =
         for path in paths:
             print(f"wrote {path}")
         return 0
+    def failed(message: str) -> int:  # for serve, a log record like its others (filtered, JSON logs)
+        if logged:
+            logging.getLogger("gateway.cli").error("%s", message)
+        else:
+            print(f"consent-gateway: {message}", file=sys.stderr)
+        return 1
+
     try:
         db = connect(settings.effective_clickhouse_url)
         try:
@@ -243,17 +250,15 @@ def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None =
         finally:
             db.close()
     except MigrationError as exc:
-        print(f"consent-gateway: {exc}", file=sys.stderr)
-        return 1
+        return failed(str(exc))
     except Exception as exc:  # connection and engine errors: one line, not a traceback
         target = Target.parse(settings.effective_clickhouse_url)
         hint = ""
         if target.embedded and "EmbeddedServer" in str(exc):
             hint = " (is `consent-gateway serve` running? embedded ClickHouse allows one process)"
         first_line = (str(exc).splitlines() or [""])[0][:300]
-        print(f"consent-gateway: cannot reach ClickHouse at {target.display}: {type(exc).__name__}: "
-              f"{first_line}{hint}", file=sys.stderr)
-        return 1
+        return failed(f"cannot reach ClickHouse at {target.display}: {type(exc).__name__}: "
+                      f"{first_line}{hint}")
     if logged:
         logging.getLogger("gateway.cli").info("%s: %s", db.target.display, report.summary)
     else:

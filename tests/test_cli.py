@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 from pathlib import Path
@@ -108,6 +109,14 @@ def test_migrate_against_an_unreachable_server_says_so_in_one_line(env: dict[str
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("consent-gateway: cannot reach ClickHouse at http://default@127.0.0.1:9/gw")
     assert "Traceback" not in result.stderr
+
+
+def test_serve_with_json_logs_says_it_cannot_reach_clickhouse_in_json(env: dict[str, str]) -> None:
+    result = run(["serve"], env | {"GATEWAY_CLICKHOUSE_URL": "http://default:@127.0.0.1:9/gw",
+                                   "GATEWAY_LOG_FORMAT": "json"})
+    assert result.returncode == 1
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert records[-1]["level"] == "ERROR" and "cannot reach ClickHouse" in records[-1]["message"]
 
 
 def test_migrate_emit_sql_writes_the_deploy_files(env: dict[str, str], tmp_path: Path) -> None:

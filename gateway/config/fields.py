@@ -105,8 +105,11 @@ def _as_seconds(value: object) -> float:
 
 def _as_seconds_or_off(value: object) -> float:
     """0 (off), or seconds as ``_as_seconds`` takes them."""
-    if value in (0, "0", "0.0"):
-        return 0.0
+    try:
+        if float(str(value).strip()) == 0 and not isinstance(value, bool):
+            return 0.0
+    except ValueError:
+        pass  # _as_seconds says what it expects
     return _as_seconds(value)
 
 

@@ -1,7 +1,9 @@
 """A city database replaced on disk is picked up without a restart.
 
 ``consent-gateway geoip install --version latest`` (or any tool that does the same) moves the new file
-into place with a rename, so the path names either the old file or the new one, whole. ``GeoWatcher``
+into place with a rename, so the path names either the old file or the new one, whole. Only a rename
+is safe: the reader maps the file into memory, so writing over it in place (``cp``, ``curl -o``)
+changes the pages a lookup reads and can crash the process (SIGBUS), reload or not. ``GeoWatcher``
 looks at the files' identity (inode, size, modification time) every ``interval`` seconds. When it
 changed, it opens the new database in a thread and hands it to ``swap`` on the event loop, between
 two lookups, which then closes the old one: no lookup ever sees a half-written file or a half-open

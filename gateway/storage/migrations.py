@@ -4,12 +4,16 @@ Applied versions are recorded in ``schema_migrations`` with a checksum of their 
 second run finds nothing to do and says so. A checksum that no longer matches means someone
 edited an applied migration: that fails loudly instead of leaving schemas that differ between
 installations. Every statement is ``IF NOT EXISTS``-safe, so two instances migrating at the same
-moment both succeed.
+moment both succeed; and a migrator that is behind never undoes one that is ahead: before each
+migration it reads the recorded versions again and skips what a newer one already passed, and an
+enum is never narrowed (an ``ALTER ... MODIFY COLUMN`` to an enum the column already holds every
+value of is skipped), so a late migration 4 cannot take away the value migration 5 added.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,14 +62,40 @@ def pending(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> tup
     return tuple(m for m in migrations if m.version not in done)
 
 
+ENUM_CHANGE = re.compile(r"ALTER TABLE (\w+) MODIFY COLUMN IF EXISTS (\w+) (Enum8\(.*\))$", re.S)
+ENUM_MEMBER = re.compile(r"'((?:[^'\\]|\\.)*)' = (-?\d+)")
+
+
+def run_statement(db: Database, statement: str) -> bool:
+    """Run one migration statement, unless it would narrow an enum the live column holds more of (a
+    late, older migration after a newer one); True when it ran."""
+    change = ENUM_CHANGE.match(statement)
+    if change is not None:
+        table, column, wanted = change.groups()
+        rows = db.query("SELECT type FROM system.columns WHERE database = currentDatabase() AND table = "
+                        "{t:String} AND name = {c:String}", {"t": table, "c": column})
+        if rows and set(ENUM_MEMBER.findall(wanted)) <= set(ENUM_MEMBER.findall(rows[0][0])):
+            return False
+    db.command(statement)
+    return True
+
+
+def apply(db: Database, migration: Migration) -> bool:
+    """Apply and record ``migration``, unless another migrator already recorded a later one (it applied
+    and recorded this one before: they go in order); True when applied here."""
+    if max(applied_versions(db), default=0) > migration.version:
+        return False
+    for statement in migration.statements:
+        run_statement(db, statement)
+    db.insert("schema_migrations", [(migration.version, migration.name, checksum(migration))],
+              ["version", "name", "checksum"])
+    return True
+
+
 def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> MigrationReport:
     todo = pending(db, migrations)
-    for migration in todo:
-        for statement in migration.statements:
-            db.command(statement)
-        db.insert("schema_migrations", [(migration.version, migration.name, checksum(migration))],
-                  ["version", "name", "checksum"])
-    return MigrationReport(applied=todo, already_applied=len(migrations) - len(todo))
+    applied = tuple(migration for migration in todo if apply(db, migration))
+    return MigrationReport(applied=applied, already_applied=len(migrations) - len(applied))
 
 
 def emit_sql(folder: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[Path]:

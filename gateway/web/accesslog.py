@@ -62,8 +62,12 @@ class JsonFormatter(logging.Formatter):
     message is the filtered one (QueryStringFilter runs first, on the handler), nothing is added."""
 
     def format(self, record: logging.LogRecord) -> str:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed logging call: its template, never its arguments (may hold anything)
+            message = f"{record.msg} (a logging call with arguments that do not fit)"
         entry = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
-                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+                 "level": record.levelname, "logger": record.name, "message": message}
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -76,6 +80,7 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     if log_format == "json":
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonFormatter())
+        logging.captureWarnings(True)  # Python's warnings become records too, not plain lines
     # On the handlers, not on the loggers: a logger's filter sees only records logged on that very
     # logger, never those of its children (urllib3.connectionpool) passing through.
     for handler in logging.getLogger().handlers:

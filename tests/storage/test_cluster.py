@@ -12,6 +12,7 @@ import pytest
 
 from gateway.storage.clickhouse import Database
 from gateway.storage.cluster import cluster_migrations, emit_cluster_sql, for_cluster
+from gateway.storage.migrations import checksum
 from gateway.storage.schema import MIGRATIONS
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse" / "cluster"
@@ -63,3 +64,14 @@ def test_the_shipped_cluster_sql_is_what_the_code_generates(tmp_path: Path) -> N
     emitted = {p.name: p.read_text() for p in emit_cluster_sql(tmp_path, CLUSTER)}
     shipped = {p.name: p.read_text() for p in SHIPPED.glob("*.sql")}
     assert emitted == shipped, f"run `consent-gateway migrate --emit-sql {SHIPPED} --cluster {CLUSTER}`"
+
+
+def test_each_cluster_file_records_the_version_the_gateway_looks_for(tmp_path: Path) -> None:
+    # Applied by hand, they must leave schema_migrations as `migrate` would, or the gateway's start
+    # runs the single-server migrations against the Distributed table.
+    files = sorted(emit_cluster_sql(tmp_path, CLUSTER))
+    for migration, path in zip(MIGRATIONS, files[1:], strict=True):
+        assert path.read_text().endswith(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES "
+            f"({migration.version}, '{migration.name}', '{checksum(migration)}');\n")
+    assert "INSERT" not in files[0].read_text()

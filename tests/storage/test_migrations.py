@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.storage.clickhouse import Database
-from gateway.storage.migrations import MigrationError, emit_sql, migrate
+from gateway.storage.migrations import MigrationError, apply, emit_sql, migrate, run_statement
 from gateway.storage.schema import CONSENT_LOG_TABLE, EVENTS_TABLE, MIGRATIONS, Migration
 
 DEPLOY_SQL = Path(__file__).parents[2] / "deploy" / "clickhouse"
@@ -89,3 +89,19 @@ def test_emitted_sql_creates_the_same_schema(db: Database, tmp_path: Path) -> No
             if body:
                 db.command(body)
     assert {"events", "consent_log"} <= {name for (name,) in db.query("SHOW TABLES")}
+
+
+def test_a_late_migrator_never_undoes_a_newer_one(db: Database) -> None:
+    """Gateways starting together each read what is pending, then apply it: one that is behind must
+    not run migration 4 after another ran 5, which would take 'undelivered' out of consent_log.action
+    and make every stored undelivered row unreadable (found by review)."""
+    migrate(db)
+    late_four = MIGRATIONS[3]
+    assert apply(db, late_four) is False  # 5 is recorded: 4 was applied and recorded before it
+    # Even past that check (it read the versions a moment before 5 landed), no enum is narrowed.
+    [narrowing] = [s for s in late_four.statements if "MODIFY COLUMN IF EXISTS action" in s]
+    assert run_statement(db, narrowing) is False
+    [(action,)] = db.query("SELECT type FROM system.columns WHERE database = currentDatabase() AND "
+                           "table = 'consent_log' AND name = 'action'")
+    assert "'undelivered' = 6" in action
+    assert run_statement(db, MIGRATIONS[4].statements[0]) is False  # already as wide: nothing to do

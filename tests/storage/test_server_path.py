@@ -91,7 +91,8 @@ def test_unreachable_server_fails_with_a_clear_error(tmp_path: Path) -> None:
 
 def test_several_instances_migrating_a_fresh_server_at_once_all_start_and_agree(standin: StandIn) -> None:
     """Gateways started together against a new database each run `migrate` (as `serve` does at start):
-    every one succeeds, the schema is whole, and each version counts as applied once."""
+    every one succeeds, the schema is the newest one (a late migrator undid nothing), and each version
+    is recorded (duplicate records merge: ReplacingMergeTree, read with FINAL)."""
     url = f"http://default:@{standin.host}:{standin.port}/race_{uuid.uuid4().hex[:10]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env |= {"GATEWAY_CLICKHOUSE_URL": url, "GATEWAY_SECRET_KEYS": "k" * 40}
@@ -108,5 +109,8 @@ def test_several_instances_migrating_a_fresh_server_at_once_all_start_and_agree(
         tables = {name for (name,) in database.query("SELECT name FROM system.tables WHERE database = "
                                                      "currentDatabase()")}
         assert {"events", "consent_log", "consent_configs", "rights_requests"} <= tables
+        [(action,)] = database.query("SELECT type FROM system.columns WHERE database = currentDatabase() "
+                                     "AND table = 'consent_log' AND name = 'action'")
+        assert "'undelivered' = 6" in action
     finally:
         database.close()

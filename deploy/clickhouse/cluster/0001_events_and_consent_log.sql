@@ -91,3 +91,5 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/consent_log', '{
 PARTITION BY toYYYYMM(ts)
 ORDER BY (site_id, toDate(ts), consent_id, ts)
 SETTINGS replicated_deduplication_window = 1000;
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES (1, 'events and consent log', '143808a7a1b47d226b33b1177fd109e273541005c7c39673e4f8cfa2a5443dd6');

@@ -15,3 +15,5 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/consent_configs'
 ORDER BY (site_id, config_hash);
 
 ALTER TABLE consent_log ON CLUSTER consent_gateway MODIFY COLUMN IF EXISTS source Enum8('banner' = 1, 'gpc' = 2, 'api' = 3, 'regime' = 4, 'dnt' = 5);
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES (2, 'consent configs and sources', '1e7cad4dee342f67e9b70be7e9fa49dcba62676cc7bd2b544f6b2a0b95a65af6');

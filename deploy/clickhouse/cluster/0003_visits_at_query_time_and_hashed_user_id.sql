@@ -14,3 +14,5 @@ ALTER TABLE events ON CLUSTER consent_gateway ADD COLUMN IF NOT EXISTS user_id S
 ALTER TABLE events_local ON CLUSTER consent_gateway DROP COLUMN IF EXISTS visit_id;
 
 ALTER TABLE events ON CLUSTER consent_gateway DROP COLUMN IF EXISTS visit_id;
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES (3, 'visits at query time and hashed user id', '6d4ecb0727682764623de72697c45a531d9a6c454fed54754f2d6cbf80992783');

@@ -34,3 +34,5 @@ ALTER TABLE events_local ON CLUSTER consent_gateway ADD INDEX IF NOT EXISTS user
 ALTER TABLE events_local ON CLUSTER consent_gateway MATERIALIZE INDEX consent_id_bloom;
 
 ALTER TABLE events_local ON CLUSTER consent_gateway MATERIALIZE INDEX user_id_bloom;
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES (4, 'visitors rights', 'cc81504d695007e215f97fbf7b1c90133acb25c18364d0b045940bdcc72f9bc3');

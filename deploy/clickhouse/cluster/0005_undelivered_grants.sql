@@ -4,3 +4,5 @@
 -- (macros {shard} and {replica} must be defined on every node).
 
 ALTER TABLE consent_log ON CLUSTER consent_gateway MODIFY COLUMN IF EXISTS action Enum8('grant' = 1, 'refuse' = 2, 'update' = 3, 'withdraw' = 4, 'erase' = 5, 'undelivered' = 6);
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES (5, 'undelivered grants', 'edb7c908d274c661aba3d16acd6f55f3d05bc2ab307ad6832902e6493dc78c1d');
