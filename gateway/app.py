@@ -218,7 +218,7 @@ def create_app(settings: Settings) -> Starlette:
                                          decisions=app.state.ledger)
     app.state.rights_limit = PerKeyLimit()
     app.state.consent_budget = ConsentBudget()  # rows a client without a cookie may write
-    app.state.origin_warnings = OriginWarnings.of(app.state)  # set-up mistakes, logged once per origin
+    app.state.origin_warnings = OriginWarnings.new()  # set-up mistakes, logged once per origin
     app.state.sites_by_id = {site.id: site for site in settings.sites}
     app.state.uid_key = uid_key(settings)
     app.state.scripts = load_scripts()

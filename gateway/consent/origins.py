@@ -33,21 +33,17 @@ LINES_PER_MINUTE = 10  # per kind and process
 
 @dataclass(frozen=True, slots=True)
 class OriginWarnings:
-    """The warnings of one process (kept on the app's state, made at the first request that needs them)."""
+    """The warnings of one process (``app.state.origin_warnings``, made by the app)."""
 
     unconfigured: WarnOnce
     cross_site: WarnOnce
 
     @classmethod
-    def of(cls, state: Any) -> OriginWarnings:
-        found: OriginWarnings | None = getattr(state, "origin_warnings", None)
-        if found is None:
-            found = state.origin_warnings = cls(
-                WarnOnce(log, "warnings about unconfigured origins", max_keys=MAX_ORIGINS,
-                         per_minute=LINES_PER_MINUTE),
-                WarnOnce(log, "warnings about cross-site pages", max_keys=MAX_ORIGINS,
-                         per_minute=LINES_PER_MINUTE))
-        return found
+    def new(cls) -> OriginWarnings:
+        return cls(WarnOnce(log, "warnings about unconfigured origins", max_keys=MAX_ORIGINS,
+                            per_minute=LINES_PER_MINUTE),
+                   WarnOnce(log, "warnings about cross-site pages", max_keys=MAX_ORIGINS,
+                            per_minute=LINES_PER_MINUTE))
 
 
 def warn_about_origin(request: Request, site: Site) -> None:
@@ -58,14 +54,14 @@ def warn_about_origin(request: Request, site: Site) -> None:
     state = request.app.state
     if not site.allows_origin(origin):
         quoted = shown(origin)
-        OriginWarnings.of(state).unconfigured.warn(
+        state.origin_warnings.unconfigured.warn(
             (quoted, site.id), "consent API: a page on %s asked for site %d, which does not allow that "
             "origin: the browser refuses the answer (a CORS error in the page's console) and shows no "
             "banner. %s",
             quoted, site.id, _unconfigured_fix(state, site))
     elif request.method in ("POST", "DELETE") and cross_site(request):
         quoted = shown(origin)
-        OriginWarnings.of(state).cross_site.warn(
+        state.origin_warnings.cross_site.warn(
             quoted, "consent API: a decision for site %d came from a page on %s, which is cross-site with "
             "the gateway: the browser will not keep the consent cookie (SameSite=Lax), so the banner asks "
             "again on every page and every hit is dropped as no-consent. Serve the gateway same-site with "
