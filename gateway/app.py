@@ -108,7 +108,7 @@ async def open_spool(base: Path, writer: BatchWriter) -> tuple[Spool, int]:
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    db = await asyncio.to_thread(connect, settings.effective_clickhouse_url)
+    db = await asyncio.to_thread(connect, settings.clickhouse_target)
     try:
         if settings.migrate_on_start:
             report = await asyncio.to_thread(migrate, db)

@@ -25,7 +25,6 @@ from gateway.config.settings import (
     load_settings,
 )
 from gateway.control.local import SOCKET_NAME, TOKEN_NAME
-from gateway.storage.clickhouse import Target
 from gateway.storage.permissions import private_umask, secure_data_dir
 from gateway.web.accesslog import configure_logging
 
@@ -54,8 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--emit-sql", metavar="DIR", type=Path,
                          help="write the migrations as SQL files into DIR instead of applying them")
     migrate.add_argument("--cluster", metavar="NAME",
-                         help="with --emit-sql: the migrations for the ClickHouse cluster NAME (replicated "
-                              "local tables, Distributed events; see docs/deploy.md)")
+                         help="the schema for the ClickHouse cluster NAME (replicated local tables, a "
+                              "Distributed events; default: GATEWAY_CLICKHOUSE_CLUSTER), applied ON CLUSTER "
+                              "or, with --emit-sql, written as SQL files; see docs/deploy.md")
 
     commands.add_parser("check-config", help="print the effective settings, secrets redacted")
 
@@ -179,12 +179,12 @@ def report_config_error(error: ConfigError) -> None:
 def serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
-    if workers > 1 and Target.parse(settings.effective_clickhouse_url).embedded:
+    if workers > 1 and settings.clickhouse_target.embedded:
         print("consent-gateway: --workers > 1 needs a ClickHouse server (GATEWAY_CLICKHOUSE_URL): embedded "
               "ClickHouse lives in one process", file=sys.stderr)
         return EXIT_CONFIG
     # What an earlier version or another tool left readable by others is made private.
-    target = Target.parse(settings.effective_clickhouse_url)
+    target = settings.clickhouse_target
     secure_data_dir(settings.data_dir, DATA_ENTRIES, target.path)
     if workers > 1:
         from gateway.monitoring import share as metrics_share
@@ -218,15 +218,10 @@ def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None =
                 logged: bool = False) -> int:
     """``migrate``; for ``serve`` (``logged``), its report is a log line like the server's (JSON logs)."""
     from gateway.storage.clickhouse import connect
-    from gateway.storage.cluster import emit_cluster_sql
+    from gateway.storage.cluster import check_name, emit_cluster_sql, migrate_cluster
     from gateway.storage.migrations import MigrationError, migrate
     from gateway.storage.migrations import emit_sql as write_sql
 
-    if cluster is not None and emit_sql is None:
-        print("consent-gateway: --cluster needs --emit-sql DIR: write the cluster's SQL and apply it with "
-              "clickhouse-client (applying it from here is not supported yet; see docs/deploy.md)",
-              file=sys.stderr)
-        return EXIT_CONFIG
     if emit_sql is not None:
         try:
             paths = emit_cluster_sql(emit_sql, cluster) if cluster is not None else write_sql(emit_sql)
@@ -243,16 +238,29 @@ def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None =
             print(f"consent-gateway: {message}", file=sys.stderr)
         return 1
 
-    try:
-        db = connect(settings.effective_clickhouse_url)
+    target = settings.clickhouse_target
+    cluster = cluster or target.cluster or None
+    if cluster is not None:
         try:
-            report = migrate(db)
+            check_name(cluster)
+        except ValueError as exc:
+            print(f"consent-gateway: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        if target.embedded:
+            print("consent-gateway: --cluster needs a ClickHouse server URL (GATEWAY_CLICKHOUSE_URL), not "
+                  "embedded ClickHouse", file=sys.stderr)
+            return EXIT_CONFIG
+        target = target.with_options(cluster=cluster)
+    try:
+        db = connect(target)
+        try:
+            report = migrate_cluster(db, cluster) if cluster is not None else migrate(db)
         finally:
             db.close()
     except MigrationError as exc:
         return failed(str(exc))
     except Exception as exc:  # connection and engine errors: one line, not a traceback
-        target = Target.parse(settings.effective_clickhouse_url)
+        target = settings.clickhouse_target
         hint = ""
         if target.embedded and "EmbeddedServer" in str(exc):
             hint = " (is `consent-gateway serve` running? embedded ClickHouse allows one process)"

@@ -47,8 +47,9 @@ def test_check_config_and_serve_report_every_error_at_once(env: dict[str, str], 
     config = tmp_path / "gateway.toml"
     config.write_text('log_levl = "debug"\n\n[[sites]]\nid = 1\norigins = ["ftp://shop.example"]\n'
                       'timezone = "Europe/Berln"\n')
-    known = ("data_dir, clickhouse_url, secret_keys, geoip_city_db, geoip_asn_db, geoip_reload_interval, "
-             "trusted_proxies, migrate_on_start, writer_batch_size, writer_flush_interval, "
+    known = ("data_dir, clickhouse_url, clickhouse_password, clickhouse_ca_file, clickhouse_cluster, "
+             "secret_keys, geoip_city_db, geoip_asn_db, geoip_reload_interval, trusted_proxies, "
+             "shutdown_timeout, migrate_on_start, writer_batch_size, writer_flush_interval, "
              "writer_max_pending, visit_timeout, opt_in_countries, instance_name, log_level, log_format, "
              "metrics_token, sites")
     for command in (["check-config"], ["serve"]):
@@ -133,8 +134,8 @@ def test_migrate_emit_sql_for_a_cluster(env: dict[str, str], tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     first = (tmp_path / "cluster" / "0001_events_and_consent_log.sql").read_text()
     assert "CREATE TABLE IF NOT EXISTS events_local ON CLUSTER shop" in first
-    alone = run(["migrate", "--cluster", "shop"], env)  # applying it from here: not yet
-    assert alone.returncode == 2 and "--cluster needs --emit-sql DIR" in alone.stderr
+    embedded = run(["migrate", "--cluster", "shop"], env)  # applied ON CLUSTER: a server's work
+    assert embedded.returncode == 2 and "--cluster needs a ClickHouse server URL" in embedded.stderr
     bad = run(["migrate", "--emit-sql", str(tmp_path / "bad"), "--cluster", "a b"], env)
     assert bad.returncode == 2 and "cluster name 'a b'" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -148,6 +148,13 @@ def _as_log_level(value: object) -> str:
     return text
 
 
+def _as_cluster(value: object) -> str:
+    name = _as_str(value).strip()
+    if name and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"must be a cluster name of letters, digits and _, got {value!r}")
+    return name
+
+
 def _as_log_format(value: object) -> str:
     text = _as_str(value).lower()
     if text not in LOG_FORMATS:
@@ -171,9 +178,17 @@ class Field:
 FIELDS: tuple[Field, ...] = (
     Field("data_dir", "./data", "Folder for embedded ClickHouse data, the generated secret key and the "
           "GeoIP database.", _as_path),
-    Field("clickhouse_url", "", "`http(s)://user:pass@host:port/database` for a ClickHouse server; "
-          "`chdb:///absolute/path` or `chdb://relative/path` for embedded (chDB). Empty: embedded under "
-          "DATA_DIR/clickhouse.", _as_clickhouse_url, secret=True),
+    Field("clickhouse_url", "", "`http(s)://user:pass@host:port/database` for a ClickHouse server, or "
+          "several such URLs separated by commas (replicas: the gateway moves to the next when one does "
+          "not answer); `chdb:///absolute/path` or `chdb://relative/path` for embedded (chDB). Empty: "
+          "embedded under DATA_DIR/clickhouse.", _as_clickhouse_url, secret=True),
+    Field("clickhouse_password", "", "ClickHouse password, instead of the one in the URL (e.g. from a "
+          "secret file: GATEWAY_CLICKHOUSE_PASSWORD_FILE).", _as_str, secret=True),
+    Field("clickhouse_ca_file", "", "CA certificate file (PEM) that signed the ClickHouse servers' "
+          "certificates, for https URLs. Empty: the system's CAs.", as_optional_path),
+    Field("clickhouse_cluster", "", "Name of the ClickHouse cluster (remote_servers) the schema was made "
+          "for with `migrate --cluster`: erasures and retention then change the shards' local tables ON "
+          "CLUSTER, and inserts wait until their shard has the rows. Empty: one server.", _as_cluster),
     Field("secret_keys", "", "Comma-separated signing keys (32+ characters each); the first signs, all "
           "verify, so keys can be rotated. Empty: one is generated in DATA_DIR/secret_key (not for "
           "production).", _as_secret_keys, secret=True),
@@ -187,6 +202,10 @@ FIELDS: tuple[Field, ...] = (
           _as_seconds_or_off),
     Field("trusted_proxies", "", "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For / "
           "Forwarded headers are believed. Empty: none; the socket peer is the client.", _as_networks),
+    Field("shutdown_timeout", "20", "Seconds a stopping gateway (SIGTERM, Ctrl-C) gives requests in "
+          "flight, the writer's last inserts and the spool's acknowledgements before it exits; what is "
+          "not inserted by then stays in the spool for the next start. Keep Kubernetes' "
+          "terminationGracePeriodSeconds and systemd's TimeoutStopSec above it.", _as_seconds),
     Field("migrate_on_start", "true", "Apply pending ClickHouse migrations when `serve` starts.", _as_bool),
     Field("writer_batch_size", "10000", "Rows per ClickHouse insert: the writer flushes when a table's "
           "buffer reaches this size.", _as_int(1, 1_000_000)),

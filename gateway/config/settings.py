@@ -2,7 +2,8 @@
 
 Every setting is declared once in ``FIELDS`` (``gateway.config.fields``: name, default, help); the
 same table feeds ``check-config``, the configuration reference (docs/configuration.md) and the
-validation errors. Environment variables (``GATEWAY_<NAME>``) override the file. Loading checks every
+validation errors. Environment variables (``GATEWAY_<NAME>``, or ``GATEWAY_<NAME>_FILE`` naming a file
+that holds the value, for secrets) override the file. Loading checks every
 key and raises one ``ConfigError`` listing every problem found (unknown keys, bad values, bad
 ``[[sites]]`` tables), each naming its key, so that one run shows all there is to fix.
 
@@ -35,6 +36,7 @@ from gateway.config.fields import (
     as_optional_path,
 )
 from gateway.config.sites import DEMO_SITE, SITE_KEYS, Site, site_from_table
+from gateway.storage.clickhouse import Target
 
 __all__ = ["DEMO_TOKEN_FILE", "ENV_PREFIX", "FIELDS", "FIELDS_BY_NAME", "FILE_ONLY_KEYS", "OPT_IN_COUNTRIES",
            "SECRET_KEY_FILE", "ConfigError", "Field", "IPNetwork", "Settings", "demo_site", "describe",
@@ -43,6 +45,7 @@ __all__ = ["DEMO_TOKEN_FILE", "ENV_PREFIX", "FIELDS", "FIELDS_BY_NAME", "FILE_ON
 log = logging.getLogger(__name__)
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+FILE_SUFFIX = "_FILE"  # GATEWAY_<NAME>_FILE: the setting's value is that file's text
 DEMO_TOKEN_FILE = "demo-token"  # noqa: S105 (a file name: written by ./scripts/serve, read for the demo site)
 
 
@@ -50,11 +53,15 @@ DEMO_TOKEN_FILE = "demo-token"  # noqa: S105 (a file name: written by ./scripts/
 class Settings:
     data_dir: Path
     clickhouse_url: str = field(repr=False)
+    clickhouse_password: str = field(repr=False)
+    clickhouse_ca_file: Path | None
+    clickhouse_cluster: str
     secret_keys: tuple[str, ...] = field(repr=False)
     geoip_city_db: Path | None
     geoip_asn_db: Path | None
     geoip_reload_interval: float
     trusted_proxies: tuple[IPNetwork, ...]
+    shutdown_timeout: float
     migrate_on_start: bool
     writer_batch_size: int
     writer_flush_interval: float
@@ -76,6 +83,13 @@ class Settings:
     @property
     def effective_clickhouse_url(self) -> str:
         return self.clickhouse_url or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def clickhouse_target(self) -> Target:
+        """The URL(s) with the password, CA and cluster of their own settings."""
+        return Target.parse(self.effective_clickhouse_url).with_options(
+            password=self.clickhouse_password, ca_file=self.clickhouse_ca_file,
+            cluster=self.clickhouse_cluster)
 
     def site(self, site_id: int) -> Site | None:
         for site in self.sites:
@@ -103,16 +117,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             problems.add(f"GATEWAY_CONFIG: {config_file} is not valid TOML: {exc}")
 
     known_env = sorted({f.env for f in FIELDS} | {ENV_PREFIX + "CONFIG"})
+    from_files = sorted(f.env + FILE_SUFFIX for f in FIELDS)
     for name in sorted(env):
-        if name.startswith(ENV_PREFIX) and name not in known_env:
+        if name.startswith(ENV_PREFIX) and name not in known_env and name not in from_files:
             problems.add(f"{name}: {unknown_key(name, known_env, 'setting')}")
+    env, read_from_files = _with_file_values(env, problems)
     in_file = f"{config_file}: "
     problems.unknown_keys(file_values, [*FIELDS_BY_NAME, *FILE_ONLY_KEYS], in_file)
 
     values: dict[str, Any] = {}
     for spec in FIELDS:
         if spec.env in env:
-            raw, where = env[spec.env], spec.env
+            raw, where = env[spec.env], spec.env + (FILE_SUFFIX if spec.env in read_from_files else "")
         elif spec.name in file_values:
             raw, where = file_values[spec.name], in_file + spec.name
         else:
@@ -124,6 +140,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if spec.secret:  # the message must not print what may be a real secret
                 reason = re.sub(r",? got .*$", " (value not shown: secret)", reason)
             problems.add(f"{where}: {reason}")
+    url = values.get("clickhouse_url")
+    if values.get("clickhouse_cluster") and url is not None and (not url or url.startswith("chdb://")):
+        problems.add("GATEWAY_CLICKHOUSE_CLUSTER: a cluster needs server URLs (GATEWAY_CLICKHOUSE_URL), "
+                     "not embedded ClickHouse")
     if not values.get("instance_name"):
         values["instance_name"] = socket.gethostname()
     demo = file_values.get("sites") is None
@@ -136,6 +156,33 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values["sites"] = problems.attempt(lambda: _load_sites(file_values["sites"], in_file), no_sites)
     problems.raise_if_any()
     return Settings(config_file=config_file, demo=demo, **values)
+
+
+def _with_file_values(env: Mapping[str, str], problems: Problems) -> tuple[Mapping[str, str], set[str]]:
+    """``env`` with each ``GATEWAY_<NAME>_FILE`` replaced by ``GATEWAY_<NAME>`` holding that file's text
+    (one final newline dropped): secrets from Docker, Kubernetes or systemd credential files. Also the
+    names so read, for the errors."""
+    values = dict(env)
+    read = set()
+    for spec in FIELDS:
+        path = env.get(spec.env + FILE_SUFFIX)
+        if path is None:
+            continue
+        where = spec.env + FILE_SUFFIX
+        if spec.env in env:
+            problems.add(f"{where}: {spec.env} is set too; set one of them")
+            continue
+        try:
+            text = Path(path).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.add(f"{where}: cannot read {path}: {exc.strerror}")
+            continue
+        except UnicodeDecodeError:
+            problems.add(f"{where}: {path} is not UTF-8 text")
+            continue
+        values[spec.env] = text.removesuffix("\n").removesuffix("\r")
+        read.add(spec.env)
+    return values, read
 
 
 def _load_sites(raw: object, in_file: str) -> tuple[Site, ...]:
@@ -237,7 +284,11 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _redact_url(url: str) -> str:
+def _redact_url(urls: str) -> str:
+    return ",".join(_redact_one(url) for url in urls.split(","))
+
+
+def _redact_one(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     userinfo, at, hostpart = rest.rpartition("@")
     if not at or ":" not in userinfo:

@@ -27,7 +27,7 @@ async def run_operation(settings: Settings, name: str, args: dict[str, Any]) -> 
     """Run ``name``: in the gateway serving ``settings.data_dir`` when its socket answers, else here on
     a ClickHouse connection of its own. Every failure the user can meet is a one-line ControlError."""
     try:
-        target = Target.parse(settings.effective_clickhouse_url)
+        target = settings.clickhouse_target
     except ClickHouseUrlError as exc:
         raise ControlError(f"GATEWAY_CLICKHOUSE_URL: {exc}") from None
     if target.embedded:
@@ -89,7 +89,7 @@ async def _run_here(settings: Settings, target: Target, name: str, args: dict[st
     native: list[str] = []
     try:
         with _native_stderr(native) if target.embedded else contextlib.nullcontext():
-            db = await asyncio.to_thread(connect, settings.effective_clickhouse_url)
+            db = await asyncio.to_thread(connect, settings.clickhouse_target)
     except Exception as exc:
         raise ControlError(_unreachable(settings, target, exc, "".join(native))) from None
     try:

@@ -67,7 +67,7 @@ def delete_events(db: Database, site: Site, consent_ids: Sequence[uuid.UUID], us
     """A lightweight DELETE, synchronous: once it returns, no query sees the rows."""
     if consent_ids or user_hash:
         where, params = _subject(site, consent_ids, user_hash)
-        db.command(f"DELETE FROM events WHERE {where}", params)
+        db.command(f"DELETE FROM {db.mutation_table('events')} WHERE {where}", params)
 
 
 def _subject(site: Site, consent_ids: Sequence[uuid.UUID], user_hash: str) -> tuple[str, dict[str, Any]]:

@@ -77,8 +77,9 @@ class Step:
     def count_sql(self) -> str:
         return f"SELECT count() FROM {self.table} WHERE {self.where}"
 
-    def sql(self) -> str:
-        return self.statement.format(table=self.table, where=self.where)
+    def sql(self, table: str | None = None) -> str:
+        """The statement, on ``table`` (``Database.mutation_table``: a cluster's local tables)."""
+        return self.statement.format(table=table or self.table, where=self.where)
 
 
 _SITE = "site_id = {site:UInt32}"
@@ -126,7 +127,7 @@ def sweep(db: Database, sites: Sequence[Site], now: dt.datetime, *,
             try:
                 rows = int(db.query(step.count_sql(), params)[0][0])
                 if rows:
-                    db.command(step.sql(), params)
+                    db.command(step.sql(db.mutation_table(step.table)), params)
                     done.rows[step.name] += rows
             except Exception as exc:  # ClickHouse down, a grant missing: the next sweep tries again
                 done.failed[step.name] += 1

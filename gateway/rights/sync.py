@@ -215,5 +215,5 @@ def purge(db: Database, ledger: ConsentLedger, change: Change, visitor_id: int |
     where = f"consent_id = {{cid:UUID}} AND ({' OR '.join(clauses)})"
     found = int(db.query(f"SELECT count() FROM events WHERE {where}", params)[0][0])
     if found:
-        db.command(f"DELETE FROM events WHERE {where}", params)
+        db.command(f"DELETE FROM {db.mutation_table('events')} WHERE {where}", params)
     return found

@@ -28,11 +28,10 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from gateway.storage.migrations import checksum, write_sql
+from gateway.storage.clickhouse import LOCAL_SUFFIX, SHARDING_KEYS, Database
+from gateway.storage.migrations import MigrationReport, checksum, migrate, write_sql
 from gateway.storage.schema import MIGRATIONS, MIGRATIONS_TABLE, Migration
 
-SHARDED = {"events": "cityHash64(site_id, visitor_id)"}
-LOCAL_SUFFIX = "_local"
 CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\n")
 ALTER = re.compile(r"ALTER TABLE (\w+) ")
 ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(\(([^)]*)\))?")
@@ -56,19 +55,19 @@ def _replicated(statement: str, table: str, *, sharded: bool) -> str:
 
 def _create(statement: str, table: str, cluster: str) -> list[str]:
     on = f" ON CLUSTER {cluster}"
-    if table not in SHARDED:
+    if table not in SHARDING_KEYS:
         head = f"CREATE TABLE IF NOT EXISTS {table}{on}\n"
         return [_replicated(CREATE.sub(head, statement, count=1), table, sharded=False)]
     local = table + LOCAL_SUFFIX
     head = f"CREATE TABLE IF NOT EXISTS {local}{on}\n"
     return [_replicated(CREATE.sub(head, statement, count=1), local, sharded=True),
             f"CREATE TABLE IF NOT EXISTS {table}{on} AS {local}\n"
-            f"ENGINE = Distributed({cluster}, currentDatabase(), {local}, {SHARDED[table]})"]
+            f"ENGINE = Distributed({cluster}, currentDatabase(), {local}, {SHARDING_KEYS[table]})"]
 
 
 def _alter(statement: str, table: str, cluster: str) -> list[str]:
     action = statement[len(f"ALTER TABLE {table} "):]
-    if table not in SHARDED:
+    if table not in SHARDING_KEYS:
         return [f"ALTER TABLE {table} ON CLUSTER {cluster} {action}"]
     statements = [f"ALTER TABLE {table}{LOCAL_SUFFIX} ON CLUSTER {cluster} {action}"]
     if COLUMN_CHANGE.match(action):  # a Distributed table's columns must match its local tables'
@@ -76,10 +75,16 @@ def _alter(statement: str, table: str, cluster: str) -> list[str]:
     return statements
 
 
-def for_cluster(statement: str, cluster: str) -> list[str]:
-    """One single-server statement as the statements a cluster named ``cluster`` needs."""
+def check_name(cluster: str) -> str:
+    """``cluster``, if ClickHouse takes it unquoted in ``ON CLUSTER``; else ValueError."""
     if not NAME.fullmatch(cluster):
         raise ValueError(f"cluster name {cluster!r}: letters, digits and _ only")
+    return cluster
+
+
+def for_cluster(statement: str, cluster: str) -> list[str]:
+    """One single-server statement as the statements a cluster named ``cluster`` needs."""
+    check_name(cluster)
     if created := CREATE.match(statement):
         return _create(statement, created.group(1), cluster)
     if altered := ALTER.match(statement):
@@ -93,6 +98,14 @@ def cluster_migrations(cluster: str, migrations: tuple[Migration, ...] = MIGRATI
     return [table, *(replace(m, statements=tuple(s for statement in m.statements
                                                  for s in for_cluster(statement, cluster)))
                      for m in migrations)]
+
+
+def migrate_cluster(db: Database, cluster: str) -> MigrationReport:
+    """``migrate`` for a cluster: its migrations table first, then each pending migration's cluster
+    form, recorded as the single-server migration it stands for (as the emitted files do)."""
+    for statement in for_cluster(MIGRATIONS_TABLE, cluster):
+        db.command(statement)
+    return migrate(db, rewrite=lambda statement: for_cluster(statement, cluster))
 
 
 def emit_cluster_sql(folder: Path, cluster: str) -> list[Path]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,9 +67,13 @@ ENUM_CHANGE = re.compile(r"ALTER TABLE (\w+) MODIFY COLUMN IF EXISTS (\w+) (Enum
 ENUM_MEMBER = re.compile(r"'((?:[^'\\]|\\.)*)' = (-?\d+)")
 
 
-def run_statement(db: Database, statement: str) -> bool:
-    """Run one migration statement, unless it would narrow an enum the live column holds more of (a
-    late, older migration after a newer one); True when it ran."""
+# One single-server statement as the statements to run: itself, or its cluster form (cluster.py).
+Rewrite = Callable[[str], list[str]]
+
+
+def run_statement(db: Database, statement: str, rewrite: Rewrite | None = None) -> bool:
+    """Run one migration statement (as ``rewrite`` turns it), unless it would narrow an enum the live
+    column holds more of (a late, older migration after a newer one); True when it ran."""
     change = ENUM_CHANGE.match(statement)
     if change is not None:
         table, column, wanted = change.groups()
@@ -76,25 +81,28 @@ def run_statement(db: Database, statement: str) -> bool:
                         "{t:String} AND name = {c:String}", {"t": table, "c": column})
         if rows and set(ENUM_MEMBER.findall(wanted)) <= set(ENUM_MEMBER.findall(rows[0][0])):
             return False
-    db.command(statement)
+    for each in [statement] if rewrite is None else rewrite(statement):
+        db.command(each)
     return True
 
 
-def apply(db: Database, migration: Migration) -> bool:
+def apply(db: Database, migration: Migration, rewrite: Rewrite | None = None) -> bool:
     """Apply and record ``migration``, unless another migrator already recorded a later one (it applied
-    and recorded this one before: they go in order); True when applied here."""
+    and recorded this one before: they go in order); True when applied here. A cluster's form of a
+    migration is recorded under the single-server checksum: the schema is the same, spread out."""
     if max(applied_versions(db), default=0) > migration.version:
         return False
     for statement in migration.statements:
-        run_statement(db, statement)
+        run_statement(db, statement, rewrite)
     db.insert("schema_migrations", [(migration.version, migration.name, checksum(migration))],
               ["version", "name", "checksum"])
     return True
 
 
-def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> MigrationReport:
+def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS,
+            rewrite: Rewrite | None = None) -> MigrationReport:
     todo = pending(db, migrations)
-    applied = tuple(migration for migration in todo if apply(db, migration))
+    applied = tuple(migration for migration in todo if apply(db, migration, rewrite))
     return MigrationReport(applied=applied, already_applied=len(migrations) - len(applied))
 
 

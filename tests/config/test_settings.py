@@ -195,3 +195,40 @@ def test_the_demo_token_opens_the_demo_sites_stats_api(make_settings: SettingsFa
         assert client.get(api, headers={"Authorization": f"Bearer {DEMO_TOKEN}"}).status_code == 200
         assert client.get(api).status_code == 401
         assert client.get(api, headers={"Authorization": f"Bearer {DEMO_TOKEN[::-1]}"}).status_code == 401
+
+
+def test_secrets_come_from_files_as_docker_kubernetes_and_systemd_mount_them(
+        make_settings: SettingsFactory, tmp_path: Path) -> None:
+    keys = tmp_path / "secret_keys"
+    keys.write_text("k" * 40 + "," + "o" * 40 + "\n")
+    password = tmp_path / "clickhouse_password"
+    password.write_text("pa55 word with spaces\n")  # kept as written, but for the final newline
+    settings = make_settings({"GATEWAY_SECRET_KEYS_FILE": str(keys),
+                              "GATEWAY_CLICKHOUSE_URL": "https://writer:old@ch1:8443/gw,https://writer:old@ch2/gw",
+                              "GATEWAY_CLICKHOUSE_PASSWORD_FILE": str(password),
+                              "GATEWAY_CLICKHOUSE_CLUSTER": "consent_gateway"}, toml=SITE)
+    assert settings.secret_keys == ("k" * 40, "o" * 40)
+    target = settings.clickhouse_target
+    assert (target.password, target.cluster, target.servers) == (
+        "pa55 word with spaces", "consent_gateway", (("ch1", 8443), ("ch2", 8443)))
+    shown = {env: value for env, value, _ in describe(settings)}
+    assert shown["GATEWAY_CLICKHOUSE_URL"] == "https://writer:<redacted>@ch1:8443/gw,https://writer:<redacted>@ch2/gw"
+    assert shown["GATEWAY_CLICKHOUSE_PASSWORD"] == "<redacted>"
+
+
+def test_a_secret_file_that_cannot_be_used_is_a_named_error_that_never_shows_the_value(
+        make_settings: SettingsFactory, tmp_path: Path) -> None:
+    short = tmp_path / "short"
+    short.write_text("hunter2\n")
+    with pytest.raises(ConfigError) as caught:
+        make_settings({"GATEWAY_SECRET_KEYS_FILE": str(short),
+                       "GATEWAY_CLICKHOUSE_PASSWORD_FILE": str(tmp_path / "missing"),
+                       "GATEWAY_LOG_LEVEL": "info", "GATEWAY_LOG_LEVEL_FILE": str(short),
+                       "GATEWAY_CLICKHOUSE_CLUSTER": "consent_gateway"})
+    problems = "\n".join(caught.value.problems)
+    assert "hunter2" not in problems
+    assert f"GATEWAY_CLICKHOUSE_PASSWORD_FILE: cannot read {tmp_path / 'missing'}" in problems
+    assert "GATEWAY_LOG_LEVEL_FILE: GATEWAY_LOG_LEVEL is set too" in problems
+    assert "GATEWAY_SECRET_KEYS_FILE: key #1 is shorter than 32 characters" in problems
+    assert "GATEWAY_CLICKHOUSE_CLUSTER: a cluster needs server URLs" in problems
+    assert "unknown" not in problems  # *_FILE names are known settings

@@ -52,3 +52,32 @@ def test_second_connection_to_the_same_database_sees_the_same_data(clickhouse_ur
         assert other.query("SELECT s FROM t") == [("x",)]
     finally:
         other.close()
+
+
+def test_several_server_urls_name_one_service_with_fallbacks_and_options(tmp_path: Path) -> None:
+    target = Target.parse("https://gw:pw@ch1:9443/stats, https://gw:pw@ch2/stats")
+    assert target.servers == (("ch1", 9443), ("ch2", 8443))
+    assert "pw" not in target.display and "ch1:9443,ch2:8443" in target.display
+    ca = tmp_path / "ca.pem"
+    tuned = target.with_options(password="from-a-file", ca_file=ca, cluster="consent_gateway")
+    assert (tuned.password, tuned.ca_file, tuned.cluster) == ("from-a-file", ca, "consent_gateway")
+    assert target.with_options() == target  # nothing given: the URL's own password stays
+
+
+@pytest.mark.parametrize("urls", ["http://ch1/gw,https://ch2/gw",
+                                  "http://a:hunter2@ch1/gw,http://b:hunter2@ch2/gw",
+                                  "http://ch1/gw,http://ch2/other", "http://ch1/gw,chdb:///var/lib/gw"])
+def test_several_urls_must_be_replicas_of_one_service(urls: str) -> None:
+    with pytest.raises(ClickHouseUrlError) as caught:
+        Target.parse(urls)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_mutations_of_sharded_rows_go_to_the_local_tables_on_the_whole_cluster() -> None:
+    server = Target.parse("http://ch/gw")
+    single = Database(server, client=None)  # type: ignore[arg-type]  # no call reaches a client
+    cluster = Database(server.with_options(cluster="cg"), client=None)  # type: ignore[arg-type]
+    assert single.mutation_table("events") == "events"
+    assert cluster.mutation_table("events") == "events_local ON CLUSTER cg"
+    # Unsharded tables have one replica path for the cluster: a mutation on one node reaches all.
+    assert cluster.mutation_table("consent_log") == "consent_log"

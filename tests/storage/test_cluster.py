@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from gateway.storage.clickhouse import Database
-from gateway.storage.cluster import cluster_migrations, emit_cluster_sql, for_cluster
+from gateway.rights.retention import STEPS
+from gateway.storage.cluster import cluster_migrations, emit_cluster_sql, for_cluster, migrate_cluster
 from gateway.storage.migrations import checksum
-from gateway.storage.schema import MIGRATIONS
+from gateway.storage.schema import MIGRATIONS, MIGRATIONS_TABLE
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse" / "cluster"
 CLUSTER = "consent_gateway"  # the name deploy/clickhouse/cluster/ is written for
@@ -75,3 +76,47 @@ def test_each_cluster_file_records_the_version_the_gateway_looks_for(tmp_path: P
             "INSERT INTO schema_migrations (version, name, checksum) VALUES "
             f"({migration.version}, '{migration.name}', '{checksum(migration)}');\n")
     assert "INSERT" not in files[0].read_text()
+
+
+class ClusterSketch(Database):
+    """The embedded engine standing for a cluster's node: statements ``ON CLUSTER`` (which need Keeper
+    and remote servers) are parsed by ClickHouse and recorded instead of run; the rest run."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db.target.with_options(cluster=CLUSTER), db._client)
+        self.on_cluster: list[str] = []
+
+    def command(self, sql: str, parameters: dict[str, object] | None = None) -> object:
+        if " ON CLUSTER " not in sql:
+            return super().command(sql, parameters)
+        [(formatted,)] = self.query("SELECT formatQuery({q:String})", {"q": sql})
+        assert f"ON CLUSTER {CLUSTER}" in formatted
+        self.on_cluster.append(sql)
+        return None
+
+
+def test_migrate_cluster_applies_the_shipped_files_statements_in_order_and_records_each_version_once(
+        db: Database) -> None:
+    node = ClusterSketch(db)
+    report = migrate_cluster(node, CLUSTER)
+    assert [m.version for m in report.applied] == [m.version for m in MIGRATIONS]
+    shipped = [statement.strip().removesuffix(";") for path in sorted(SHIPPED.glob("*.sql"))
+               for statement in "\n".join(line for line in path.read_text().splitlines()
+                                          if not line.startswith("--")).split(";\n")
+               if statement.strip() and not statement.strip().startswith("INSERT")]
+    assert [s.strip() for s in node.on_cluster] == shipped
+    assert sorted(db.query("SELECT version, checksum FROM schema_migrations")) == [
+        (m.version, checksum(m)) for m in MIGRATIONS]  # as a single server records them
+    again = ClusterSketch(db)
+    assert migrate_cluster(again, CLUSTER).applied == ()
+    assert again.on_cluster == for_cluster(MIGRATIONS_TABLE, CLUSTER)
+
+
+def test_erasure_and_retention_change_the_shards_rows_with_statements_clickhouse_parses(db: Database) -> None:
+    node = ClusterSketch(db)
+    table = node.mutation_table("events")
+    for step in STEPS:
+        statement = step.sql(node.mutation_table(step.table))
+        [(formatted,)] = db.query("SELECT formatQuery({q:String})", {"q": statement})
+        assert (f"ON CLUSTER {CLUSTER}" in formatted) == (step.table == "events"), formatted
+    assert table == f"events_local ON CLUSTER {CLUSTER}"

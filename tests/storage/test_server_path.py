@@ -114,3 +114,30 @@ def test_several_instances_migrating_a_fresh_server_at_once_all_start_and_agree(
         assert "'undelivered' = 6" in action
     finally:
         database.close()
+
+
+def test_the_gateway_moves_to_the_next_server_when_one_does_not_answer(
+        standin: StandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.e2e.gateway_process import free_port
+
+    database = f"failover_{uuid.uuid4().hex[:10]}"
+    dead = f"http://default:@127.0.0.1:{free_port()}/{database}"
+    live = f"http://default:@{standin.host}:{standin.port}/{database}"
+    # At the start: a first server that is down is passed over.
+    db = connect(f"{dead},{live}", connect_timeout=1)
+    try:
+        assert db.query("SELECT 1") == [(1,)]
+    finally:
+        db.close()
+    # While running: the server in use goes away; the next read is answered by the other one.
+    with running_standin(tmp_path / "second") as second:
+        db = connect(f"http://default:@{second.host}:{second.port}/{database},{live}", connect_timeout=1)
+        try:
+            db.command("CREATE TABLE IF NOT EXISTS here (n UInt8) ENGINE = Memory")
+            assert db.query("SELECT count() FROM system.tables WHERE name = 'here'") == [(1,)]
+            second.kill()
+            # Answered by the other server, which has no such table: the read moved.
+            assert db.query("SELECT count() FROM system.tables WHERE name = 'here'") == [(0,)]
+            assert f"to {standin.host}:{standin.port}" in caplog.text
+        finally:
+            db.close()
