@@ -55,6 +55,7 @@ from gateway.storage.writer import BatchWriter
 from gateway.web.accesslog import AccessLogMiddleware, configure_logging
 from gateway.web.assets import demo, load_scripts, script, script_paths
 from gateway.web.proxy import TrustedProxies
+from gateway.web.stopping import StopClock
 
 log = logging.getLogger(__name__)
 MAX_SPOOLS = 64
@@ -169,6 +170,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await samples.open()
         # CLI commands reach an embedded ClickHouse through this process (gateway/control/).
         control = await open_control_channel(settings, db, app.state)
+        stop_clock = StopClock(settings.shutdown_timeout)
+        stop_clock.watch()  # uvicorn's signal handlers are in place by now
         log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
         try:
             yield
@@ -178,8 +181,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             await geo_watcher.stop()
             await sweeper.stop()
             await ledger_sync.close()
-            await spool.close()  # first: it flushes the writer and records what ClickHouse took
-            await writer.close()
+            # Within what is left of GATEWAY_SHUTDOWN_TIMEOUT since the signal (gateway/web/stopping.py).
+            await spool.close(timeout=stop_clock.left())  # first: it flushes the writer, records acks
+            await writer.close(timeout=stop_clock.left())
             await samples.close()  # last: its final sample holds what the spool and writer did
             if app.state.resources.geo is not None:
                 app.state.resources.geo.close()  # the one in use: a reload closed the ones before
@@ -200,6 +204,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/demo/", demo, methods=["GET"]),
         Route("/demo/{file}", demo, methods=["GET"]),
         Route("/-/health", health.health, methods=["GET"]),
+        Route("/-/live", health.live, methods=["GET"]),
         Route("/-/ready", health.ready, methods=["GET"]),
         Route("/-/version", health.version, methods=["GET"]),
         Route("/-/metrics", metrics_view, methods=["GET"]),

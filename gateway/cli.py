@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -209,6 +210,9 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
                 # No WebSocket endpoints: with them on, uvicorn logs every upgrade attempt with the
                 # client's address and the query string.
                 ws="none",
+                # Requests in flight when a stop is asked for get this long; the app's own shutdown
+                # gets what is left of it (gateway/web/stopping.py).
+                timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
                 # A cap on request heads and a deadline to receive a request (slow clients).
                 **uvicorn_options())
     return 0

@@ -1,4 +1,6 @@
-"""Introspection under ``/-/``: health for load balancers and monitoring, readiness, and the version.
+"""Introspection under ``/-/``: liveness, readiness, health for monitoring, and the version.
+
+``/-/live`` is for a liveness probe: is this process worth keeping? Only a stopped writer says no.
 
 ``/-/ready`` answers one question for an orchestrator's readiness probe: may this instance take
 traffic now? No (503 ``{"status": "not-ready"}``) only for what is this instance's own: its spool
@@ -52,6 +54,15 @@ async def health(request: Request) -> JSONResponse:
         body["checks"] = checks
         body["hits_dropped"] = await _dropped(request)
     return JSONResponse(body, status_code=503 if unusable else 200, headers=NO_STORE)
+
+
+async def live(request: Request) -> JSONResponse:
+    """``/-/live``, for a liveness probe: 200 while this process answers and its writer runs; 503 once
+    the writer stopped for good, which only a restart mends. Nothing shared (ClickHouse, the disk) is
+    asked: a restart would not mend those, and every instance would be restarted at once."""
+    if request.app.state.resources.writer.running:
+        return JSONResponse({"status": "alive"}, headers=NO_STORE)
+    return JSONResponse({"status": "stopped"}, status_code=503, headers=NO_STORE)
 
 
 async def ready(request: Request) -> JSONResponse:

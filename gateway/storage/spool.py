@@ -174,8 +174,9 @@ class Spool:
             self._big.set()
         await done
 
-    async def close(self) -> None:
-        """Write what is queued, let the writer flush once, record its acks, fsync, stop.
+    async def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, let the writer flush once (for up to ``timeout`` s), record its acks,
+        fsync, stop.
 
         Records still unacknowledged stay on disk for the next ``open``. Close the writer after.
         """
@@ -195,8 +196,10 @@ class Spool:
                 batch.written = asyncio.get_running_loop().create_future()
             await asyncio.wait([batch.written])
         # Without this, rows the writer inserts after the spool closed would be replayed next time.
+        # Shielded: an insert cut short would leave its rows' fate unknown; the writer's close waits
+        # for it (its flushes take turns), and what it did not take stays spooled for the next start.
         with contextlib.suppress(Exception):
-            await self._writer.flush()
+            await asyncio.wait_for(asyncio.shield(self._writer.flush()), timeout)
         await self._segments.hurried()
         await asyncio.sleep(0)  # the writer's futures' callbacks queue the acks
         self._segments.stopping = True
