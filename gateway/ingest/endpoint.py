@@ -23,7 +23,7 @@ from gateway.config.settings import Settings
 from gateway.config.sites import Site
 from gateway.geoip.lookup import Geo
 from gateway.ingest.hit import InvalidHit, parse_hit, site_of
-from gateway.ingest.outcomes import DROPPED, HITS, Drop
+from gateway.ingest.outcomes import DROPPED, HITS, Drop, clock_ns
 from gateway.ingest.pipeline import Event, Pipeline
 from gateway.ingest.transport import (
     Incoming,
@@ -58,6 +58,7 @@ def _preflight(request: Request, settings: Settings) -> Response:
 
 
 async def track(request: Request) -> Response:
+    started = clock_ns()  # the hit's latency: from here to its answer, the spool's fsync included
     state = request.app.state
     settings: Settings = state.settings
     if request.method == "OPTIONS":
@@ -69,10 +70,10 @@ async def track(request: Request) -> Response:
     if incoming.empty or request.method == "HEAD":  # a HEAD reads, it never tracks
         return about_response({})
     pipeline: Pipeline = state.pipeline
-    return await _track(request, incoming, pipeline)
+    return await _track(request, incoming, pipeline, started)
 
 
-async def _track(request: Request, incoming: Incoming, pipeline: Pipeline) -> Response:
+async def _track(request: Request, incoming: Incoming, pipeline: Pipeline, started: int) -> Response:
     metrics = pipeline.metrics
     now = pipeline.gate.clock()
     sites: dict[int, Site] = request.app.state.sites_by_id
@@ -94,6 +95,7 @@ async def _track(request: Request, incoming: Incoming, pipeline: Pipeline) -> Re
             metrics.count(DROPPED, Drop.INVALID)
             if not incoming.bulk:
                 message = str(exc) if isinstance(exc, InvalidHit) else "a parameter has an invalid value"
+                pipeline.timer.hit("dropped", started)
                 return error_response(400, message, cors_headers(request, *seen.values()))
             invalid.append(index)
             continue
@@ -109,8 +111,10 @@ async def _track(request: Request, incoming: Incoming, pipeline: Pipeline) -> Re
             metrics.count(DROPPED, Drop.OVERLOADED, len(events))
             if isinstance(exc, OSError):  # a full or broken disk under the spool: an operator's problem
                 log.error("cannot spool hits: %s", exc.strerror or type(exc).__name__)
+            pipeline.timer.hit("refused", started)
             return error_response(503, "busy, retry later", headers | {"Retry-After": "5"})
         else:
             metrics.count(HITS, "stored", len(events))
+    pipeline.timer.hit("stored" if events else "dropped", started)
     return hit_response(incoming, headers, tracked=len(incoming.entries) - len(invalid), invalid=invalid)
 

@@ -1,7 +1,7 @@
 """``/-/metrics``, the operator's view of the counters (gateway/monitoring/counters.py).
 
-Counters live per process; ``/-/metrics`` answers with the sum over every worker of the
-run (gateway/monitoring/share.py), in Prometheus's text format, or as JSON for ``Accept:
+Counters and latency histograms live per process; ``/-/metrics`` answers with the sum over every
+worker of the run (gateway/monitoring/share.py), in Prometheus's text format, or as JSON for ``Accept:
 application/json``. It needs the operator token (gateway/monitoring/operator_token.py).
 """
 
@@ -18,17 +18,19 @@ from gateway.monitoring.share import Sample
 
 
 def local_sample(state: Any) -> Sample:
-    """This process's figures: counters, writer, spool and step timings."""
+    """This process's figures: counters, writer, spool, and the latency histograms of the ingest steps
+    (``steps``) and of whole tracking requests by outcome (``hit``): calls, total_ms and per-bucket
+    counts, plain numbers that ``share.add`` sums over workers (the means are worked out after)."""
     resources = state.resources
     pipeline = getattr(state, "pipeline", None)
     spool = resources.spool
     # ``Spool.refusal``: None while appends are accepted.
     refusing = int(getattr(spool, "refusal", None) is not None)
-    steps = pipeline.timer.snapshot() if pipeline is not None else {}
+    timer = pipeline.timer if pipeline is not None else None
     return {"counters": state.metrics.snapshot(), "writer": resources.writer.stats.snapshot(),
             "spool": spool.stats.snapshot() | {"refusing": refusing},
-            # The mean is no count: worked out again from the summed calls and time.
-            "steps": {step: {"calls": f["calls"], "total_ms": f["total_ms"]} for step, f in steps.items()}}
+            "steps": timer.snapshot() if timer is not None else {},
+            "hit": timer.hits.snapshot() if timer is not None else {}}
 
 
 async def metrics_view(request: Request) -> Response:

@@ -3,13 +3,19 @@
 Names: ``consent_gateway_<counter>_total{reason="..."}`` for every counter of ``Metrics`` (hits,
 hits_dropped, consent_cookie...), ``consent_gateway_writer_*`` and ``consent_gateway_spool_*`` for
 the batching writer and the spool (``_total`` counters; levels such as rows pending or bytes on disk
-are gauges), ``consent_gateway_ingest_step_seconds`` (a summary: ``_sum`` and ``_count`` per step)
-and ``consent_gateway_workers``. A figure the tables below do not know is exported under its own
-name, as a counter unless ``metrics_share.GAUGES`` lists it.
+are gauges), two histograms, ``consent_gateway_ingest_step_seconds{step}`` and
+``consent_gateway_hit_seconds{outcome}`` (``HISTOGRAMS``), and ``consent_gateway_workers``. A figure
+the tables below do not know is exported under its own name, as a counter unless
+``metrics_share.GAUGES`` lists it.
+
+A histogram's sample holds per-bucket counts keyed by ``le`` (bounds chosen in
+gateway/ingest/outcomes.py), summed over workers; here they become Prometheus's cumulative
+``_bucket`` series, with ``+Inf`` equal to ``_count``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -25,9 +31,20 @@ COUNTER_HELP = {
     "consent_decision": "Consent decisions answered, by action; rejected, not-logged, cross-site apart.",
     "consent_sync": "Consent ledger synchronisation with other instances, by outcome.",
     "retention": "Retention sweeps and the rows they expired or retagged.",
+    "consent_budget": "Consent decisions of a client over its budget (not logged, or 429), by source.",
     "rights": "Visitor and owner data-rights requests, by outcome.",
-    "proof": "Consent proof requests, by outcome.",
     "geoip": "GeoIP lookups that failed.",
+    "clickhouse": "Requests answered 503 because ClickHouse failed them, by how.",
+    "request_body": "Request bodies refused, by reason.",
+    "proxy": "Requests with forwarding headers from a peer not declared as a proxy.",
+    "dashboard_login": "Dashboard logins refused, by reason.",
+}
+# Sample section -> (metric name without prefix, label, help).
+HISTOGRAMS: dict[str, tuple[str, str, str]] = {
+    "steps": ("ingest_step_seconds", "step", "Time spent in each step of the ingest pipeline (buffer: the "
+              "wait for the spool's fsync)."),
+    "hit": ("hit_seconds", "outcome", "Tracking requests from their arrival to their answer, the spool's "
+            "fsync included, by outcome (stored, dropped, refused)."),
 }
 # (section, key) -> (metric name without prefix, help, label of a nested dict, scale)
 FIGURES: dict[tuple[str, str], tuple[str, str, str, float]] = {
@@ -69,15 +86,10 @@ def _lines(total: Sample) -> Iterator[str]:
     for section in ("writer", "spool"):
         for key, value in sorted(total.get(section, {}).items()):
             yield from _figure(section, key, value)
-    steps = total.get("steps", {})
-    if steps:
-        metric = f"{PREFIX}ingest_step_seconds"
-        yield f"# HELP {metric} Time spent in each step of the ingest pipeline."
-        yield f"# TYPE {metric} summary"
-        for step, figures in sorted(steps.items()):
-            labels = _labels(step=step)
-            yield f"{metric}_sum{labels} {_value(figures.get('total_ms', 0) / 1000)}"
-            yield f"{metric}_count{labels} {_value(figures.get('calls', 0))}"
+    for section, (name, label, help_text) in HISTOGRAMS.items():
+        series = total.get(section, {})
+        if series:
+            yield from _histogram(PREFIX + name, label, help_text, series)
     live = sum(1 for worker in total.get("workers", {}).values() if worker.get("live"))
     yield from _family(f"{PREFIX}workers", "gauge", "Worker processes whose figures are live.", [("", live)])
 
@@ -95,6 +107,32 @@ def _figure(section: str, key: str, value: Any) -> Iterator[str]:
         return
     metric = PREFIX + name + ("" if gauge else "_total")
     yield from _family(metric, "gauge" if gauge else "counter", help_text, samples)
+
+
+def _histogram(metric: str, label: str, help_text: str, series: dict[str, Any]) -> Iterator[str]:
+    yield f"# HELP {metric} {help_text}"
+    yield f"# TYPE {metric} histogram"
+    for value, figures in sorted(series.items()):
+        buckets = figures.get("buckets", {})
+        bounds = sorted((bound, count) for le, count in buckets.items()
+                        if (bound := _bound(le)) is not None and math.isfinite(bound))
+        # +Inf is everything, so it equals _count even for a bucket this code no longer names.
+        count = sum(buckets.values()) if buckets else figures.get("calls", 0)
+        running = 0
+        for bound, number in bounds:
+            running += number
+            yield f"{metric}_bucket{_labels(**{label: value, 'le': repr(bound)})} {_value(running)}"
+        yield f"{metric}_bucket{_labels(**{label: value, 'le': '+Inf'})} {_value(count)}"
+        labels = _labels(**{label: value})
+        yield f"{metric}_sum{labels} {_value(figures.get('total_ms', 0) / 1000)}"
+        yield f"{metric}_count{labels} {_value(count)}"
+
+
+def _bound(le: str) -> float | None:
+    try:
+        return float(le)
+    except ValueError:
+        return None
 
 
 def _family(metric: str, kind: str, help_text: str, samples: Any) -> Iterator[str]:

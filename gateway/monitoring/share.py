@@ -7,7 +7,9 @@ process, or an app in tests, keeps its figures to itself). Each worker claims a 
 left) and writes ``N.json`` (mode 0600, written whole then renamed) every ``INTERVAL`` seconds and
 at shutdown.
 
-A sample is ``{"counters": {name: {reason: n}}, "writer": {...}, "spool": {...}, "steps": {...}}``.
+A sample is ``{"counters": {name: {reason: n}}, "writer": {...}, "spool": {...}, "steps": {...},
+"hit": {...}}``; ``steps`` and ``hit`` are latency histograms (``{label: {"calls", "total_ms",
+"buckets": {le: n}}}``, per-bucket counts, not cumulative), so they sum like any other count.
 Counters only grow: the last sample of a worker that exited stays in the sum, and a worker that
 takes over a slot starts from the sample it finds there, so sums never go back within a run (what a
 killed worker counted after its last write, at most ``INTERVAL`` seconds, is lost; what an answer
@@ -159,7 +161,7 @@ class WorkerSamples:
             workers[str(slot)] = {"live": live, "pid": record.get("pid"), "age_s": round(age, 1),
                                   "counters": sample.get("counters", {})}
         total = combine_levels(counts, levels)
-        for figures in total.get("steps", {}).values():
+        for figures in (*total.get("steps", {}).values(), *total.get("hit", {}).values()):
             calls = figures.get("calls", 0)
             figures["mean_us"] = round(figures.get("total_ms", 0) * 1000 / calls, 2) if calls else 0.0
         total["workers"] = workers

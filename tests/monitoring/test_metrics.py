@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -13,6 +14,7 @@ from gateway.app import create_app
 from gateway.config.settings import ConfigError, Settings, describe
 from gateway.monitoring.counters import Metrics
 from gateway.monitoring.prometheus import render
+from gateway.storage.writer import Overloaded
 from tests.conftest import SettingsFactory
 from tests.support.operator import OPERATOR, OPERATOR_JSON
 
@@ -45,7 +47,7 @@ def parse(text: str) -> Series:
             match = _SAMPLE.fullmatch(line)
             assert match, f"not a sample: {line!r}"
             name, raw_labels, value = match.groups()
-            family = re.sub(r"_(sum|count)$", "", name) if name not in types else name
+            family = re.sub(r"_(sum|count|bucket)$", "", name) if name not in types else name
             assert family in types, f"{name} has no TYPE line"
             if types[family] == "counter":
                 assert name.endswith("_total"), name
@@ -104,6 +106,9 @@ def test_metrics_speak_prometheus_and_count_a_stored_hit(client: TestClient) -> 
     assert ("consent_gateway_writer_pending_rows", ()) in series
     assert series[("consent_gateway_ingest_step_seconds_count", (("step", "consent"),))] == 1
     assert series[("consent_gateway_ingest_step_seconds_sum", (("step", "consent"),))] > 0
+    assert series[("consent_gateway_ingest_step_seconds_bucket", (("step", "consent"), ("le", "+Inf")))] == 1
+    assert series[("consent_gateway_hit_seconds_count", (("outcome", "stored"),))] == 1
+    assert series[("consent_gateway_hit_seconds_bucket", (("outcome", "stored"), ("le", "1.0")))] <= 1
 
 
 def test_metrics_keep_their_json_twin(client: TestClient) -> None:
@@ -112,6 +117,38 @@ def test_metrics_keep_their_json_twin(client: TestClient) -> None:
     assert body["counters"]["hits_dropped"]["no-consent"] == 1
     assert {"writer", "spool", "steps", "workers"} <= set(body)
     assert body["steps"]["consent"]["calls"] == 1 and "mean_us" in body["steps"]["consent"]
+    assert body["hit"]["dropped"]["calls"] == 1 and sum(body["hit"]["dropped"]["buckets"].values()) == 1
+
+
+def test_each_tracking_request_is_timed_under_its_outcome(client: TestClient,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored, dropped (no consent, or a 400) and refused (503) requests each land in their own series
+    of consent_gateway_hit_seconds; preflights and HEADs are no hits and are not timed."""
+    grant = client.post("/consent?site=1", json={"categories": ["analytics"], "policy_version": "1"},
+                        headers={"Origin": ORIGIN})
+    assert grant.status_code == 200, grant.text
+    page = "/matomo.php?" + urlencode({"idsite": 1, "rec": 1, "url": f"{ORIGIN}/"})
+    assert client.get(page, headers={"Origin": ORIGIN}).status_code in (200, 204)
+    assert client.get("/matomo.php?idsite=not-a-number&rec=1").status_code == 400
+    client.cookies.clear()
+    assert client.get(page, headers={"Origin": ORIGIN}).status_code in (200, 204)  # no consent: dropped
+    assert client.head(page).status_code in (200, 204)
+    client.options(page, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"})
+
+    async def refuse(*args: Any) -> None:
+        raise Overloaded("full")
+
+    app: Any = client.app
+    monkeypatch.setattr(app.state.pipeline, "store", refuse)
+    client.post("/consent?site=1", json={"categories": ["analytics"], "policy_version": "1"},
+                headers={"Origin": ORIGIN})
+    assert client.get(page, headers={"Origin": ORIGIN}).status_code == 503
+    series = parse(client.get("/-/metrics", headers=OPERATOR).text)
+    counts = {labels[0][1]: value for (name, labels), value in series.items()
+              if name == "consent_gateway_hit_seconds_count"}
+    assert counts == {"stored": 1, "dropped": 2, "refused": 1}
+    for outcome, count in counts.items():
+        assert series[("consent_gateway_hit_seconds_bucket", (("outcome", outcome), ("le", "+Inf")))] == count
 
 
 def test_label_values_and_unknown_figures_stay_well_formed() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.storage.clickhouse import Database
 from gateway.rights.retention import STEPS
+from gateway.storage.clickhouse import Database
 from gateway.storage.cluster import cluster_migrations, emit_cluster_sql, for_cluster, migrate_cluster
 from gateway.storage.migrations import checksum
 from gateway.storage.schema import MIGRATIONS, MIGRATIONS_TABLE
