@@ -198,8 +198,10 @@ class Spool:
         # Without this, rows the writer inserts after the spool closed would be replayed next time.
         # Shielded: an insert cut short would leave its rows' fate unknown; the writer's close waits
         # for it (its flushes take turns), and what it did not take stays spooled for the next start.
+        flush = asyncio.ensure_future(self._writer.flush())
+        flush.add_done_callback(_retrieve)  # cut short, its failure is the writer's close's to report
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(self._writer.flush()), timeout)
+            await asyncio.wait_for(asyncio.shield(flush), timeout)
         await self._segments.hurried()
         await asyncio.sleep(0)  # the writer's futures' callbacks queue the acks
         self._segments.stopping = True
@@ -248,3 +250,8 @@ class Spool:
 def _report_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("spool: task %s stopped unexpectedly", task.get_name(), exc_info=task.exception())
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()

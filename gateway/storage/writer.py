@@ -186,9 +186,18 @@ class BatchWriter:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, timeout)
             self._task = None
-        while self._has_work() and time.monotonic() < deadline:
-            if not await self._flush_once(raise_errors=False):
+        while self._has_work() and (left := deadline - time.monotonic()) > 0:
+            try:
+                # Bounded, waiting for the flush lock included: an earlier flush may hold it with an
+                # insert ClickHouse never answers (its rows stay unanswered, kept by the spool).
+                async with asyncio.timeout(left):
+                    flushed = await self._flush_once(raise_errors=False)
+            except TimeoutError:
+                break
+            if not flushed:
                 await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        if self._inserting is not None:  # an insert left running: it may store its rows yet
+            self._inserting.may_be_stored = True
         await self._last_call()
         self._closed = True
         lost = maybe = 0

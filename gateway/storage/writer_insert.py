@@ -1,6 +1,7 @@
 """One insert attempt of the writer's first batch, what its failure means, and the writer's figures.
 
-Inserts run on the writer's own thread, so slow health checks cannot starve it; right before each,
+Inserts run on the writer's own thread (a daemon: an insert that ClickHouse never answers must not
+hold a stopping gateway past its timeout), so slow health checks cannot starve it; right before each,
 the table's rows pass its filter (``BatchWriter.filter_rows``). Failures are of two kinds
 (``gateway.storage.failures`` tells them apart):
 - transient (ClickHouse down, network, timeouts, a missing table during a deploy): the batch stays
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from gateway.storage.clickhouse import Database
 from gateway.storage.failures import Rejected, is_permanent, may_have_stored
@@ -28,6 +31,8 @@ from gateway.storage.writer_batches import Batch, fail
 # Rows in, the rows to keep out; None keeps them all (the common case, without a copy).
 RowFilter = Callable[[Sequence[Sequence[Any]]], "list[Sequence[Any]] | None"]
 log = logging.getLogger("gateway.storage.writer")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -51,13 +56,54 @@ class WriterStats:
                 "insert_seconds": round(self.insert_seconds, 3)}
 
 
+class InsertThread(Executor):
+    """One daemon thread running its calls in order. Not a ThreadPoolExecutor: Python joins those
+    threads at exit, so an insert hung on a ClickHouse that accepts and never answers would keep a
+    stopping gateway alive until the read timeout, past GATEWAY_SHUTDOWN_TIMEOUT. Abandoned, its rows
+    stay in the spool for the next start."""
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._stopped = False
+        threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        if self._stopped:
+            raise RuntimeError("the insert thread is stopped")
+        future: Future[T] = Future()
+        self._calls.put((future, lambda: fn(*args, **kwargs)))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._stopped = True
+        if cancel_futures:
+            while True:
+                try:
+                    call = self._calls.get_nowait()
+                except queue.Empty:
+                    break
+                if call is not None:
+                    call[0].cancel()
+        self._calls.put(None)
+
+    def _work(self) -> None:
+        while (call := self._calls.get()) is not None:
+            future, work = call
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # handed to the caller, as an executor does
+                future.set_exception(exc)
+
+
 class Inserter:
     def __init__(self, db: Database, retry: deque[Batch], stats: WriterStats) -> None:
         self._db = db
         self._retry = retry  # the writer's batches, first to be attempted first
         self.stats = stats
         self.filters: dict[str, RowFilter] = {}  # by table name
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
+        self._executor = InsertThread("clickhouse-writer")
         self._embedded = bool(getattr(getattr(db, "target", None), "embedded", False))
 
     async def attempt(self, batch: Batch, *, raise_errors: bool) -> bool:

@@ -188,6 +188,27 @@ async def test_rows_that_could_not_be_written_at_close_are_reported_not_durable(
         await accepted
 
 
+async def test_close_keeps_to_its_timeout_while_an_insert_hangs_and_says_the_rows_may_be_stored(
+        db: Database) -> None:
+    db.command(CREATE_HITS)
+    hung = HeldInsert(db)  # ClickHouse takes the insert and does not answer (until released)
+    writer = BatchWriter(hung, batch_size=1000, flush_interval=60)  # type: ignore[arg-type]
+    await writer.start()
+    accepted = writer.submit(HITS, [(1, "hung")])
+    flush = asyncio.ensure_future(writer.flush())  # what the spool's close starts, then stops waiting for
+    await asyncio.to_thread(hung.started.wait, 5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await writer.close(timeout=1.0) == 1
+    assert loop.time() - started < 1.0 + 2.5  # the timeout, and the last attempt's bound (LAST_ATTEMPT)
+    with pytest.raises(MaybeStored):
+        await accepted
+    hung.release.set()
+    await asyncio.gather(flush, return_exceptions=True)
+    # The insert thread is a daemon: the interpreter does not wait for an insert nobody answers.
+    assert all(t.daemon for t in threading.enumerate() if t.name.startswith("clickhouse-writer"))
+
+
 async def test_flush_raises_the_engines_error(db: Database) -> None:
     writer = BatchWriter(db, batch_size=1000, flush_interval=60)
     writer.submit(HITS, [(1, "x")])
