@@ -11,25 +11,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2 as httpx
 
-from gateway.storage.clickhouse import Database, connect
-from tests.e2e.gateway_process import Gateway, running_gateway
-from tests.support.clickhouse_standin import running_standin
-from tests.support.operator import METRICS_TOKEN, OPERATOR_JSON
+from gateway.storage.clickhouse import Database
+from tests.e2e.gateway_process import Gateway
+from tests.support.gateways import ORIGINS, running_fleet
+from tests.support.operator import OPERATOR_JSON
 
-ORIGIN = "https://shop.example.com"
-CONFIG = f"""
-[[sites]]
-id = 1
-name = "Shop"
-origins = ["{ORIGIN}"]
-policy_version = "v1"
-"""
+ORIGIN = ORIGINS[1]  # site 1 of tests/support/gateways.py's CONFIG, policy version "v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,26 +36,8 @@ class Withdrawal:
 @contextmanager
 def two_gateways(tmp_path: Path, city_db: Path, ports: tuple[int, int]) -> Iterator[tuple[Gateway, Gateway,
                                                                                           Database]]:
-    config = tmp_path / "gateway.toml"
-    config.write_text(CONFIG)
-    with ExitStack() as stack:
-        standin = stack.enter_context(running_standin(tmp_path / "clickhouse"))
-        url = f"http://default:@{standin.host}:{standin.port}/two"
-        gateways = []
-        for name, port in zip("ab", ports, strict=True):
-            env = {"GATEWAY_DATA_DIR": str(tmp_path / name), "GATEWAY_CLICKHOUSE_URL": url,
-                   "GATEWAY_GEOIP_CITY_DB": str(city_db), "GATEWAY_CONFIG": str(config),
-                   "GATEWAY_SECRET_KEYS": "s" * 40, "GATEWAY_INSTANCE_NAME": f"gw-{name}",
-                   "GATEWAY_WRITER_FLUSH_INTERVAL": "0.2", "GATEWAY_LOG_LEVEL": "WARNING",
-                   "GATEWAY_METRICS_TOKEN": METRICS_TOKEN}
-            gateways.append(stack.enter_context(running_gateway(env, tmp_path / f"{name}.log", port=port)))
-        db = connect(url, create_database=False)
-        stack.callback(db.close)
-        for gateway in gateways:  # the first requests of a process load parsers and warm caches
-            for _ in range(20):
-                httpx.get(f"{gateway.base}/consent?site=1", timeout=10)
-                httpx.get(f"{gateway.base}/matomo.php?idsite=1&rec=1&url={ORIGIN}/", timeout=10)
-        yield gateways[0], gateways[1], db
+    with running_fleet(tmp_path, city_db, ports, database="two") as fleet:
+        yield fleet.gateways[0], fleet.gateways[1], fleet.db
 
 
 def superseded(gateway: Gateway) -> int:
