@@ -47,7 +47,8 @@ from gateway.rights.retention import Sweeper
 from gateway.rights.service import Rights
 from gateway.rights.sync import LedgerSync
 from gateway.storage.clickhouse import Database, connect
-from gateway.storage.migrations import MigrationError, migrate, pending
+from gateway.storage.cluster import migrate_schema, pending_schema
+from gateway.storage.migrations import MigrationError
 from gateway.storage.permissions import PRIVATE_UMASK
 from gateway.storage.schema import CONSENT_CONFIGS_TABLE, EVENTS_TABLE
 from gateway.storage.spool import Spool, SpoolBusy
@@ -112,9 +113,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     db = await asyncio.to_thread(connect, settings.clickhouse_target)
     try:
         if settings.migrate_on_start:
-            report = await asyncio.to_thread(migrate, db)
+            report = await asyncio.to_thread(migrate_schema, db, settings.clickhouse_cluster)
             log.info("%s", report.summary)
-        elif todo := await asyncio.to_thread(pending, db):
+        elif todo := await asyncio.to_thread(pending_schema, db, settings.clickhouse_cluster):
             raise MigrationError(f"{len(todo)} migration(s) pending and GATEWAY_MIGRATE_ON_START is off: "
                                  "run `consent-gateway migrate`")
         # A GeoIP database replaced on disk (geoip install --version latest) is used without a restart;

@@ -222,13 +222,14 @@ def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None =
                 logged: bool = False) -> int:
     """``migrate``; for ``serve`` (``logged``), its report is a log line like the server's (JSON logs)."""
     from gateway.storage.clickhouse import connect
-    from gateway.storage.cluster import check_name, emit_cluster_sql, migrate_cluster
-    from gateway.storage.migrations import MigrationError, migrate
+    from gateway.storage.cluster import check_name, emit_cluster_sql, migrate_schema
+    from gateway.storage.migrations import MigrationError
     from gateway.storage.migrations import emit_sql as write_sql
 
     if emit_sql is not None:
         try:
-            paths = emit_cluster_sql(emit_sql, cluster) if cluster is not None else write_sql(emit_sql)
+            paths = (emit_cluster_sql(emit_sql, cluster, settings.clickhouse_target.database)
+                     if cluster is not None else write_sql(emit_sql))
         except ValueError as exc:  # a cluster name ClickHouse would not take unquoted
             print(f"consent-gateway: {exc}", file=sys.stderr)
             return EXIT_CONFIG
@@ -258,7 +259,7 @@ def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None =
     try:
         db = connect(target)
         try:
-            report = migrate_cluster(db, cluster) if cluster is not None else migrate(db)
+            report = migrate_schema(db, cluster or "")
         finally:
             db.close()
     except MigrationError as exc:

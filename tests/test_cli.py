@@ -137,7 +137,7 @@ def test_migrate_emit_sql_for_a_cluster(env: dict[str, str], tmp_path: Path) -> 
     embedded = run(["migrate", "--cluster", "shop"], env)  # applied ON CLUSTER: a server's work
     assert embedded.returncode == 2 and "--cluster needs a ClickHouse server URL" in embedded.stderr
     bad = run(["migrate", "--emit-sql", str(tmp_path / "bad"), "--cluster", "a b"], env)
-    assert bad.returncode == 2 and "cluster name 'a b'" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "name 'a b'" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_embedded_clickhouse_refuses_several_workers(env: dict[str, str]) -> None:

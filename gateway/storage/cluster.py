@@ -28,8 +28,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from gateway.storage.clickhouse import LOCAL_SUFFIX, SHARDING_KEYS, Database
-from gateway.storage.migrations import MigrationReport, checksum, migrate, write_sql
+from gateway.storage.clickhouse import DEFAULT_DATABASE, LOCAL_SUFFIX, SHARDING_KEYS, Database
+from gateway.storage.migrations import MigrationError, MigrationReport, checksum, migrate, pending, write_sql
 from gateway.storage.schema import MIGRATIONS, MIGRATIONS_TABLE, Migration
 
 CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\n")
@@ -53,7 +53,7 @@ def _replicated(statement: str, table: str, *, sharded: bool) -> str:
     return replaced.replace("non_replicated_deduplication_window", "replicated_deduplication_window")
 
 
-def _create(statement: str, table: str, cluster: str) -> list[str]:
+def _create(statement: str, table: str, cluster: str, database: str) -> list[str]:
     on = f" ON CLUSTER {cluster}"
     if table not in SHARDING_KEYS:
         head = f"CREATE TABLE IF NOT EXISTS {table}{on}\n"
@@ -61,8 +61,9 @@ def _create(statement: str, table: str, cluster: str) -> list[str]:
     local = table + LOCAL_SUFFIX
     head = f"CREATE TABLE IF NOT EXISTS {local}{on}\n"
     return [_replicated(CREATE.sub(head, statement, count=1), local, sharded=True),
-            f"CREATE TABLE IF NOT EXISTS {table}{on} AS {local}\n"
-            f"ENGINE = Distributed({cluster}, currentDatabase(), {local}, {SHARDING_KEYS[table]})"]
+            # Named, not currentDatabase(): each node runs the statement in its own default database.
+            f"CREATE TABLE IF NOT EXISTS {table}{on} AS {database}.{local}\n"
+            f"ENGINE = Distributed({cluster}, {database}, {local}, {SHARDING_KEYS[table]})"]
 
 
 def _alter(statement: str, table: str, cluster: str) -> list[str]:
@@ -75,52 +76,83 @@ def _alter(statement: str, table: str, cluster: str) -> list[str]:
     return statements
 
 
-def check_name(cluster: str) -> str:
-    """``cluster``, if ClickHouse takes it unquoted in ``ON CLUSTER``; else ValueError."""
-    if not NAME.fullmatch(cluster):
-        raise ValueError(f"cluster name {cluster!r}: letters, digits and _ only")
-    return cluster
+def check_name(name: str) -> str:
+    """``name`` (a cluster's, a database's), if ClickHouse takes it unquoted; else ValueError."""
+    if not NAME.fullmatch(name):
+        raise ValueError(f"name {name!r}: a cluster's or database's name is letters, digits and _ only")
+    return name
 
 
-def for_cluster(statement: str, cluster: str) -> list[str]:
-    """One single-server statement as the statements a cluster named ``cluster`` needs."""
+def for_cluster(statement: str, cluster: str, database: str = DEFAULT_DATABASE) -> list[str]:
+    """One single-server statement as the statements a cluster named ``cluster`` needs, for the
+    database ``database``."""
     check_name(cluster)
+    check_name(database)
     if created := CREATE.match(statement):
-        return _create(statement, created.group(1), cluster)
+        return _create(statement, created.group(1), cluster, database)
     if altered := ALTER.match(statement):
         return _alter(statement, altered.group(1), cluster)
     raise ValueError(f"no cluster form for: {statement[:60]}")
 
 
-def cluster_migrations(cluster: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[Migration]:
+def cluster_migrations(cluster: str, database: str = DEFAULT_DATABASE,
+                       migrations: tuple[Migration, ...] = MIGRATIONS) -> list[Migration]:
     """The migrations table first (as version 0), then every migration rewritten for ``cluster``."""
-    table = Migration(0, "schema migrations table", tuple(for_cluster(MIGRATIONS_TABLE, cluster)))
+    table = Migration(0, "schema migrations table", tuple(for_cluster(MIGRATIONS_TABLE, cluster, database)))
     return [table, *(replace(m, statements=tuple(s for statement in m.statements
-                                                 for s in for_cluster(statement, cluster)))
+                                                 for s in for_cluster(statement, cluster, database)))
                      for m in migrations)]
 
 
-def migrate_cluster(db: Database, cluster: str) -> MigrationReport:
-    """``migrate`` for a cluster: its migrations table first, then each pending migration's cluster
-    form, recorded as the single-server migration it stands for (as the emitted files do)."""
-    for statement in for_cluster(MIGRATIONS_TABLE, cluster):
+def check_layout(db: Database, cluster: str) -> None:
+    """Refuse a schema made for the other kind of ClickHouse: a cluster's (``events`` Distributed)
+    without a cluster name, or one server's with one. Either way erasures and retention would fail,
+    the ``DELETE`` going to a table that takes none (a Distributed one) or does not exist."""
+    rows = db.query("SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'events'")
+    if not rows:
+        return  # a fresh database: made as the setting says
+    distributed = rows[0][0] == "Distributed"
+    if distributed and not cluster:
+        raise MigrationError(f"database {db.name} holds a cluster's schema (events is Distributed): set "
+                             "GATEWAY_CLICKHOUSE_CLUSTER to the cluster's name")
+    if cluster and not distributed:
+        raise MigrationError(f"database {db.name} holds a single server's schema, not one made for the "
+                             f"cluster {cluster}: unset GATEWAY_CLICKHOUSE_CLUSTER, or migrate a fresh "
+                             "database with --cluster (docs/deploy.md)")
+
+
+def migrate_schema(db: Database, cluster: str) -> MigrationReport:
+    """``migrate``, for one server or (``cluster``) for a cluster: its migrations table first, then
+    each pending migration's cluster form, recorded as the single-server migration it stands for (as
+    the emitted files do)."""
+    check_layout(db, cluster)
+    if not cluster:
+        return migrate(db)
+    for statement in for_cluster(MIGRATIONS_TABLE, cluster, db.name):
         db.command(statement)
-    return migrate(db, rewrite=lambda statement: for_cluster(statement, cluster))
+    return migrate(db, rewrite=lambda statement: for_cluster(statement, cluster, db.name))
 
 
-def emit_cluster_sql(folder: Path, cluster: str) -> list[Path]:
+def pending_schema(db: Database, cluster: str) -> tuple[Migration, ...]:
+    """The migrations still to apply (nothing is created: a gateway that waits for a migrate job must
+    not make a table the job's ``ON CLUSTER`` statement would then leave as it is)."""
+    check_layout(db, cluster)
+    return pending(db)
+
+
+def emit_cluster_sql(folder: Path, cluster: str, database: str = DEFAULT_DATABASE) -> list[Path]:
     """Write one SQL file per migration for ``cluster`` into ``folder``; returns the paths."""
     checksums = {m.version: checksum(m) for m in MIGRATIONS}
     written = []
-    for migration in cluster_migrations(cluster):
+    for migration in cluster_migrations(cluster, database):
         # Recorded as the single-server migration it stands for, so the gateway finds it applied.
         record = () if migration.version not in checksums else (
             "INSERT INTO schema_migrations (version, name, checksum) VALUES "
             f"({migration.version}, '{migration.name}', '{checksums[migration.version]}')",)
         header = (f"-- Migration {migration.version:04d} for the cluster {cluster}: {migration.name}\n"
                   f"-- Generated by `consent-gateway migrate --emit-sql DIR --cluster {cluster}`; do not "
-                  "edit.\n-- Apply in order with: clickhouse-client --database gateway --multiquery < this "
-                  "file\n-- (macros {shard} and {replica} must be defined on every node).\n\n")
+                  f"edit.\n-- Apply in order with: clickhouse-client --database {database} --multiquery < "
+                  "this file\n-- (macros {shard} and {replica} must be defined on every node).\n\n")
         recorded = replace(migration, statements=migration.statements + record)
         written.append(write_sql(folder, recorded, header))
     return written

@@ -44,7 +44,11 @@ def checksum(migration: Migration) -> str:
 
 
 def applied_versions(db: Database) -> dict[int, str]:
-    db.command(MIGRATIONS_TABLE)
+    """The recorded versions and checksums; none while ``schema_migrations`` does not exist (it is
+    made by ``migrate`` alone, in its cluster form on a cluster)."""
+    if not db.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = "
+                    "'schema_migrations'")[0][0]:
+        return {}
     rows = db.query("SELECT version, argMax(checksum, applied_at) FROM schema_migrations GROUP BY version")
     return {int(version): str(digest) for version, digest in rows}
 
@@ -101,6 +105,7 @@ def apply(db: Database, migration: Migration, rewrite: Rewrite | None = None) ->
 
 def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS,
             rewrite: Rewrite | None = None) -> MigrationReport:
+    db.command(MIGRATIONS_TABLE)  # a no-op on a cluster, whose own form was made first
     todo = pending(db, migrations)
     applied = tuple(migration for migration in todo if apply(db, migration, rewrite))
     return MigrationReport(applied=applied, already_applied=len(migrations) - len(applied))

@@ -12,8 +12,14 @@ import pytest
 
 from gateway.rights.retention import STEPS
 from gateway.storage.clickhouse import Database
-from gateway.storage.cluster import cluster_migrations, emit_cluster_sql, for_cluster, migrate_cluster
-from gateway.storage.migrations import checksum
+from gateway.storage.cluster import (
+    cluster_migrations,
+    emit_cluster_sql,
+    for_cluster,
+    migrate_schema,
+    pending_schema,
+)
+from gateway.storage.migrations import MigrationError, checksum
 from gateway.storage.schema import MIGRATIONS, MIGRATIONS_TABLE
 
 SHIPPED = Path(__file__).resolve().parents[2] / "deploy" / "clickhouse" / "cluster"
@@ -35,8 +41,9 @@ def test_events_are_sharded_by_visitor_and_the_small_tables_copied_everywhere() 
     local = next(s for s in statements if s.startswith("CREATE TABLE IF NOT EXISTS events_local "))
     assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/events_local', '{replica}')" in local
     assert "replicated_deduplication_window = 1000" in local and "non_replicated" not in local
-    assert ("CREATE TABLE IF NOT EXISTS events ON CLUSTER consent_gateway AS events_local\nENGINE = "
-            "Distributed(consent_gateway, currentDatabase(), events_local, cityHash64(site_id, visitor_id))"
+    # The database named: each node would read currentDatabase() as its own default database.
+    assert ("CREATE TABLE IF NOT EXISTS events ON CLUSTER consent_gateway AS gateway.events_local\nENGINE = "
+            "Distributed(consent_gateway, gateway, events_local, cityHash64(site_id, visitor_id))"
             ) in statements
     for table in ("consent_log", "consent_configs", "rights_requests"):
         [created] = [s for s in statements if s.startswith(f"CREATE TABLE IF NOT EXISTS {table} ")]
@@ -57,7 +64,7 @@ def test_alters_reach_the_rows_and_column_changes_the_distributed_table_too() ->
     enum = "ALTER TABLE consent_log MODIFY COLUMN IF EXISTS action Enum8('grant' = 1)"
     assert for_cluster(enum, "c") == ["ALTER TABLE consent_log ON CLUSTER c MODIFY COLUMN IF EXISTS action "
                                       "Enum8('grant' = 1)"]
-    with pytest.raises(ValueError, match="cluster name"):
+    with pytest.raises(ValueError, match="letters, digits and _ only"):
         for_cluster(add, "c; DROP TABLE events")
 
 
@@ -95,12 +102,13 @@ class ClusterSketch(Database):
         return None
 
 
-def test_migrate_cluster_applies_the_shipped_files_statements_in_order_and_records_each_version_once(
-        db: Database) -> None:
+def test_migrate_schema_applies_the_shipped_files_statements_in_order_and_records_each_version_once(
+        db: Database, tmp_path: Path) -> None:
     node = ClusterSketch(db)
-    report = migrate_cluster(node, CLUSTER)
+    report = migrate_schema(node, CLUSTER)
     assert [m.version for m in report.applied] == [m.version for m in MIGRATIONS]
-    shipped = [statement.strip().removesuffix(";") for path in sorted(SHIPPED.glob("*.sql"))
+    files = emit_cluster_sql(tmp_path, CLUSTER, db.name)  # the shipped ones, for this database's name
+    shipped = [statement.strip().removesuffix(";") for path in sorted(files)
                for statement in "\n".join(line for line in path.read_text().splitlines()
                                           if not line.startswith("--")).split(";\n")
                if statement.strip() and not statement.strip().startswith("INSERT")]
@@ -108,7 +116,7 @@ def test_migrate_cluster_applies_the_shipped_files_statements_in_order_and_recor
     assert sorted(db.query("SELECT version, checksum FROM schema_migrations")) == [
         (m.version, checksum(m)) for m in MIGRATIONS]  # as a single server records them
     again = ClusterSketch(db)
-    assert migrate_cluster(again, CLUSTER).applied == ()
+    assert migrate_schema(again, CLUSTER).applied == ()
     assert again.on_cluster == for_cluster(MIGRATIONS_TABLE, CLUSTER)
 
 
@@ -120,3 +128,25 @@ def test_erasure_and_retention_change_the_shards_rows_with_statements_clickhouse
         [(formatted,)] = db.query("SELECT formatQuery({q:String})", {"q": statement})
         assert (f"ON CLUSTER {CLUSTER}" in formatted) == (step.table == "events"), formatted
     assert table == f"events_local ON CLUSTER {CLUSTER}"
+
+
+def test_pending_creates_nothing_so_a_migrate_job_can_still_make_the_replicated_table(db: Database) -> None:
+    # A gateway with GATEWAY_MIGRATE_ON_START=false that starts before the job: it must not leave a
+    # plain migrations table that the job's CREATE ... ON CLUSTER would then find and keep.
+    node = ClusterSketch(db)
+    assert len(pending_schema(node, CLUSTER)) == len(MIGRATIONS)
+    assert db.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = "
+                    "'schema_migrations'") == [(0,)]
+
+
+def test_a_schema_made_for_the_other_kind_of_clickhouse_is_refused_with_what_to_set(db: Database) -> None:
+    migrate_schema(db, "")  # one server's schema
+    with pytest.raises(MigrationError, match="single server's schema, not one made for the cluster"):
+        migrate_schema(ClusterSketch(db), CLUSTER)
+
+    class ClusterNode(Database):  # chDB knows no cluster, so cannot make a Distributed table: it says so
+        def query(self, sql: str, parameters: dict[str, object] | None = None) -> list[tuple[object, ...]]:
+            return [("Distributed",)] if "name = 'events'" in sql else super().query(sql, parameters)
+
+    with pytest.raises(MigrationError, match=r"events is Distributed.*set GATEWAY_CLICKHOUSE_CLUSTER"):
+        pending_schema(ClusterNode(db.target, db._client), "")

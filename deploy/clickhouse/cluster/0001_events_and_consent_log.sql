@@ -65,8 +65,8 @@ ORDER BY (site_id, toDate(ts), visitor_id, ts)
 TTL toDateTime(ts) + toIntervalDay(retention_days)
 SETTINGS replicated_deduplication_window = 1000, ttl_only_drop_parts = 0;
 
-CREATE TABLE IF NOT EXISTS events ON CLUSTER consent_gateway AS events_local
-ENGINE = Distributed(consent_gateway, currentDatabase(), events_local, cityHash64(site_id, visitor_id));
+CREATE TABLE IF NOT EXISTS events ON CLUSTER consent_gateway AS gateway.events_local
+ENGINE = Distributed(consent_gateway, gateway, events_local, cityHash64(site_id, visitor_id));
 
 CREATE TABLE IF NOT EXISTS consent_log ON CLUSTER consent_gateway
 (
