@@ -47,8 +47,8 @@ def as_optional_path(value: object) -> Path | None:
 
 
 def _as_list(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        items = [v.strip() for v in value.split(",")]
+    if isinstance(value, str):  # commas, or lines (a secret file with one key per line)
+        items = [v.strip() for v in re.split(r"[,\n]", value)]
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         items = [v.strip() for v in value]
     else:

@@ -140,6 +140,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if spec.secret:  # the message must not print what may be a real secret
                 reason = re.sub(r",? got .*$", " (value not shown: secret)", reason)
             problems.add(f"{where}: {reason}")
+    ca_file = values.get("clickhouse_ca_file")
+    if ca_file is not None:
+        if not ca_file.is_file():
+            problems.add(f"GATEWAY_CLICKHOUSE_CA_FILE: no such file: {ca_file}")
+        if not str(values.get("clickhouse_url", "")).startswith("https://"):
+            problems.add("GATEWAY_CLICKHOUSE_CA_FILE: only https:// ClickHouse URLs use a CA file")
     url = values.get("clickhouse_url")
     if values.get("clickhouse_cluster") and url is not None and (not url or url.startswith("chdb://")):
         problems.add("GATEWAY_CLICKHOUSE_CLUSTER: a cluster needs server URLs (GATEWAY_CLICKHOUSE_URL), "
@@ -180,7 +186,11 @@ def _with_file_values(env: Mapping[str, str], problems: Problems) -> tuple[Mappi
         except UnicodeDecodeError:
             problems.add(f"{where}: {path} is not UTF-8 text")
             continue
-        values[spec.env] = text.removesuffix("\n").removesuffix("\r")
+        value = text.removesuffix("\n").removesuffix("\r")
+        if not value.strip():  # an empty secret would fall back to a default without a word
+            problems.add(f"{where}: {path} is empty")
+            continue
+        values[spec.env] = value
         read.add(spec.env)
     return values, read
 

@@ -7,16 +7,18 @@ client is not safe to call from several threads at once: ``Database`` serialises
 
 A server target may name several servers (replicas of one cluster, or of one server behind no load
 balancer): the gateway talks to one at a time and moves to the next when a request cannot reach it
-(a refused or broken connection, a timeout). A read is asked again of the next server at once; an
-insert or a command is not, since the failed attempt may have been applied: its caller retries it
-(the writer under its deduplication token, the erasure with its passes), and that retry goes to the
-next server. With a cluster name, statements that change rows in place (``mutation_table``) go to
-the sharded table's local tables ``ON CLUSTER``, and inserts wait until the rows reached their shard.
+(a refused or broken connection, no answer within the read timeout; a slow query counts too). A
+read is asked again of the next server at once; an insert or a command is not, since the failed
+attempt may have been applied: its caller retries it (the writer under its deduplication token, the
+erasure with its passes), and that retry goes to the next server. With a cluster name, statements
+that change rows in place (``mutation_table``) go to the sharded table's local tables ``ON CLUSTER``,
+and inserts wait until the rows reached their shard.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +42,16 @@ LOCAL_SUFFIX = "_local"
 # On a cluster: an insert answers once the rows reached their shard (so "stored" means stored), and a
 # subquery on a Distributed table inside a query on one runs on each shard's local table, which is
 # right because a visitor's hits all live on one shard (the sharding key).
-CLUSTER_SETTINGS = {"distributed_foreground_insert": 1, "distributed_product_mode": "local"}
+# A statement ON CLUSTER (an erasure, a retention sweep, a migration) waits for every node at most this
+# long, then fails with ClickHouse's own timeout error (the nodes still apply it when they can): below
+# the client's 30 s read timeout, which would take a waiting node for a dead one and move to the next.
+CLUSTER_SETTINGS = {"distributed_foreground_insert": 1, "distributed_product_mode": "local",
+                    "distributed_ddl_task_timeout": 25}
+# After every other server failed to answer, how long failing calls go on failing at once instead of
+# each trying the servers again (one try at a time: a hung server costs one read timeout, not one each).
+RETRY_SERVERS_AFTER = 5.0
+# Several URLs: split only before a scheme, since a password may hold a comma.
+URL_SEPARATOR = re.compile(r",(?=\s*(?:https?|chdb)://)")
 T = TypeVar("T")
 
 
@@ -86,7 +97,7 @@ class Target:
                 raise ClickHouseUrlError("chdb URL needs a path: chdb:///absolute/path or chdb://relative")
             database = parse_qs(query).get("database", [DEFAULT_DATABASE])[0]
             return cls(embedded=True, database=_check_database(database), path=Path(location).resolve())
-        first, *others = (_server(part.strip()) for part in url.split(","))
+        first, *others = (_server(part.strip()) for part in URL_SEPARATOR.split(url))
         for index, other in enumerate(others, start=2):
             if (other.secure, other.username, other.password, other.database) != \
                     (first.secure, first.username, first.password, first.database):
@@ -132,7 +143,7 @@ class Database:
         self._client = client
         self._server = server  # index in target.servers of the one ``_client`` talks to
         self._reconnect = reconnect
-        self._retired: list[Client] = []  # clients of servers left behind, closed with the database
+        self._retry_servers_at = 0.0  # monotonic time before which no other server is tried again
         # chDB's engine handle is not thread-safe; the HTTP client is (sessions are disabled).
         self._lock: threading.Lock | None = threading.Lock() if target.embedded else None
         self._switching = threading.Lock()
@@ -168,8 +179,7 @@ class Database:
 
     def close(self) -> None:
         with self._locked():
-            for client in (self._client, *self._retired):
-                client.close()
+            self._client.close()
 
     def _call(self, work: Callable[[Client], T], *, retry: bool) -> T:
         with self._locked():
@@ -189,6 +199,8 @@ class Database:
         with self._switching:
             if self._client is not failed:  # another thread moved on meanwhile
                 return True
+            if time.monotonic() < self._retry_servers_at:  # they all failed a moment ago
+                return False
             for step in range(1, len(servers)):
                 index = (self._server + step) % len(servers)
                 host, port = servers[index]
@@ -199,9 +211,11 @@ class Database:
                                 type(exc).__name__)
                     continue
                 log.warning("ClickHouse: moved from %s:%s to %s:%s", *servers[self._server], host, port)
-                self._retired.append(self._client)  # may still be in use by another thread's request
+                # A request still under way on the old client fails, and moves over as this one did.
+                failed.close()
                 self._client, self._server = client, index
                 return True
+            self._retry_servers_at = time.monotonic() + RETRY_SERVERS_AFTER
         return False
 
     def _locked(self) -> AbstractContextManager[Any]:

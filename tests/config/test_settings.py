@@ -232,3 +232,31 @@ def test_a_secret_file_that_cannot_be_used_is_a_named_error_that_never_shows_the
     assert "GATEWAY_SECRET_KEYS_FILE: key #1 is shorter than 32 characters" in problems
     assert "GATEWAY_CLICKHOUSE_CLUSTER: a cluster needs server URLs" in problems
     assert "unknown" not in problems  # *_FILE names are known settings
+
+
+def test_a_secret_file_holds_one_key_per_line_and_an_empty_one_is_refused(
+        make_settings: SettingsFactory, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("a" * 40 + "\r\n" + "b" * 40 + "\r\n")
+    assert make_settings({"GATEWAY_SECRET_KEYS_FILE": str(keys)}).secret_keys == ("a" * 40, "b" * 40)
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(ConfigError) as caught:  # not "no keys": every instance would make its own
+        make_settings({"GATEWAY_SECRET_KEYS_FILE": str(empty)})
+    assert list(caught.value.problems) == [f"GATEWAY_SECRET_KEYS_FILE: {empty} is empty"]
+
+
+def test_a_comma_in_a_clickhouse_password_is_a_password_not_a_second_server(
+        make_settings: SettingsFactory) -> None:
+    target = make_settings({"GATEWAY_CLICKHOUSE_URL": "https://gw:pa,ss@ch1/gw, https://gw:pa,ss@ch2/gw"}
+                           ).clickhouse_target
+    assert (target.password, target.servers) == ("pa,ss", (("ch1", 8443), ("ch2", 8443)))
+
+
+def test_a_ca_file_must_exist_and_serve_https(make_settings: SettingsFactory, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_settings({"GATEWAY_CLICKHOUSE_URL": "http://ch/gw",
+                       "GATEWAY_CLICKHOUSE_CA_FILE": str(tmp_path / "ca.pem")})
+    assert list(caught.value.problems) == [
+        f"GATEWAY_CLICKHOUSE_CA_FILE: no such file: {tmp_path / 'ca.pem'}",
+        "GATEWAY_CLICKHOUSE_CA_FILE: only https:// ClickHouse URLs use a CA file"]

@@ -141,3 +141,87 @@ def test_the_gateway_moves_to_the_next_server_when_one_does_not_answer(
             assert f"to {standin.host}:{standin.port}" in caplog.text
         finally:
             db.close()
+
+
+def _certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA of the operator's own, and a certificate it signed for 127.0.0.1 (openssl, valid from now)."""
+    folder.mkdir()
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=consent-gateway test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+            "/CN=127.0.0.1")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+    return folder / "ca.pem", folder / "server.pem", folder / "server.key"
+
+
+def test_https_with_the_operators_ca_file_connects_and_without_it_is_refused(
+        standin: StandIn, tmp_path: Path) -> None:
+    import ssl
+
+    from gateway.storage.clickhouse import Target
+    from tests.support.hanging_proxy import HangingProxy
+
+    ca, certificate, key = _certificates(tmp_path / "tls")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(certificate, key)
+    with HangingProxy(standin.port, tls=tls) as server:
+        url = f"https://default:@127.0.0.1:{server.port}/tls_{uuid.uuid4().hex[:8]}"
+        db = connect(Target.parse(url).with_options(ca_file=ca))
+        try:
+            assert db.query("SELECT 1") == [(1,)]
+        finally:
+            db.close()
+        with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+            connect(url, connect_timeout=2)
+
+
+def test_a_cluster_name_makes_inserts_wait_for_their_shard_and_subqueries_run_per_shard(
+        standin: StandIn) -> None:
+    from gateway.storage.clickhouse import Target
+
+    url = f"http://default:@{standin.host}:{standin.port}/settings_{uuid.uuid4().hex[:8]}"
+    for cluster, expected in (("", ("0", "deny")), ("cg", ("1", "local"))):
+        db = connect(Target.parse(url).with_options(cluster=cluster))
+        try:
+            rows = db.query("SELECT name, value FROM system.settings WHERE name IN "
+                            "('distributed_foreground_insert', 'distributed_product_mode') ORDER BY name")
+            assert tuple(value for _, value in rows) == expected
+        finally:
+            db.close()
+
+
+def test_calls_failing_together_try_the_other_servers_once_not_one_read_timeout_each(
+        standin: StandIn, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from tests.support.hanging_proxy import HangingProxy
+
+    database = f"together_{uuid.uuid4().hex[:8]}"
+    with running_standin(tmp_path / "first") as first, HangingProxy(standin.port) as hung:
+        hung.hang()  # the next server takes requests and never answers
+        db = connect(f"http://default:@{first.host}:{first.port}/{database},"
+                     f"http://default:@{standin.host}:{hung.port}/{database}", send_receive_timeout=2)
+        first.kill()
+        took: list[float] = []
+
+        def read() -> None:
+            started = time.monotonic()
+            with pytest.raises(Exception):  # noqa: B017 (no server answers: any driver error)
+                db.query("SELECT 1")
+            took.append(time.monotonic() - started)
+
+        readers = [threading.Thread(target=read) for _ in range(4)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        db.close()
+    # One try of the hung server (its 2 s read timeout), not one after the other (2, 4, 6, 8 s).
+    assert len(took) == 4 and max(took) < 2 + 2, sorted(took)

@@ -6,13 +6,15 @@ ClickHouse as a gateway sees it when the server hangs (it takes the request and 
         proxy.release()                          # traffic flows again
 
 Connections stay open while it hangs, so the client waits for its read timeout, as with a real hung
-server (a refused connection would fail at once).
+server (a refused connection would fail at once). With ``tls`` (a server-side SSLContext) it is a
+ClickHouse server on https, as one behind a certificate of the operator's own CA.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from types import TracebackType
@@ -21,8 +23,9 @@ from tests.support.clickhouse_standin import HOST
 
 
 class HangingProxy:
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, tls: ssl.SSLContext | None = None) -> None:
         self._upstream = upstream_port
+        self._tls = tls
         self._hanging = threading.Event()
         self._listener = socket.create_server((HOST, 0))
         self.port = int(self._listener.getsockname()[1])
@@ -53,6 +56,12 @@ class HangingProxy:
                 client, _ = self._listener.accept()
             except OSError:  # closed
                 return
+            if self._tls is not None:
+                try:
+                    client = self._tls.wrap_socket(client, server_side=True)
+                except (ssl.SSLError, OSError):  # a client that does not trust the certificate
+                    client.close()
+                    continue
             upstream = socket.create_connection((HOST, self._upstream))
             self._open += [client, upstream]
             for source, target in ((client, upstream), (upstream, client)):
