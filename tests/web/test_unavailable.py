@@ -148,6 +148,7 @@ SERVED: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/demo/", {}),
     ("GET", "/demo/index.html", {}),
     ("GET", "/-/version", {}),
+    ("GET", "/-/live", {}),  # 200: a ClickHouse outage must not restart every instance
     ("GET", "/-/metrics", {}),
     ("GET", "/dashboard", {}),
     ("GET", "/dashboard/", {}),
