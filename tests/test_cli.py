@@ -48,7 +48,7 @@ def test_check_config_and_serve_report_every_error_at_once(env: dict[str, str], 
     config.write_text('log_levl = "debug"\n\n[[sites]]\nid = 1\norigins = ["ftp://shop.example"]\n'
                       'timezone = "Europe/Berln"\n')
     known = ("data_dir, clickhouse_url, clickhouse_password, clickhouse_ca_file, clickhouse_cluster, "
-             "secret_keys, geoip_city_db, geoip_asn_db, geoip_reload_interval, trusted_proxies, "
+             "secret_keys, users_file, geoip_city_db, geoip_asn_db, geoip_reload_interval, trusted_proxies, "
              "shutdown_timeout, migrate_on_start, writer_batch_size, writer_flush_interval, "
              "writer_max_pending, visit_timeout, opt_in_countries, instance_name, log_level, log_format, "
              "metrics_token, sites")

@@ -192,6 +192,10 @@ FIELDS: tuple[Field, ...] = (
     Field("secret_keys", "", "Comma-separated signing keys (32+ characters each); the first signs, all "
           "verify, so keys can be rotated. Empty: one is generated in DATA_DIR/secret_key (not for "
           "production).", _as_secret_keys, secret=True),
+    Field("users_file", "", "Path of the dashboard users and share links file. Empty: DATA_DIR/users.json. "
+          "Several instances with data folders of their own point it at one shared file (a mounted "
+          "Secret, read-only: then users and links are changed where the Secret is made); each "
+          "instance notices a new version by itself.", as_optional_path),
     Field("geoip_city_db", "", "Path of a MaxMind-format city database (GeoIP2/GeoLite2 City, DB-IP City "
           "Lite). Empty: DATA_DIR/geoip/city.mmdb, installed by `consent-gateway geoip install`.",
           as_optional_path),

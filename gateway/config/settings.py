@@ -57,6 +57,7 @@ class Settings:
     clickhouse_ca_file: Path | None
     clickhouse_cluster: str
     secret_keys: tuple[str, ...] = field(repr=False)
+    users_file: Path | None
     geoip_city_db: Path | None
     geoip_asn_db: Path | None
     geoip_reload_interval: float

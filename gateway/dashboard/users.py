@@ -1,12 +1,12 @@
-"""Dashboard users and share links, kept in ``DATA_DIR/users.json``.
+"""Dashboard users and share links, kept in ``DATA_DIR/users.json`` (or ``GATEWAY_USERS_FILE``).
 
 Why a file and not a ClickHouse table: embedded ClickHouse (chDB) allows one engine per process, so
 while ``consent-gateway serve`` runs, another process could not open the database — but
 ``consent-gateway users add`` must work exactly then. A file also means logging in needs no database
 at all (a ClickHouse outage still lets an admin in to see the error), and the few dozen records a
-team has need no query engine. Deployments with several gateway instances put ``DATA_DIR/users.json``
-on shared storage or distribute it with their configuration management; each server notices a new
-version by itself.
+team has need no query engine. Deployments with several gateway instances point
+``GATEWAY_USERS_FILE`` at one shared file (shared storage, or a file their configuration management
+distributes, such as a mounted Kubernetes Secret); each server notices a new version by itself.
 
 How the file is kept safe:
 - mode 0600; written whole to a temporary file in the same folder, then renamed over the old one,
@@ -82,8 +82,9 @@ _StatKey = tuple[int, int, int, int]
 
 
 def users_path(settings: Any) -> Path:
-    """Where ``settings`` (a ``gateway.config.settings.Settings``) keeps the dashboard users."""
-    return Path(settings.data_dir) / "users.json"
+    """Where ``settings`` (a ``gateway.config.settings.Settings``) keeps the dashboard users:
+    ``GATEWAY_USERS_FILE``, or ``DATA_DIR/users.json``."""
+    return Path(settings.users_file or Path(settings.data_dir) / "users.json")
 
 
 class UserStore:

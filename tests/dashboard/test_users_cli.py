@@ -193,3 +193,15 @@ def test_the_real_command_with_default_hashing(tmp_path: Path) -> None:
         assert PASSWORD not in result.stdout + result.stderr and "argon2" not in result.stdout
     bad = gateway("users", "add", "x", "--role", "owner")
     assert bad.returncode == 2 and "invalid choice: 'owner'" in bad.stderr
+
+
+def test_a_shared_users_file_elsewhere_is_the_one_the_cli_writes_and_lists(
+        run: Run, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "secret" / "users.json"  # as every pod of a deployment mounts one Secret
+    shared.parent.mkdir()
+    monkeypatch.setenv("GATEWAY_USERS_FILE", str(shared))
+    status, _, _ = run("users", "add", "anna", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    assert status == 0 and store(shared.parent).get("anna") is not None
+    assert not (data_dir / "users.json").exists()
+    status, out, _ = run("users", "list")
+    assert status == 0 and "anna" in out
