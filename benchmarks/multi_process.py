@@ -154,7 +154,12 @@ def one_round(fleet: Fleet, tag: str, args: argparse.Namespace) -> Round:
                                unconsented_concurrency=args.unconsented, load=RawLoad)
     started, load_cpu = time.monotonic(), time.process_time()
     gateways_cpu, standin_cpu = cpu_seconds(pids(fleet)), cpu_seconds([fleet.standin.pid])
+    deadline = started + 600  # a gateway that died would otherwise hold the run for ever
     while (done := sum(s.load.acknowledged for s in streams if s.consented)) < args.hits:
+        if time.monotonic() > deadline:
+            for stream in streams:
+                stream.load.stop(timeout=10)
+            raise SystemExit(f"{tag}: {done} of {args.hits} hits acknowledged in 600 s; a gateway stopped?")
         time.sleep(0.05)
     elapsed = time.monotonic() - started
     cpu = {"gateways": cpu_seconds(pids(fleet)) - gateways_cpu,
@@ -209,7 +214,7 @@ def summary(table: dict[str, dict[int, list[Round]]], cores: int) -> None:
           f"{sum(r.tally.unconsented_stored for r in every)} stored")
     one = table["processes"][1]
     alone = sum(r.cpu["gateways"] for r in one) / sum(r.elapsed for r in one)
-    print(f"What {cores} cores mean: one process kept {alone:.2f} of a core busy, near its ceiling of one "
+    print(f"What {cores} cores mean: one process kept {alone:.2f} of a core busy, of a ceiling of one "
           "(Python's lock runs its code on one core at a time). More processes can use the other cores, "
           "but the stand-in, the load generator and any other work on the machine take from the same "
           f"cores, so N processes give at most {cores}x one process here, less what those take; past "

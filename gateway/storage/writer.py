@@ -211,8 +211,9 @@ class BatchWriter:
             for submission in batch.submissions:
                 fail(submission.future, failure)
         if lost:
-            log.error("writer stopped with %d rows that ClickHouse did not take (last error: %s)",
-                      lost, self.stats.last_error)
+            log.error("writer stopped with %d rows that ClickHouse did not take (%s)", lost,
+                      f"last error: {self.stats.last_error}" if self.stats.last_error else
+                      "an insert under way got no answer in time")
         if maybe:
             log.error("%d of them may be stored all the same, and rows that follow them can no longer be "
                       "taken", maybe)

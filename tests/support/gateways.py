@@ -15,6 +15,7 @@ tokens: site 1 is the one tests/support/two_gateways.py uses (same origin, polic
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import string
 import time
@@ -28,7 +29,7 @@ from typing import Any
 import httpx2 as httpx
 
 from gateway.storage.clickhouse import Database, connect
-from tests.e2e.gateway_process import Gateway, running_gateway
+from tests.e2e.gateway_process import Gateway, free_port, running_gateway
 from tests.support.clickhouse_standin import StandIn, running_standin
 from tests.support.load import BROWSER, HitLoad, Tally, grant, stored_markers, tally
 from tests.support.operator import METRICS_TOKEN, OPERATOR_JSON
@@ -210,6 +211,27 @@ def start_mixed_load(fleet: Fleet, tag: str, *, lanes: int = 3, concurrency: int
     for stream in streams:
         stream.load.start()
     return streams
+
+
+@contextmanager
+def mixed_load(fleet: Fleet, tag: str, **options: Any) -> Iterator[list[Stream]]:
+    """:func:`start_mixed_load`, its streams stopped however the block ends: a failed assertion must not
+    leave them sending for the rest of the suite."""
+    streams = start_mixed_load(fleet, tag, **options)
+    try:
+        yield streams
+    finally:
+        for stream in streams:
+            with contextlib.suppress(RuntimeError):  # one that would not stop is a daemon thread
+                stream.load.stop(timeout=10)
+
+
+def distinct_ports(count: int) -> list[int]:
+    """``count`` free ports, all different (a killed process comes back on its own)."""
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
 
 
 def _unconsented(kind: str, base: str, site: int) -> dict[str, str]:

@@ -39,6 +39,8 @@ class HangingProxy:
         self._hanging.clear()
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):  # wakes the accepting thread, which then ends
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         for sock in self._open:
             sock.close()

@@ -66,17 +66,19 @@ def withdraw_while_replaying(a: Gateway, b: Gateway, db: Database, *, interval: 
     baseline = superseded(b)
     thread = threading.Thread(target=replay, daemon=True)
     thread.start()
-    time.sleep(1.2)  # hits stored under the grant, which must stay
-    answer = visitor.delete("/consent/data?site=1" if erase else "/consent?site=1")
-    assert answer.status_code == 200, (answer.status_code, answer.text[:300])
-    withdrawn = time.monotonic()
-    propagation = float("inf")
-    while time.monotonic() - withdrawn < after:
-        if propagation == float("inf") and superseded(b) > baseline:
-            propagation = time.monotonic() - withdrawn
-        time.sleep(0.01)
-    stop.set()
-    thread.join()
+    try:  # the replaying thread stops however this ends: it must not go on through later tests
+        time.sleep(1.2)  # hits stored under the grant, which must stay
+        answer = visitor.delete("/consent/data?site=1" if erase else "/consent?site=1")
+        assert answer.status_code == 200, (answer.status_code, answer.text[:300])
+        withdrawn = time.monotonic()
+        propagation = float("inf")
+        while time.monotonic() - withdrawn < after:
+            if propagation == float("inf") and superseded(b) > baseline:
+                propagation = time.monotonic() - withdrawn
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join()
     time.sleep(1.5)  # B's writer flushes and its poll purges
     (withdrawal_ts,) = db.query("SELECT max(ts) FROM consent_log WHERE consent_id = {c:UUID} "
                                 "AND action IN ('withdraw', 'erase')", {"c": consent_id})[0]
