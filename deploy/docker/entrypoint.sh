@@ -3,9 +3,12 @@
 # then becomes the gateway (exec), so the SIGTERM of `docker stop` or Kubernetes reaches it from tini.
 #
 # Arguments are a consent-gateway command (`serve ...`, `migrate`, `check-config`, `users add ...`);
-# options alone (`--workers 2`) are serve's. Settings stay the gateway's own (GATEWAY_*, *_FILE for
-# secrets, GATEWAY_CONFIG): nothing here reads or rewrites them. This script's own variables are
-# CONSENT_GATEWAY_*, since the gateway refuses unknown GATEWAY_* names:
+# options alone (`--workers 2`) are serve's, after the CMD's `--host 0.0.0.0 --port 8000`: serve's own
+# default, 127.0.0.1, could not be reached from outside the container, though the HEALTHCHECK (from
+# inside) would pass. A --host or --port among the options still wins: the last one given counts.
+# Settings stay the gateway's own (GATEWAY_*, *_FILE for secrets, GATEWAY_CONFIG): nothing here reads
+# or rewrites them. This script's own variables are CONSENT_GATEWAY_*, since the gateway refuses
+# unknown GATEWAY_* names:
 #   CONSENT_GATEWAY_GEOIP_SOURCE  geolite2 (default) or dbip: the city database `serve` installs into
 #                                 GATEWAY_DATA_DIR/geoip when none is there; none: never download one
 #   CONSENT_GATEWAY_GEOIP_SEED    a folder whose city.mmdb (and city.mmdb.json) is copied in first
@@ -15,7 +18,7 @@ set -eu
 umask 077
 
 case "${1:-}" in
-    "" | -*) set -- serve "$@" ;;
+    "" | -*) set -- serve --host 0.0.0.0 --port 8000 "$@" ;;
 esac
 
 # Into the data folder, where the gateway looks unless GATEWAY_GEOIP_CITY_DB names another file; never

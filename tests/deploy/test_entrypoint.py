@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -22,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2 as httpx
+import pytest
 
+from gateway.cli import _parser
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.migrations import pending
 from tests.support.clickhouse_standin import running_standin
@@ -32,6 +35,7 @@ from tests.support.deploy_files import (
     Container,
     compose_service,
     final_stage,
+    image_home,
     left_out_packages,
 )
 from tests.support.load import BROWSER, grant
@@ -83,8 +87,14 @@ def image_environment(tmp_path: Path, container: Container, clickhouse: str, see
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "CONSENT_GATEWAY_"))}
     env |= {name: container.host_path(value) for name, value in stage.env.items() if name != "PATH"}
     env |= container.environment({"clickhouse:8123": clickhouse})
+    # HOME as Docker and Kubernetes set it: the home of the image's user, a path in the container, here
+    # in its volume if it lies in one (as a home in the data folder would) or else where its root file
+    # system would be (nothing is made there).
+    home = image_home()
+    in_volume = container.host_path(home)
     env |= {
-        "PATH": f"{venv_bin}:{env['PATH']}", "PYTHONPATH": str(blocker), "HOME": str(tmp_path),
+        "HOME": in_volume if in_volume != home else str(tmp_path / "rootfs" / home.lstrip("/")),
+        "PATH": f"{venv_bin}:{env['PATH']}", "PYTHONPATH": str(blocker),
         # The image's seed folder, here; and a registry that refuses, so no test can download.
         "CONSENT_GATEWAY_GEOIP_SEED": str(seed), "NPM_CONFIG_REGISTRY": "http://127.0.0.1:9/",
         "TINI_SUBREAPER": "1",  # tini is not PID 1 here: it reaps as a subreaper instead
@@ -206,8 +216,47 @@ def test_the_compose_gateways_migrate_serve_store_consented_hits_and_stop_on_sig
         assert gateway.exit_code == (0 if tini else -signal.SIGTERM), gateway.log.read_text()
         text = gateway.log.read_text()
         assert "Application shutdown complete" in text and "Traceback" not in text, text
+        # The GeoIP database was in place (the seed, then `geoip install --if-missing` found it), and
+        # the data folder is the gateway's own: not taken for a shared one, nothing foreign in it.
+        for complaint in ("no GeoIP database installed", "shared folder", "holds more than", "WARNING"):
+            assert complaint not in text, text
     # One spool folder each in the shared volume; keys from the secret file, none generated; the
     # GeoIP database seeded into its volume.
     assert sorted(p.name for p in (data / "spool").iterdir()) == ["0", "1"]
+    # A fresh volume here is made with the umask's 0755; the gateway made it private.
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert not (data / "secret_key").exists()
     assert (Path(migrate.host_path("/var/lib/consent-gateway/geoip")) / "city.mmdb").is_file()
+
+
+# Stands in for the gateway the entrypoint execs: records the arguments it was given.
+RECORDER = """#!/bin/sh
+printf '%s\\n' "$@" > "$RECORDED_ARGS"
+"""
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ([], ("serve", "0.0.0.0", 8000, 1)),
+    (["--workers", "2"], ("serve", "0.0.0.0", 8000, 2)),
+    (["--workers", "2", "--host", "127.0.0.1", "--port", "9000"], ("serve", "127.0.0.1", 9000, 2)),
+    (["serve"], ("serve", "127.0.0.1", 8000, 1)),  # a command given whole is left as it is
+    (["migrate"], ("migrate", None, None, None)),
+], ids=["nothing", "options", "options-host-port", "serve", "migrate"])
+def test_options_alone_serve_on_every_address_unless_a_later_one_is_given(
+        tmp_path: Path, given: list[str], expected: tuple[object, ...]) -> None:
+    # `docker run IMAGE --workers 2` replaces the CMD: serve must still listen where Docker's port
+    # mapping and the Service reach it, not on serve's own default, 127.0.0.1.
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    (bin_folder / "consent-gateway").write_text(RECORDER)
+    (bin_folder / "consent-gateway").chmod(0o755)
+    script = ROOT / final_stage().copies["/usr/local/bin/consent-gateway-entrypoint"]
+    env = {"PATH": f"{bin_folder}:/usr/bin:/bin", "RECORDED_ARGS": str(tmp_path / "args"),
+           "GATEWAY_DATA_DIR": str(tmp_path / "data"), "CONSENT_GATEWAY_GEOIP_SOURCE": "none",
+           "CONSENT_GATEWAY_GEOIP_SEED": str(tmp_path / "no-seed")}
+    done = subprocess.run(["sh", str(script), *given], env=env, capture_output=True, text=True, timeout=30,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    # What the gateway's own parser makes of the arguments it was handed.
+    parsed = _parser().parse_args((tmp_path / "args").read_text().splitlines())
+    assert tuple(getattr(parsed, name, None) for name in ("command", "host", "port", "workers")) == expected

@@ -10,6 +10,7 @@ import io
 import json
 import re
 import tarfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -280,6 +281,62 @@ def test_if_missing_respects_a_hand_placed_database(tmp_path: Path) -> None:
     build_city_db(city_db_path(tmp_path), database_type="DBIP-City-Lite")
     result = install_city_db(tmp_path, if_missing=True, fetch=FailingFetch())
     assert (result.source, result.version, result.attribution) == ("unknown", "", DBIP_ATTRIBUTION)
+
+
+class WaitsForAnotherInstaller:
+    """A slow source: the first download lasts until another installer waits for the install lock,
+    as two gateways starting together on one GeoIP volume do. Remembers the calls."""
+
+    def __init__(self, archive: Path, lock: Path) -> None:
+        self.archive = archive
+        self.lock = lock
+        self.calls = 0
+        self.started = threading.Event()
+
+    def __call__(self, source: Source, version: str, dest_dir: Path) -> Path:
+        self.calls += 1
+        if self.started.is_set():
+            return self.archive  # a second download: what the test is there to catch
+        self.started.set()
+        deadline = time.monotonic() + 60  # against a hang, not a measure: the waiter comes in ms
+        while not _lock_waiters(self.lock):
+            assert time.monotonic() < deadline, "the second installer never waited for the lock"
+            time.sleep(0.01)
+        return self.archive
+
+
+def _lock_waiters(lock: Path) -> int:
+    """Processes or threads blocked in flock() on ``lock``: the lines of /proc/locks marked "->"
+    whose device:inode field ends with the file's inode."""
+    inode = f":{lock.stat().st_ino}"
+    lines = Path("/proc/locks").read_text().splitlines()
+    return sum(1 for line in lines if "->" in line.split() and line.split()[-3].endswith(inode))
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_two_installs_if_missing_at_once_download_once(tmp_path: Path, archives: dict[str, Path]) -> None:
+    # Threads stand for the two gateways: flock() locks belong to each open() of the lock file, so
+    # they exclude each other within one process as between two.
+    (tmp_path / "geoip").mkdir()
+    (tmp_path / "geoip" / ".install.lock").touch()
+    fetch = WaitsForAnotherInstaller(archives["tgz"], tmp_path / "geoip" / ".install.lock")
+    results: dict[str, InstalledDatabase] = {}
+
+    def install(name: str) -> None:
+        results[name] = install_city_db(tmp_path, if_missing=True, fetch=fetch, now=NOW)
+
+    first = threading.Thread(target=install, args=("first",))
+    first.start()
+    assert fetch.started.wait(60)
+    # The second starts while the first downloads: no database yet, so it goes for the lock too.
+    assert installed_city_db(tmp_path) is None
+    second = threading.Thread(target=install, args=("second",))
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert fetch.calls == 1
+    assert results["first"] == results["second"] == installed_city_db(tmp_path)
+    assert city_db_path(tmp_path).read_bytes() == archives["geolite_db"].read_bytes()
 
 
 def test_stale_work_dirs_are_cleared(tmp_path: Path, archives: dict[str, Path]) -> None:

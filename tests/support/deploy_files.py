@@ -1,7 +1,7 @@
 """Reading deploy/ as Docker, Compose, Kubernetes and systemd would, for tests/deploy/.
 
 - ``final_stage``: the runtime stage of deploy/docker/Dockerfile (its ENTRYPOINT, CMD, ENV, HEALTHCHECK
-  and COPY lines, exec forms parsed as JSON);
+  and COPY lines, exec forms parsed as JSON); ``image_home``: its user's home;
 - ``compose_service``: one service of a compose file, YAML anchors and merge keys resolved;
 - ``Container``: a container's paths laid out under a test folder as Compose would mount them (bind
   mounts, named volumes, nested ones included, and /run/secrets), so a command and environment read
@@ -88,6 +88,13 @@ def final_stage(path: Path = DOCKERFILE) -> Stage:
             if not any(w.startswith("--from") for w in shlex.split(rest)):
                 copies[words[-1]] = words[0]
     return Stage(entrypoint, cmd, env, healthcheck, copies)
+
+
+def image_home(path: Path = DOCKERFILE) -> str:
+    """The home of the image's user (useradd --home-dir), from which Docker and Kubernetes set HOME."""
+    found = re.search(r"useradd .*--home-dir (\S+)", re.sub(r"\\\n", " ", path.read_text()))
+    assert found is not None, "the Dockerfile no longer names its user's home"
+    return found.group(1)
 
 
 def left_out_packages() -> set[str]:

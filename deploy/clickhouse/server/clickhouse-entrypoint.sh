@@ -1,7 +1,9 @@
 #!/bin/sh
 # Puts the Docker secrets where ClickHouse's configuration reads them (from_env in users.xml and
-# cluster.xml), then runs the clickhouse/clickhouse-server image's own entrypoint. The image reads no
-# *_FILE variables, and a password written into an XML file would sit on disk in the clear.
+# cluster.xml), then runs the clickhouse/clickhouse-server image's own entrypoint, which reads no
+# *_FILE variables. The secrets stay out of the mounted XML files, and out of the copies ClickHouse
+# writes to /var/lib/clickhouse/preprocessed_configs/ with from_env values filled in: the elements that
+# take them carry hide_in_preprocessed="true". They remain in the server's environment.
 set -eu
 
 password_file=/run/secrets/clickhouse_password
