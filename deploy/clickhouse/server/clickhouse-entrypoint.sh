@@ -6,23 +6,22 @@
 # take them carry hide_in_preprocessed="true". They remain in the server's environment.
 set -eu
 
-password_file=/run/secrets/clickhouse_password
-if [ ! -s "$password_file" ]; then
-    # An empty password would open the gateway's user to anyone on the network: refuse to start.
-    echo "clickhouse-entrypoint: the secret clickhouse_password ($password_file) is missing or empty" >&2
-    exit 1
-fi
-CONSENT_GATEWAY_CLICKHOUSE_PASSWORD="$(cat "$password_file")"
+# read_secret FILE: the secret's value; the script stops when it is missing or empty (an empty
+# password would open the gateway's user to anyone on the network).
+read_secret() {
+    if [ ! -s "$1" ]; then
+        echo "clickhouse-entrypoint: the secret $(basename "$1") ($1) is missing or empty" >&2
+        exit 1
+    fi
+    cat "$1"
+}
+
+CONSENT_GATEWAY_CLICKHOUSE_PASSWORD="$(read_secret /run/secrets/clickhouse_password)"
 export CONSENT_GATEWAY_CLICKHOUSE_PASSWORD
 
 # On a cluster node: the secret its nodes share for distributed queries (cluster.xml).
 if [ -e /etc/clickhouse-server/config.d/consent-gateway-cluster.xml ]; then
-    secret_file=/run/secrets/cluster_secret
-    if [ ! -s "$secret_file" ]; then
-        echo "clickhouse-entrypoint: the secret cluster_secret ($secret_file) is missing or empty" >&2
-        exit 1
-    fi
-    CONSENT_GATEWAY_CLUSTER_SECRET="$(cat "$secret_file")"
+    CONSENT_GATEWAY_CLUSTER_SECRET="$(read_secret /run/secrets/cluster_secret)"
     export CONSENT_GATEWAY_CLUSTER_SECRET
 fi
 
