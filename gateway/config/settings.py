@@ -36,7 +36,7 @@ from gateway.config.fields import (
     as_optional_path,
 )
 from gateway.config.sites import DEMO_SITE, SITE_KEYS, Site, site_from_table
-from gateway.storage.clickhouse import Target
+from gateway.storage.clickhouse import URL_SEPARATOR, Target
 
 __all__ = ["DEMO_TOKEN_FILE", "ENV_PREFIX", "FIELDS", "FIELDS_BY_NAME", "FILE_ONLY_KEYS", "OPT_IN_COUNTRIES",
            "SECRET_KEY_FILE", "ConfigError", "Field", "IPNetwork", "Settings", "demo_site", "describe",
@@ -296,7 +296,8 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
 
 
 def _redact_url(urls: str) -> str:
-    return ",".join(_redact_one(url) for url in urls.split(","))
+    # Split as Target.parse splits: a comma inside a password is not a separator.
+    return ",".join(_redact_one(url.strip()) for url in URL_SEPARATOR.split(urls))
 
 
 def _redact_one(url: str) -> str:

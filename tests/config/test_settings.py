@@ -248,9 +248,11 @@ def test_a_secret_file_holds_one_key_per_line_and_an_empty_one_is_refused(
 
 def test_a_comma_in_a_clickhouse_password_is_a_password_not_a_second_server(
         make_settings: SettingsFactory) -> None:
-    target = make_settings({"GATEWAY_CLICKHOUSE_URL": "https://gw:pa,ss@ch1/gw, https://gw:pa,ss@ch2/gw"}
-                           ).clickhouse_target
+    settings = make_settings({"GATEWAY_CLICKHOUSE_URL": "https://gw:pa,ss@ch1/gw, https://gw:pa,ss@ch2/gw"})
+    target = settings.clickhouse_target
     assert (target.password, target.servers) == ("pa,ss", (("ch1", 8443), ("ch2", 8443)))
+    shown = {env: value for env, value, _ in describe(settings)}["GATEWAY_CLICKHOUSE_URL"]
+    assert shown == "https://gw:<redacted>@ch1/gw,https://gw:<redacted>@ch2/gw" and "ss" not in shown
 
 
 def test_a_ca_file_must_exist_and_serve_https(make_settings: SettingsFactory, tmp_path: Path) -> None:
