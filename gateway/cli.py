@@ -221,8 +221,8 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> int:
 def run_migrate(settings: Settings, emit_sql: Path | None, cluster: str | None = None, *,
                 logged: bool = False) -> int:
     """``migrate``; for ``serve`` (``logged``), its report is a log line like the server's (JSON logs)."""
-    from gateway.storage.clickhouse import connect
-    from gateway.storage.cluster import check_name, emit_cluster_sql, migrate_schema
+    from gateway.storage.clickhouse import check_name, connect
+    from gateway.storage.cluster import emit_cluster_sql, migrate_schema
     from gateway.storage.migrations import MigrationError
     from gateway.storage.migrations import emit_sql as write_sql
 

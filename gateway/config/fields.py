@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config.errors import not_a_choice
-from gateway.storage.clickhouse import Target
+from gateway.storage.clickhouse import Target, check_name
 
 ENV_PREFIX = "GATEWAY_"
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -150,9 +150,7 @@ def _as_log_level(value: object) -> str:
 
 def _as_cluster(value: object) -> str:
     name = _as_str(value).strip()
-    if name and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise ValueError(f"must be a cluster name of letters, digits and _, got {value!r}")
-    return name
+    return check_name(name) if name else name
 
 
 def _as_log_format(value: object) -> str:

@@ -128,6 +128,16 @@ def _server(url: str) -> Target:
                   password=unquote(parts.password or ""))
 
 
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_name(name: str) -> str:
+    """``name`` (a cluster's, a database's), if ClickHouse takes it unquoted; else ValueError."""
+    if not NAME.fullmatch(name):
+        raise ValueError(f"name {name!r}: a cluster's or database's name is letters, digits and _ only")
+    return name
+
+
 def _check_database(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ClickHouseUrlError(f"database name {name!r} must be letters, digits and underscores")
@@ -282,4 +292,4 @@ def _create_database(client: Client, name: str, cluster: str = "") -> None:
         client.command(f"CREATE DATABASE IF NOT EXISTS `{name}`{on}")
 
 
-__all__ = ["ClickHouseError", "ClickHouseUrlError", "Database", "Target", "connect"]
+__all__ = ["ClickHouseError", "ClickHouseUrlError", "Database", "Target", "check_name", "connect"]

@@ -28,7 +28,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from gateway.storage.clickhouse import DEFAULT_DATABASE, LOCAL_SUFFIX, SHARDING_KEYS, Database
+from gateway.storage.clickhouse import DEFAULT_DATABASE, LOCAL_SUFFIX, SHARDING_KEYS, Database, check_name
 from gateway.storage.migrations import MigrationError, MigrationReport, checksum, migrate, pending, write_sql
 from gateway.storage.schema import MIGRATIONS, MIGRATIONS_TABLE, Migration
 
@@ -36,7 +36,6 @@ CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\n")
 ALTER = re.compile(r"ALTER TABLE (\w+) ")
 ENGINE = re.compile(r"ENGINE = (\w*)MergeTree(\(([^)]*)\))?")
 COLUMN_CHANGE = re.compile(r"^(ADD|DROP|MODIFY|RENAME|COMMENT) COLUMN ")
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _replicated(statement: str, table: str, *, sharded: bool) -> str:
@@ -74,13 +73,6 @@ def _alter(statement: str, table: str, cluster: str) -> list[str]:
     if COLUMN_CHANGE.match(action):  # a Distributed table's columns must match its local tables'
         statements.append(f"ALTER TABLE {table} ON CLUSTER {cluster} {action}")
     return statements
-
-
-def check_name(name: str) -> str:
-    """``name`` (a cluster's, a database's), if ClickHouse takes it unquoted; else ValueError."""
-    if not NAME.fullmatch(name):
-        raise ValueError(f"name {name!r}: a cluster's or database's name is letters, digits and _ only")
-    return name
 
 
 def for_cluster(statement: str, cluster: str, database: str = DEFAULT_DATABASE) -> list[str]:
