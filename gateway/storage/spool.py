@@ -196,8 +196,9 @@ class Spool:
                 batch.written = asyncio.get_running_loop().create_future()
             await asyncio.wait([batch.written])
         # Without this, rows the writer inserts after the spool closed would be replayed next time.
-        # Shielded: an insert cut short would leave its rows' fate unknown; the writer's close waits
-        # for it (its flushes take turns), and what it did not take stays spooled for the next start.
+        # Shielded: cancelling it would not stop its insert; the writer's close takes its turn after it
+        # (their flushes share a lock) within what is left of the stop's time, and what ClickHouse did
+        # not take stays spooled for the next start.
         flush = asyncio.ensure_future(self._writer.flush())
         flush.add_done_callback(_retrieve)  # cut short, its failure is the writer's close's to report
         with contextlib.suppress(Exception):

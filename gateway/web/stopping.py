@@ -4,9 +4,11 @@ On SIGTERM (Kubernetes, systemd, Docker) or Ctrl-C, uvicorn stops accepting conn
 requests in flight finish (for up to the timeout: ``serve`` passes it as
 ``timeout_graceful_shutdown``), then runs the app's shutdown: the spool writes what is queued, the
 writer inserts what it holds and the spool records what ClickHouse took. That shutdown gets what is
-left of the same timeout, counted from the signal, so the whole stop fits in it (give or take one
-insert already under way, which is let finish rather than cut). What is not inserted in time stays in
-the spool and is replayed at the next start: a stop never loses an answered hit.
+left of the same timeout, counted from the signal, so the whole stop fits in it (plus the writer's
+last attempt, ``LAST_ATTEMPT``, and ``FLOOR``). An insert still under way then is abandoned on its
+daemon thread; what is not inserted in time stays in the spool and is replayed at the next start: a
+stop never loses an answered hit (one abandoned insert that lands after all is stored twice, as after
+a crash).
 
 uvicorn installs its own handlers before the app starts; ``StopClock.watch`` wraps them, from the
 main thread only (an app under a test client runs elsewhere and has no signals to watch).
