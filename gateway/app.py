@@ -34,6 +34,7 @@ from gateway.dashboard import routes as dashboard
 from gateway.geoip.lookup import GeoDatabase, GeoDatabaseError
 from gateway.geoip.reload import GeoWatcher
 from gateway.ingest.endpoint import PATHS, track, uid_key
+from gateway.ingest.fastpath import TrackingFastPath
 from gateway.ingest.pipeline import Pipeline
 from gateway.monitoring import health
 from gateway.monitoring.counters import Metrics
@@ -211,7 +212,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/-/metrics", metrics_view, methods=["GET"]),
         *dashboard.routes(),
     ]
-    middleware = [Middleware(AccessLogMiddleware)]
+    # Tracking hits first, past the router and the access log (gateway/ingest/fastpath.py).
+    middleware = [Middleware(TrackingFastPath), Middleware(AccessLogMiddleware)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     settings = ensure_secret_keys(settings)
     app.state.settings = settings

@@ -40,7 +40,8 @@ LAYERS: list[tuple[str, list[str]]] = [
                "gateway.consent.operations",
                "gateway.consent.origins", "gateway.consent.proof", "gateway.consent.record",
                "gateway.consent.visit",
-               "gateway.ingest.endpoint", "gateway.ingest.transport", "gateway.rights.http",
+               "gateway.ingest.endpoint", "gateway.ingest.fastpath", "gateway.ingest.transport",
+               "gateway.rights.http",
                "gateway.rights.commands", "gateway.rights.operations", "gateway.rights.privacy_api"]),
 ]
 EDGES = len(LAYERS) - 1

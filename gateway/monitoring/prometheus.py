@@ -27,6 +27,7 @@ PREFIX = "consent_gateway_"
 COUNTER_HELP = {
     "hits": "Tracking requests received, and hits stored.",
     "hits_dropped": "Tracking hits not stored, by reason (a closed list).",
+    "tracking_answers": "Answers to tracking hits (GET and POST), by HTTP status.",
     "consent_cookie": "Consent cookies that did not count, by problem.",
     "consent_decision": "Consent decisions answered, by action; rejected, not-logged, cross-site apart.",
     "consent_sync": "Consent ledger synchronisation with other instances, by outcome.",
