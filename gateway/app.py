@@ -54,6 +54,7 @@ from gateway.storage.permissions import PRIVATE_UMASK
 from gateway.storage.schema import CONSENT_CONFIGS_TABLE, EVENTS_TABLE
 from gateway.storage.spool import Spool, SpoolBusy
 from gateway.storage.writer import BatchWriter
+from gateway.web import heap
 from gateway.web.accesslog import AccessLogMiddleware, configure_logging
 from gateway.web.assets import demo, load_scripts, script, script_paths
 from gateway.web.proxy import TrustedProxies
@@ -174,6 +175,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         control = await open_control_channel(settings, db, app.state)
         stop_clock = StopClock(settings.shutdown_timeout)
         stop_clock.watch()  # uvicorn's signal handlers are in place by now
+        if app.state.settle_heap:  # start-up's objects are kept for good: out of the collector's way
+            heap.settle()
         log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
         try:
             yield
@@ -219,6 +222,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.metrics_share_folder = None
+    app.state.settle_heap = False  # only a serving process tunes its garbage collector
     app.state.health_ping = health.Pinger()  # one ClickHouse ping in flight at a time
     app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies, count=app.state.metrics.count)
     app.state.ledger = ConsentLedger()
@@ -244,4 +248,5 @@ def app_from_environment() -> Starlette:
     app = create_app(settings)
     shared = os.environ.get(SHARE_ENV)  # set by `serve --workers N`
     app.state.metrics_share_folder = Path(shared) if shared else None
+    app.state.settle_heap = True
     return app
