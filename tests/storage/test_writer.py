@@ -24,6 +24,7 @@ from gateway.storage.writer import (
     Retraction,
     WriterClosed,
 )
+from gateway.storage.writer_insert import SETTLE_SLICE
 
 HITS = TableSpec("hits", ("n", "s"))
 CREATE_HITS = ("CREATE TABLE hits (n UInt32, s String) ENGINE = MergeTree ORDER BY n "
@@ -441,3 +442,30 @@ async def test_forced_rows_are_batched_apart_and_written_first(db: Database) -> 
     assert server.attempts[2] == ["undelivered"]
     assert writer.stats.pending_rows == 3
     await writer.close(timeout=0)
+
+
+async def test_a_big_stored_batch_is_acknowledged_a_slice_per_loop_turn(db: Database) -> None:
+    """Each acknowledgement runs callbacks on the loop (the spool's ack): all of a 10,000-row batch in
+    one turn stalled every request; other tasks now run between the slices, and every row is told."""
+    db.command(CREATE_HITS)
+    total = 3 * SETTLE_SLICE + 1
+    writer = BatchWriter(db, batch_size=total, flush_interval=60)
+    await writer.start()
+    events: list[str] = []
+    accepted = [writer.submit(HITS, [(i, "x")]) for i in range(total)]
+    for future in accepted:
+        future.add_done_callback(lambda _: events.append("ack"))
+
+    async def ticker() -> None:
+        while True:
+            events.append("tick")
+            await asyncio.sleep(0)
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.wait_for(asyncio.gather(*accepted), timeout=10)
+    ticking.cancel()
+    acks = [index for index, event in enumerate(events) if event == "ack"]
+    assert len(acks) == total and count(db) == total
+    ticks_between = events[acks[0]:acks[-1]].count("tick")
+    assert ticks_between >= 3  # the loop turned between the slices
+    await writer.close()
