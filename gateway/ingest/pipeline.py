@@ -14,6 +14,7 @@ in a log line.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -95,7 +96,10 @@ class Event:
     dimensions: dict[str, str] = field(default_factory=dict)
 
     def row(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, column) for column in EVENTS_TABLE.columns)
+        return _ROW(self)
+
+
+_ROW = operator.attrgetter(*EVENTS_TABLE.columns)  # the events table's columns, one C call
 
 
 @dataclass(slots=True)

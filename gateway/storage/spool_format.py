@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import struct
 import uuid
 import zlib
@@ -27,6 +28,8 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from gateway.storage.schema import TableSpec
 
@@ -40,15 +43,55 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+_SHAPES: dict[tuple[type, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}  # value types -> (tags, floats)
+_CONTAINERS = frozenset({dict, list, tuple})
+_MAX_SHAPES = 256  # the tables' rows come in a handful of shapes (NULL or not); a bound all the same
 
 
 # --- the record codec -------------------------------------------------------------------------
 
 def encode_rows(rows: Sequence[Sequence[Any]]) -> bytes:
     """Rows as compact JSON; TypeError for a value the spool cannot keep exactly."""
-    # On every hit's path: plain values, nearly all of a row, cost one set lookup each.
-    return dumps([[v if type(v) in _PLAIN else _tag(v) for v in row] for row in rows]).encode(
-        "utf-8", "surrogatepass")
+    # On every hit's path: only the values that need a tag (or a check) are touched in Python, where
+    # they are looked up once per row shape, and orjson writes the rest, ~8x faster than the json module.
+    try:
+        return orjson.dumps([_tagged(row) for row in rows])
+    except TypeError:  # NaN (orjson would write null), lone surrogates, integers past 64 bits: the exact way
+        return dumps([[v if type(v) in _PLAIN else _tag(v) for v in row] for row in rows]).encode(
+            "utf-8", "surrogatepass")
+
+
+def _tagged(row: Sequence[Any]) -> Sequence[Any]:
+    kinds = tuple(map(type, row))
+    shape = _SHAPES.get(kinds)
+    if shape is None:
+        shape = (tuple(i for i, kind in enumerate(kinds) if kind not in _PLAIN),
+                 tuple(i for i, kind in enumerate(kinds) if kind is float))
+        if len(_SHAPES) < _MAX_SHAPES:
+            _SHAPES[kinds] = shape
+    tags, floats = shape
+    for i in floats:
+        if not math.isfinite(row[i]):
+            raise _Inexact
+    if not tags:
+        return row
+    values = list(row)
+    for i in tags:
+        value = values[i]
+        if type(value) in _CONTAINERS and value and not _finite(value):
+            raise _Inexact
+        values[i] = _tag(value)
+    return values
+
+
+class _Inexact(TypeError):
+    """A value orjson would not write as the json module does: encoded the exact way instead."""
+
+
+def _finite(value: Any) -> bool:
+    items = value.values() if type(value) is dict else value
+    return all(math.isfinite(v) if type(v) is float else type(v) not in _CONTAINERS or _finite(v)
+               for v in items)
 
 
 def decode_rows(payload: bytes) -> list[list[Any]]:
@@ -69,6 +112,8 @@ def _tag(value: Any) -> Any:
     if kind is uuid.UUID:
         return {"u": value.hex}
     if kind is dict:
+        if not value:
+            return {"m": {}}
         if not all(type(key) is str for key in value):
             raise TypeError("the spool keeps Maps with str keys only")
         return {"m": {k: v if type(v) in _PLAIN else _tag(v) for k, v in value.items()}}
