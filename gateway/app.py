@@ -38,6 +38,7 @@ from gateway.ingest.fastpath import TrackingFastPath
 from gateway.ingest.pipeline import Pipeline
 from gateway.monitoring import health
 from gateway.monitoring.counters import Metrics
+from gateway.monitoring.loopwatch import LoopWatch
 from gateway.monitoring.metrics import local_sample, metrics_view
 from gateway.monitoring.share import SHARE_ENV, WorkerSamples
 from gateway.rights import http as rights_http
@@ -167,9 +168,12 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sweeper = Sweeper(db, settings.sites, lambda: app.state.clock(), app.state.metrics.count)
         sweeper.start()
         geo_watcher.start()
+        # The event loop's stalls, for /-/metrics (monitoring/loopwatch.py); stopped after the last sample.
+        loop_watch = app.state.loop_watch = LoopWatch()
+        loop_watch.start()
         # Counters summed over the workers of `serve --workers N` for /-/metrics (monitoring/share.py).
-        samples = app.state.worker_samples = WorkerSamples(app.state.metrics_share_folder,
-                                                           lambda: local_sample(app.state))
+        samples = app.state.worker_samples = WorkerSamples(
+            app.state.metrics_share_folder, lambda: local_sample(app.state) | loop_watch.sample())
         await samples.open()
         # CLI commands reach an embedded ClickHouse through this process (gateway/control/).
         control = await open_control_channel(settings, db, app.state)
@@ -190,6 +194,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             await spool.close(timeout=stop_clock.left())  # first: it flushes the writer, records acks
             await writer.close(timeout=stop_clock.left())
             await samples.close()  # last: its final sample holds what the spool and writer did
+            loop_watch.stop()
             if app.state.resources.geo is not None:
                 app.state.resources.geo.close()  # the one in use: a reload closed the ones before
     finally:

@@ -4,13 +4,15 @@ Names: ``consent_gateway_<counter>_total{reason="..."}`` for every counter of ``
 hits_dropped, consent_cookie...), ``consent_gateway_writer_*`` and ``consent_gateway_spool_*`` for
 the batching writer and the spool (``_total`` counters; levels such as rows pending or bytes on disk
 are gauges), two histograms, ``consent_gateway_ingest_step_seconds{step}`` and
-``consent_gateway_hit_seconds{outcome}`` (``HISTOGRAMS``), and ``consent_gateway_workers``. A figure
-the tables below do not know is exported under its own name, as a counter unless
-``metrics_share.GAUGES`` lists it.
+``consent_gateway_hit_seconds{outcome}`` (``HISTOGRAMS``), the event loop's stalls
+(``consent_gateway_loop_lag_seconds``, a histogram without labels, and the gauge
+``consent_gateway_loop_lag_max_seconds``, the longest of any live worker: ``LOOP``), and
+``consent_gateway_workers``. A figure the tables below do not know is exported under its own name,
+as a counter unless ``metrics_share.GAUGES`` lists it.
 
 A histogram's sample holds per-bucket counts keyed by ``le`` (bounds chosen in
-gateway/ingest/outcomes.py), summed over workers; here they become Prometheus's cumulative
-``_bucket`` series, with ``+Inf`` equal to ``_count``.
+gateway/ingest/outcomes.py and gateway/monitoring/loopwatch.py), summed over workers; here they
+become Prometheus's cumulative ``_bucket`` series, with ``+Inf`` equal to ``_count``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from gateway.monitoring import loopwatch
 from gateway.monitoring.share import GAUGES, Sample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -46,6 +49,13 @@ HISTOGRAMS: dict[str, tuple[str, str, str]] = {
               "wait for the spool's fsync)."),
     "hit": ("hit_seconds", "outcome", "Tracking requests from their arrival to their answer, the spool's "
             "fsync included, by outcome (stored, dropped, refused)."),
+}
+# The loop watch's section: its histogram and its longest stall (metric name without prefix, help).
+LOOP = {
+    loopwatch.LAG: ("loop_lag_seconds", "How late the event loop ran a timer due every 2 ms: the "
+                    "loop's stalls, during which no request of the worker moves."),
+    loopwatch.MAX: ("loop_lag_max_seconds", "The longest event-loop stall since a worker started (the "
+                    "longest of the live workers)."),
 }
 # (section, key) -> (metric name without prefix, help, label of a nested dict, scale)
 FIGURES: dict[tuple[str, str], tuple[str, str, str, float]] = {
@@ -91,6 +101,7 @@ def _lines(total: Sample) -> Iterator[str]:
         series = total.get(section, {})
         if series:
             yield from _histogram(PREFIX + name, label, help_text, series)
+    yield from _loop(total.get(loopwatch.SECTION, {}))
     live = sum(1 for worker in total.get("workers", {}).values() if worker.get("live"))
     yield from _family(f"{PREFIX}workers", "gauge", "Worker processes whose figures are live.", [("", live)])
 
@@ -110,7 +121,18 @@ def _figure(section: str, key: str, value: Any) -> Iterator[str]:
     yield from _family(metric, "gauge" if gauge else "counter", help_text, samples)
 
 
+def _loop(section: dict[str, Any]) -> Iterator[str]:
+    lag, longest = section.get(loopwatch.LAG), section.get(loopwatch.MAX)
+    if isinstance(lag, dict) and lag:
+        name, help_text = LOOP[loopwatch.LAG]
+        yield from _histogram(PREFIX + name, "", help_text, {"": lag})
+    if isinstance(longest, int | float) and not isinstance(longest, bool):
+        name, help_text = LOOP[loopwatch.MAX]
+        yield from _family(PREFIX + name, "gauge", help_text, [("", longest / 1000)])
+
+
 def _histogram(metric: str, label: str, help_text: str, series: dict[str, Any]) -> Iterator[str]:
+    """One histogram family; ``label`` names the key of ``series`` (none when empty: one series)."""
     yield f"# HELP {metric} {help_text}"
     yield f"# TYPE {metric} histogram"
     for value, figures in sorted(series.items()):
@@ -120,11 +142,12 @@ def _histogram(metric: str, label: str, help_text: str, series: dict[str, Any]) 
         # +Inf is everything, so it equals _count even for a bucket this code no longer names.
         count = sum(buckets.values()) if buckets else figures.get("calls", 0)
         running = 0
+        own = {label: value} if label else {}
         for bound, number in bounds:
             running += number
-            yield f"{metric}_bucket{_labels(**{label: value, 'le': repr(bound)})} {_value(running)}"
-        yield f"{metric}_bucket{_labels(**{label: value, 'le': '+Inf'})} {_value(count)}"
-        labels = _labels(**{label: value})
+            yield f"{metric}_bucket{_labels(**own, le=repr(bound))} {_value(running)}"
+        yield f"{metric}_bucket{_labels(**own, le='+Inf')} {_value(count)}"
+        labels = _labels(**own)
         yield f"{metric}_sum{labels} {_value(figures.get('total_ms', 0) / 1000)}"
         yield f"{metric}_count{labels} {_value(count)}"
 
@@ -149,7 +172,7 @@ def _name(text: str) -> str:
 
 def _labels(**labels: str) -> str:
     inner = ",".join(f'{_name(key)}="{_escape(value)}"' for key, value in labels.items())
-    return "{" + inner + "}"
+    return "{" + inner + "}" if inner else ""
 
 
 def _escape(value: str) -> str:

@@ -8,8 +8,10 @@ left) and writes ``N.json`` (mode 0600, written whole then renamed) every ``INTE
 at shutdown.
 
 A sample is ``{"counters": {name: {reason: n}}, "writer": {...}, "spool": {...}, "steps": {...},
-"hit": {...}}``; ``steps`` and ``hit`` are latency histograms (``{label: {"calls", "total_ms",
-"buckets": {le: n}}}``, per-bucket counts, not cumulative), so they sum like any other count.
+"hit": {...}, "loop": {...}}``; ``steps`` and ``hit`` are latency histograms (``{label: {"calls",
+"total_ms", "buckets": {le: n}}}``, per-bucket counts, not cumulative), so they sum like any other
+count; so does ``loop``'s ``lag`` (gateway/monitoring/loopwatch.py), whose ``max_lag_ms`` is a level
+combined with ``max``: the longest stall of any live worker, never a sum of stalls.
 Counters only grow: the last sample of a worker that exited stays in the sum, and a worker that
 takes over a slot starts from the sample it finds there, so sums never go back within a run (what a
 killed worker counted after its last write, at most ``INTERVAL`` seconds, is lost; what an answer
@@ -36,6 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.monitoring import loopwatch
+
 log = logging.getLogger(__name__)
 
 Sample = dict[str, Any]
@@ -50,6 +54,7 @@ GAUGES: dict[tuple[str, str], Callable[[Any, Any], Any]] = {
     ("spool", "segments"): operator.add,
     ("spool", "refusing"): operator.add,  # workers whose spool refuses hits
     ("spool", "last_sync_ms"): max,
+    (loopwatch.SECTION, loopwatch.MAX): max,  # the longest loop stall since a worker started
 }
 
 

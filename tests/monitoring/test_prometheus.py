@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +26,8 @@ from gateway.ingest.outcomes import HIT_BUCKETS, STEP_BUCKETS, Drop, StepTimer
 from gateway.ingest.pipeline import STEPS
 from gateway.monitoring import share
 from gateway.monitoring.counters import Metrics
+from gateway.monitoring.loopwatch import BUCKETS as LOOP_BUCKETS
+from gateway.monitoring.loopwatch import LoopWatch
 from gateway.monitoring.prometheus import COUNTER_HELP, render
 from gateway.monitoring.share import Sample, WorkerSamples
 from gateway.storage.spool_segments import SpoolStats
@@ -58,8 +61,19 @@ def full_sample() -> Sample:
                        refusals=4, bytes_on_disk=65536, segments=2, last_sync_ms=1.25, syncs=300)
     local = {"counters": metrics.snapshot(), "writer": writer.snapshot(),
              "spool": spool.snapshot() | {"refusing": 0}, "steps": timer.snapshot(),
-             "hit": timer.hits.snapshot()}
+             "hit": timer.hits.snapshot()} | asyncio.run(stalled_loop()).sample()
     return asyncio.run(WorkerSamples(None, lambda: local).gather())
+
+
+async def stalled_loop() -> LoopWatch:
+    """A loop watch that saw a few ticks and a 30 ms stall."""
+    watch = LoopWatch()
+    watch.start()
+    await asyncio.sleep(0.005)
+    time.sleep(0.03)  # the stall it records: it holds the loop
+    await asyncio.sleep(0.005)
+    watch.stop()
+    return watch
 
 
 def families(text: str) -> dict[str, Metric]:
@@ -112,6 +126,8 @@ def test_every_family_parses_and_histograms_add_up() -> None:
     found = families(render(full_sample()))
     check_histogram(found["consent_gateway_ingest_step_seconds"], STEP_BUCKETS)
     check_histogram(found["consent_gateway_hit_seconds"], HIT_BUCKETS)
+    check_histogram(found["consent_gateway_loop_lag_seconds"], LOOP_BUCKETS)
+    assert found["consent_gateway_loop_lag_max_seconds"].type == "gauge"
     steps = histogram_series(found["consent_gateway_ingest_step_seconds"])
     assert {dict(labels)["step"] for labels in steps} == set(PIPELINE_STEPS)
     consent = steps[(("step", "consent"),)]
