@@ -7,7 +7,8 @@ app's list (inside Starlette's ServerErrorMiddleware, so a crash is still a logg
 GET and POST on an exact tracking path straight to the endpoint (``endpoint.track``: the same
 pipeline, consent check, CORS and answers), then sends the answer itself. Everything else (OPTIONS
 preflights, HEAD, other methods' 405, ``/js`` → ``/js/``, every other path) goes on to Starlette
-unchanged.
+unchanged. It sits outside Starlette's ExceptionMiddleware: the endpoint raises no ``HTTPException``
+(bodies are read by ``web/bodies.py``, which answers its own 4xx), and must not start to.
 
 The access log: a tracking hit answered 2xx is counted (``tracking_answers/<status>`` in
 ``/-/metrics``), not written as a line; at thousands a second the lines cost a tenth of a hit's CPU

@@ -92,7 +92,9 @@ def _query_params(raw: str) -> Params:
 async def read_incoming(request: Request) -> Incoming:
     query = _query_params(request.scope["query_string"].decode("utf-8", "replace"))
     # matomo.js's beacons declare an empty body: nothing to wait for (reading it costs a timeout's set-up).
-    posted = request.method == "POST" and request.headers.get("content-length") != "0"
+    headers = request.headers
+    declared_empty = headers.get("content-length") == "0" and "transfer-encoding" not in headers
+    posted = request.method == "POST" and not declared_empty
     body = await _body(request) if posted else b""
     text = body.decode("utf-8", "replace").strip()
     if text.startswith("{"):

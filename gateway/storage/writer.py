@@ -141,7 +141,7 @@ class BatchWriter:
         """
         deadline = time.monotonic() + wait
         while not future.done():
-            found = find(self._buffers, self._retry, table, future)
+            found = find(self._buffers, self._retry, table, future, self._inserting)
             if found is None:
                 return Retraction.KEPT
             holder, submission = found

@@ -78,10 +78,15 @@ def _batches(table: TableSpec, submissions: list[Submission], batch_size: int) -
     return batches
 
 
-def find(buffers: dict[str, Buffer], retry: deque[Batch], table: TableSpec,
-         future: asyncio.Future[None]) -> tuple[Holder, Submission] | None:
-    """The submission for ``table`` whose future is ``future``, and the buffer or batch holding it."""
+def find(buffers: dict[str, Buffer], retry: deque[Batch], table: TableSpec, future: asyncio.Future[None],
+         inserting: Batch | None = None) -> tuple[Holder, Submission] | None:
+    """The submission for ``table`` whose future is ``future``, and the buffer or batch holding it.
+    ``inserting`` is the batch an attempt carries: once stored it leaves ``retry`` while its futures
+    are still being resolved, a slice per loop turn (writer_insert.py), and it still holds them."""
     holders: list[Holder] = [batch for batch in retry if batch.table.name == table.name]
+    if inserting is not None and inserting.table.name == table.name and all(
+            batch is not inserting for batch in holders):
+        holders.append(inserting)
     if (buffer := buffers.get(table.name)) is not None:
         holders.append(buffer)
     for holder in holders:

@@ -700,13 +700,6 @@ def _disk_full_child(folder: Path) -> None:
     asyncio.run(run())
 
 
-if __name__ == "__main__":
-    if sys.argv[1] == "disk-full":
-        _disk_full_child(Path(sys.argv[2]))
-    else:
-        _child(Path(sys.argv[1]), sys.argv[2])
-
-
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), ["a", float("-inf")], {"k": "\ud800"},
                                    "\udfff", 2**64, -(2**63) - 1, [[float("nan")]]])
 def test_values_the_fast_encoder_would_change_are_kept_exactly(value: Any) -> None:
@@ -718,5 +711,16 @@ def test_values_the_fast_encoder_would_change_are_kept_exactly(value: Any) -> No
 
 
 def test_the_fast_encoder_writes_what_the_json_module_reads_back_the_same() -> None:
-    rows = [*KIND_ROWS, *((*row[:5], None, "x", True, 2.0) for row in KIND_ROWS)] * 3
-    assert decode_rows(encode_rows(rows)) == [list(row) for row in rows]
+    edges = (-0.0, 1e16, 1e22, 5e-324, 1.7976931348623157e308, 2**64 - 1, -(2**63), True, "\u2028 \x00 😀")
+    rows = [*KIND_ROWS, *((*row[:5], None, "x", *edges) for row in KIND_ROWS)] * 3
+    back = decode_rows(encode_rows(rows))
+    assert back == [list(row) for row in rows]
+    assert [repr(value) for value in back[-1][-9:]] == [repr(value) for value in edges]  # -0.0, True: as such
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "disk-full":
+        _disk_full_child(Path(sys.argv[2]))
+    else:
+        _child(Path(sys.argv[1]), sys.argv[2])
+

@@ -469,3 +469,24 @@ async def test_a_big_stored_batch_is_acknowledged_a_slice_per_loop_turn(db: Data
     ticks_between = events[acks[0]:acks[-1]].count("tick")
     assert ticks_between >= 3  # the loop turned between the slices
     await writer.close()
+
+
+async def test_rows_still_being_acknowledged_after_their_insert_are_told_stored(db: Database) -> None:
+    """Between the slices of a stored batch's acknowledgements the batch has left the retry queue; a
+    retraction then (a consent grant whose wait ran out) must learn the rows are stored, not kept."""
+    db.command(CREATE_HITS)
+    total = 2 * SETTLE_SLICE + 1
+    writer = BatchWriter(db, batch_size=total, flush_interval=60)
+    await writer.start()
+    accepted = [writer.submit(HITS, [(i, "x")]) for i in range(total)]
+    outcome: list[tuple[bool, Retraction]] = []
+
+    async def retract_the_last() -> None:
+        outcome.append((accepted[-1].done(), await writer.retract(HITS, accepted[-1], wait=5)))
+
+    retracting: list[asyncio.Task[None]] = []
+    accepted[0].add_done_callback(lambda _: retracting.append(asyncio.ensure_future(retract_the_last())))
+    await asyncio.wait_for(asyncio.gather(*accepted), timeout=10)
+    await asyncio.wait_for(retracting[0], timeout=10)
+    assert outcome == [(False, Retraction.STORED)] and count(db) == total
+    await writer.close()
