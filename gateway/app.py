@@ -45,9 +45,10 @@ from gateway.rights import http as rights_http
 from gateway.rights.ledger import ConsentLedger
 from gateway.rights.limits import PerKeyLimit
 from gateway.rights.privacy_api import privacy_notice
-from gateway.rights.retention import Sweeper
+from gateway.rights.retention import Sweeper, oldest_kept
 from gateway.rights.service import Rights
 from gateway.rights.sync import LedgerSync
+from gateway.stats.summary_build import SummaryBuilder
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.cluster import migrate_schema, pending_schema
 from gateway.storage.migrations import MigrationError
@@ -167,6 +168,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # The dashboard's clock, read at each sweep, so a pinned clock pins both.
         sweeper = Sweeper(db, settings.sites, lambda: app.state.clock(), app.state.metrics.count)
         sweeper.start()
+        # The visit summary of closed days (gateway/stats/summary_build.py): built now and every 10 minutes.
+        summary_builder = SummaryBuilder(db, settings.sites, lambda: app.state.clock(),
+                                         settings.visit_timeout, oldest_kept, app.state.metrics.count)
+        summary_builder.start()
         geo_watcher.start()
         # The event loop's stalls, for /-/metrics (monitoring/loopwatch.py); stopped after the last sample.
         loop_watch = app.state.loop_watch = LoopWatch()
@@ -189,6 +194,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
                 await control.close()
             await geo_watcher.stop()
             await sweeper.stop()
+            await summary_builder.stop()
             await ledger_sync.close()
             # Within what is left of GATEWAY_SHUTDOWN_TIMEOUT since the signal (gateway/web/stopping.py).
             await spool.close(timeout=stop_clock.left())  # first: it flushes the writer, records acks

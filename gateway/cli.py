@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     from gateway.rights import commands as rights_commands
 
     rights_commands.add_parser(commands)
+    from gateway.stats import commands as stats_commands
+
+    stats_commands.add_parser(commands)
 
     geoip = commands.add_parser("geoip", help="GeoIP database management")
     geoip_commands = geoip.add_subparsers(dest="geoip_command", required=True, metavar="COMMAND")
@@ -158,6 +161,10 @@ def _command(args: argparse.Namespace) -> int:
         from gateway.rights import commands as rights_commands
 
         return rights_commands.run(settings, args)
+    if args.command == "stats":
+        from gateway.stats import commands as stats_commands
+
+        return stats_commands.run(settings, args)
     if args.command == "privacy-notice":
         return privacy_notice(settings, args.site, args.lang, args.format)
     if args.command in ("users", "share"):

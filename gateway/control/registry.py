@@ -12,7 +12,7 @@ from gateway.config.settings import Settings
 from gateway.storage.clickhouse import Database
 
 # Imported before an operation is looked up; a module not written yet is skipped.
-OPERATION_MODULES = ("gateway.consent.operations", "gateway.rights.operations")
+OPERATION_MODULES = ("gateway.consent.operations", "gateway.rights.operations", "gateway.stats.operations")
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from gateway.stats.overview import figures
 from gateway.stats.query import DateRange, QueryError, StatsQuery, parse_query
 from gateway.stats.realtime import realtime
 from gateway.stats.reports import REPORTS, breakdown
+from gateway.stats.summary import current_builds
 from gateway.stats.timeseries import timeseries
 from gateway.web.unavailable import OUTAGE
 
@@ -141,6 +142,17 @@ async def open_site(request: Request, suffix: str | None) -> Call | Response:
     return Call(site, who, fmt, query, ctx.Links("/dashboard", site.id, query), now)
 
 
+async def summarised(request: Request, call: Call) -> StatsQuery:
+    """The call's query with the closed days the visit summary holds (``gateway.stats.summary``), for
+    the statistics that cut visits; without them when ClickHouse cannot say (the statistics will)."""
+    try:
+        summary = await stats(current_builds, request.app.state.resources.db, call.site.id,
+                              call.site.timezone, call.query.visit_timeout)
+    except Unavailable:
+        return call.query
+    return replace(call.query, summary=summary)
+
+
 def _failed(request: Request, call: Call, exc: Exception) -> Response:
     if isinstance(exc, QueryError):
         return error_page(request, 400, str(exc), as_json=call.fmt != "html", viewer_=call.who)
@@ -168,7 +180,7 @@ async def overview(request: Request) -> Response:
     call = await open_site(request, json_suffix(request))
     if not isinstance(call, Call):
         return call
-    db, q = request.app.state.resources.db, call.query
+    db, q = request.app.state.resources.db, await summarised(request, call)
     # The figures and the chart; each card loads its own report right after the page (a request each,
     # as the stats API does), so the top of the page never waits for the breakdowns.
     try:
@@ -237,8 +249,8 @@ async def report(request: Request) -> Response:
         return error_page(request, 400, str(exc), as_json=call.fmt != "html", viewer_=call.who)
     search = request.query_params.get("search", "")[:200]
     try:
-        result = await stats(breakdown, request.app.state.resources.db, call.query, name, limit=limit,
-                             offset=offset, search=search)
+        result = await stats(breakdown, request.app.state.resources.db, await summarised(request, call), name,
+                             limit=limit, offset=offset, search=search)
     except (Unavailable, QueryError) as exc:
         return _failed(request, call, exc)
     if call.fmt == "json":

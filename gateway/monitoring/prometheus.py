@@ -42,6 +42,8 @@ COUNTER_HELP = {
     "request_body": "Request bodies refused, by reason.",
     "proxy": "Requests with forwarding headers from a peer not declared as a proxy.",
     "dashboard_login": "Dashboard logins refused, by reason.",
+    "visit_summary": "The visit summary's builder: runs, days built (with visits, without), builds raced, "
+                     "old generations deleted, failed runs.",
 }
 # Sample section -> (metric name without prefix, label, help).
 HISTOGRAMS: dict[str, tuple[str, str, str]] = {

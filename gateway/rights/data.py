@@ -64,10 +64,16 @@ def count_events(db: Database, site: Site, consent_ids: Sequence[uuid.UUID], use
 
 
 def delete_events(db: Database, site: Site, consent_ids: Sequence[uuid.UUID], user_hash: str = "") -> None:
-    """A lightweight DELETE, synchronous: once it returns, no query sees the rows."""
+    """A lightweight DELETE, synchronous: once it returns, no query sees the rows. The consent ids'
+    visits in the visit summary (``gateway/stats/summary.py``) go the same way, after the events: a
+    summary build that read the events before this delete is never registered (its day's fingerprint
+    changed), and one registered before it loses the rows here."""
     if consent_ids or user_hash:
         where, params = _subject(site, consent_ids, user_hash)
         db.command(f"DELETE FROM {db.mutation_table('events')} WHERE {where}", params)
+    if consent_ids:  # an erasure by user id names the consent ids too, erased whole
+        db.command(f"DELETE FROM {db.mutation_table('visits')} WHERE site_id = {{site:UInt32}} "
+                   "AND consent_id IN {cids:Array(UUID)}", {"site": site.id, "cids": list(consent_ids)})
 
 
 def _subject(site: Site, consent_ids: Sequence[uuid.UUID], user_hash: str) -> tuple[str, dict[str, Any]]:

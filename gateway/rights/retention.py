@@ -36,26 +36,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from gateway.config.sites import Site
+from gateway.stats.query import oldest_kept as oldest_kept  # with the queries it bounds; re-exported
 from gateway.storage.clickhouse import Database
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 3600.0  # seconds; reports never wait for it (they filter), storage catches up hourly
 METRIC = "retention"
 DT = "DateTime64(3, 'UTC')"
-
-
-def oldest_kept(site: Site, now: dt.datetime) -> dt.datetime:
-    """The first instant of ``site``'s events still kept at ``now`` (aware, UTC): local midnight
-    ``retention_days - 1`` days before today, so the oldest day shown is a whole day, never one the
-    TTL has half eaten. Where a summer-time change in between makes ``retention_days`` times 24 hours
-    reach past that midnight (up to an hour a day), that instant instead: no row past its TTL shows."""
-    zone = ZoneInfo(site.timezone)
-    first_day = now.astimezone(zone).date() - dt.timedelta(days=site.retention_days - 1)
-    midnight = dt.datetime.combine(first_day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-    return max(midnight, now.astimezone(dt.UTC) - dt.timedelta(days=site.retention_days))
 
 
 def proof_cutoff(site: Site, now: dt.datetime) -> dt.datetime:
@@ -84,7 +73,8 @@ class Step:
 
 _SITE = "site_id = {site:UInt32}"
 _DELETE = "DELETE FROM {table} WHERE {where} SETTINGS lightweight_deletes_sync = 0"
-# Bound parameters, the same for every step: site, days (retention), kept (oldest_kept), proof (cutoff).
+# Bound parameters, the same for every step: site, days (retention), kept (oldest_kept), proof (cutoff),
+# tz (the site's time zone).
 STEPS = (
     # Rows older than the site's retention, whatever retention they were written with.
     Step("events-expired", "events", f"{_SITE} AND ts < {{kept:{DT}}}", _DELETE),
@@ -101,6 +91,15 @@ STEPS = (
          f"{_SITE} AND ts < {{proof:{DT}}} AND consent_id NOT IN "
          f"(SELECT consent_id FROM consent_log WHERE {_SITE} AND ts >= {{proof:{DT}}})", _DELETE),
     Step("requests-expired", "rights_requests", f"{_SITE} AND ts < {{proof:{DT}}}", _DELETE),
+    # The visit summary (gateway/stats/summary.py) by local day: a day before the first kept one is
+    # read by no report, and its visits, like its hits, go. The day ``kept`` falls in stays until it
+    # has no kept hour left (reports cut that day at query time when ``kept`` is not its midnight).
+    Step("visits-expired", "visits", f"{_SITE} AND day < toDate({{kept:{DT}}}, {{tz:String}})", _DELETE),
+    Step("visits-retagged", "visits",
+         f"{_SITE} AND day >= toDate({{kept:{DT}}}, {{tz:String}}) AND retention_days != {{days:UInt16}}",
+         "ALTER TABLE {table} UPDATE retention_days = {{days:UInt16}} WHERE {where}"),
+    Step("visit-builds-expired", "visit_builds", f"{_SITE} AND day < toDate({{kept:{DT}}}, {{tz:String}})",
+         _DELETE),
 )
 
 
@@ -119,7 +118,7 @@ def sweep(db: Database, sites: Sequence[Site], now: dt.datetime, *,
     (the app is shutting down)."""
     done = Sweep()
     for site in sites:
-        params: dict[str, Any] = {"site": site.id, "days": site.retention_days,
+        params: dict[str, Any] = {"site": site.id, "days": site.retention_days, "tz": site.timezone,
                                   "kept": oldest_kept(site, now), "proof": proof_cutoff(site, now)}
         for step in STEPS:
             if stopped():

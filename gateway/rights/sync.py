@@ -216,4 +216,11 @@ def purge(db: Database, ledger: ConsentLedger, change: Change, visitor_id: int |
     found = int(db.query(f"SELECT count() FROM events WHERE {where}", params)[0][0])
     if found:
         db.command(f"DELETE FROM {db.mutation_table('events')} WHERE {where}", params)
+    if change.erased_at:
+        # The visit summary's visits that began by then, at once, even when an earlier pass took the
+        # events (``v_first`` is a packed time: milliseconds * 8 + flags). A withdrawal's window goes
+        # from the summary when its days are rebuilt (their fingerprint changed).
+        db.command(f"DELETE FROM {db.mutation_table('visits')} WHERE consent_id = {{cid:UUID}} AND "
+                   "v_first < {packed:UInt64}",
+                   {"cid": change.consent_id, "packed": (params["erased"] + 1) * 8})
     return found

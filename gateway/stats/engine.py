@@ -6,9 +6,11 @@ their ``GROUP BY`` on top:
 - hit rows (``visitor_id, ts, is_pv`` and the asked dimensions by key). Without visit-level filters
   they come straight from ``events`` (hit-level filters are a ``WHERE``: they hold for the whole
   visit); that is the fast path of most reports.
-- visit rows (``visitor_id, duration, actions, pageviews, bounce`` and the asked visit attributes),
-  cut at query time as ``visits.py`` explains. When a filter needs visits, hit rows are taken out of
-  the matching visits instead.
+- visit rows (``visitor_id, day, duration, actions, pageviews, bounce`` and the asked visit
+  attributes), cut at query time as ``visits.py`` explains: per visitor and local day, so a visit
+  ends at the site's midnight, and closed days can come from the visit summary instead
+  (``summary.py``, which calls these builders for the open days). When a filter needs visits, hit
+  rows are taken out of the matching visits instead.
 
 Why the visits look the way they do (measured on 10M events, 90 days, 2 cores): arrays of tuples
 holding strings made visits 3-4x slower than arrays of plain integers. So a hit is one UInt64 (``P``:
@@ -34,6 +36,7 @@ from gateway.stats.query import Filter, StatsQuery
 P = ("toUInt64(toUnixTimestamp64Milli(ts)) * 8 + new_visit * 4"
      " + (event_type = 'pageview') * 2 + (event_type != 'ping')")
 IS_ACTION, IS_PAGEVIEW, IS_NEW = 1, 2, 4
+DURATION_MS = "intDiv(v_last, 8) - intDiv(v_first, 8)"  # a visit's duration in whole milliseconds
 DT = "DateTime64(3, 'UTC')"
 
 
@@ -56,6 +59,8 @@ class Span:
     start: dt.datetime
     end: dt.datetime
     current: dt.datetime | None = None  # set: rows get a ``cur`` column (1: current period)
+    # Whole local days answered from the visit summary (``summary.py``): hits there are not read.
+    skip: tuple[dt.datetime, dt.datetime] | None = None
 
     @classmethod
     def of(cls, q: StatsQuery, *, with_previous: bool = False) -> Span:
@@ -78,6 +83,8 @@ def _where(q: StatsQuery, p: Params, span: Span) -> str:
     start = max(span.start, q.kept_from)
     parts = [f"site_id = {p.bind(q.site_id, 'UInt32')}", f"ts >= {p.bind(start, DT)}",
              f"ts < {p.bind(span.end, DT)}"]
+    if span.skip:
+        parts.append(f"(ts < {p.bind(span.skip[0], DT)} OR ts >= {p.bind(span.skip[1], DT)})")
     scope = " AND ".join(parts)
     for f in q.filters:
         dim = DIMS[f.key]
@@ -133,8 +140,8 @@ def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = (), 
     visit_filters = [f for f in q.filters if DIMS[f.key].level != HIT]
     wanted = list(dict.fromkeys([*attrs, *(f.key for f in visit_filters if DIMS[f.key].level == VISIT)]))
     inner = [*_split(q, p), *carried]
-    outer = ["visitor_id", "cur", "v[1] AS v_first", "v[-1] AS v_last",
-             "(intDiv(v_last, 8) - intDiv(v_first, 8)) / 1000 AS duration",
+    outer = ["visitor_id", "cur", "day", "v[1] AS v_first", "v[-1] AS v_last",
+             f"{DURATION_MS} AS duration_ms", "duration_ms / 1000 AS duration",
              f"arrayCount(h -> bitAnd(h, {IS_ACTION}) != 0, v) AS actions",
              f"arrayCount(h -> bitAnd(h, {IS_PAGEVIEW}) != 0, v) AS pageviews", "actions <= 1 AS bounce"]
     if any(k in ("entry_page", "exit_page") for k in wanted):
@@ -171,16 +178,17 @@ def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = (), 
 
 
 def visitor_totals(q: StatsQuery, p: Params, span: Span) -> str:
-    """One row per visitor with a visit: ``cur, visits, pageviews, bounces, duration`` (the sum of
-    the visits' durations). Sums per visitor, no row per visit: the figures' fast path, for
-    queries without visit filters (``needs_visits`` false)."""
+    """One row per visitor and local day with a visit: ``visitor_id, cur, visits_n, pageviews_n,
+    bounces_n, duration_ms`` (the sum of the visits' durations, in whole milliseconds, so that sums
+    over any split of the days agree to the bit). Sums per visitor, no row per visit: the figures'
+    fast path, for queries without visit filters (``needs_visits`` false)."""
     assert not needs_visits(q)
     action, pageview = f"bitAnd(h, {IS_ACTION}) != 0", f"bitAnd(h, {IS_PAGEVIEW}) != 0"
     totals = ["visitor_id", "cur", f"arrayFilter(v -> arrayExists(h -> {action}, v), visits) AS vs",
               "length(vs) AS visits_n",
               f"arraySum(arrayMap(v -> arrayCount(h -> {pageview}, v), vs)) AS pageviews_n",
               f"arrayCount(v -> arrayCount(h -> {action}, v) <= 1, vs) AS bounces_n",
-              "arraySum(arrayMap(v -> intDiv(v[-1], 8) - intDiv(v[1], 8), vs)) / 1000 AS duration_sum"]
+              "arraySum(arrayMap(v -> intDiv(v[-1], 8) - intDiv(v[1], 8), vs)) AS duration_ms"]
     return f"SELECT {', '.join(totals)} FROM ({_per_visitor(q, p, span, _split(q, p))}) WHERE visits_n > 0"
 
 
@@ -193,5 +201,6 @@ def _split(q: StatsQuery, p: Params) -> list[str]:
 
 
 def _per_visitor(q: StatsQuery, p: Params, span: Span, aggregates: Sequence[str]) -> str:
-    return (f"SELECT visitor_id, {_cur(span, p)} AS cur, {', '.join(aggregates)} "
-            f"FROM events WHERE {_where(q, p, span)} GROUP BY visitor_id, cur")
+    """A visitor's hits per local day: visits are cut at the site's midnight (``visits.py``)."""
+    return (f"SELECT visitor_id, {_cur(span, p)} AS cur, toDate(ts, {p.bind(q.range.tz)}) AS day, "
+            f"{', '.join(aggregates)} FROM events WHERE {_where(q, p, span)} GROUP BY visitor_id, cur, day")

@@ -4,8 +4,9 @@ Everything after ``parse_query`` trusts these frozen values: dates are checked (
 years), filter keys come from one closed table, values are capped. The range is in the site's time
 zone (a day is the site's day), and ``bounds`` turns it into the UTC instants the events table is
 sorted by. Errors are ``QueryError`` with a message naming the parameter, shown to the user as a 400.
-``kept_from`` is where the site's retention starts (``gateway.rights.retention.oldest_kept``): no
-report reads an event before it, whatever range is asked.
+``kept_from`` is where the site's retention starts (``oldest_kept``; ``gateway.rights.retention``
+applies it to storage): no report reads an event before it, whatever range is asked. ``summary``
+names the closed days the visit summary holds (``gateway.stats.summary``), set after parsing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from gateway.config.sites import Site
 from gateway.stats.dims import DIMS
 from gateway.stats.visits import DEFAULT_TIMEOUT
 
@@ -128,6 +130,16 @@ FILTERS: dict[str, FilterSpec] = {d.key: FilterSpec(d.key, d.label, d.level) for
 
 
 @dataclass(frozen=True, slots=True)
+class Summary:
+    """The site's days the visit summary answers (``gateway/stats/summary.py``): every day from
+    ``first`` to ``last`` (local dates, inclusive) is built, by the builds ``builds`` (one per day)."""
+
+    first: dt.date
+    last: dt.date
+    builds: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StatsQuery:
     site_id: int
     range: DateRange
@@ -135,6 +147,8 @@ class StatsQuery:
     visit_timeout: int = DEFAULT_TIMEOUT
     # Required, so no caller can forget the site's retention: the engine reads no event before it.
     kept_from: dt.datetime = field(kw_only=True)
+    # None: every visit is cut at query time. The answers are the same either way, only faster.
+    summary: Summary | None = field(default=None, kw_only=True)
 
     def params(self) -> list[tuple[str, str]]:
         """URL query pairs that parse back to this query."""
@@ -142,6 +156,17 @@ class StatsQuery:
         if self.range.period == CUSTOM:
             pairs += [("from", self.range.start.isoformat()), ("to", self.range.end.isoformat())]
         return pairs + [(f.key, f.value) for f in self.filters]
+
+
+def oldest_kept(site: Site, now: dt.datetime) -> dt.datetime:
+    """The first instant of ``site``'s events still kept at ``now`` (aware, UTC): local midnight
+    ``retention_days - 1`` days before today, so the oldest day shown is a whole day, never one the
+    TTL has half eaten. Where a summer-time change in between makes ``retention_days`` times 24 hours
+    reach past that midnight (up to an hour a day), that instant instead: no row past its TTL shows."""
+    zone = ZoneInfo(site.timezone)
+    first_day = now.astimezone(zone).date() - dt.timedelta(days=site.retention_days - 1)
+    midnight = dt.datetime.combine(first_day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    return max(midnight, now.astimezone(dt.UTC) - dt.timedelta(days=site.retention_days))
 
 
 def parse_query(params: Mapping[str, str] | list[tuple[str, str]], site_id: int, tz: str, today: dt.date,

@@ -14,8 +14,9 @@ from typing import Any
 
 from gateway.stats.countries import codes_matching
 from gateway.stats.dims import DIMS, HIT, VISIT
-from gateway.stats.engine import Params, Span, hit_rows, needs_visits, visit_rows
+from gateway.stats.engine import Params, Span, needs_visits
 from gateway.stats.query import StatsQuery
+from gateway.stats.summary import hit_rows, plan, visit_rows
 
 MAX_LIMIT = 10000  # a CSV export; pages of the dashboard ask for far fewer
 
@@ -53,13 +54,14 @@ class Report:
     def on_visits(self) -> bool:
         return any(DIMS[d].level == VISIT for d in self.dims)
 
-    def rows_of_visits(self, q: StatsQuery) -> bool:
+    def rows_of_visits(self, q: StatsQuery, stored: bool = False) -> bool:
         """Whether to count over visit rows: always for visit attributes; and, when a filter cuts
-        visits anyway, for dimensions a visitor keeps on every hit (taken once per visitor, which
-        is ~2x faster than carrying them on every hit of the selected visits)."""
+        visits anyway or the visit summary holds the range's closed days (``stored``), for dimensions
+        a visitor keeps on every hit (taken once per visitor, which is ~2x faster than carrying them
+        on every hit of the selected visits, and the summary's visits are fewer rows than the hits)."""
         if self.on_visits:
             return True
-        return (needs_visits(q) and all(DIMS[d].level == HIT for d in self.dims)
+        return ((needs_visits(q) or stored) and all(DIMS[d].level == HIT for d in self.dims)
                 and all(METRICS[m].on_visits for m in self.metrics))
 
 
@@ -76,7 +78,7 @@ def run(db: Any, q: StatsQuery, spec: Report, *, limit: int, offset: int, search
     offset = max(0, offset)
     p = Params()
     span = Span.of(q)
-    if spec.rows_of_visits(q):
+    if spec.rows_of_visits(q, stored=plan(q, span) is not None):
         rows = visit_rows(q, p, span, spec.dims)
         aggregates = [METRICS[m].on_visits for m in spec.metrics]
     else:

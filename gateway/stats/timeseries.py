@@ -11,8 +11,9 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.stats.engine import Params, Span, hit_rows
+from gateway.stats.engine import Params, Span, needs_visits
 from gateway.stats.query import DateRange, StatsQuery
+from gateway.stats.summary import hit_rows, plan, visit_rows
 
 Key = dt.date | int  # a local day, or the epoch second a local hour starts at
 
@@ -48,8 +49,17 @@ def series(values: dict[Key, int], keys: list[tuple[Key, str]], length: int) -> 
 def timeseries(db: Any, q: StatsQuery) -> dict[str, Any]:
     """``{"unit", "labels", "visitors", "pageviews", "previous_visitors", "previous_pageviews"}``."""
     p = Params()
-    rows = hit_rows(q, p, Span.of(q, with_previous=True))
-    sql = f"SELECT {bucket_sql(q.range, p)} AS b, uniq(visitor_id), countIf(is_pv) FROM ({rows}) GROUP BY b"
+    span = Span.of(q, with_previous=True)
+    if not q.range.hourly and (needs_visits(q) or plan(q, span) is not None):
+        # Per day from the visits (the summary's, or under a visit filter the matching ones): a visit
+        # lies within one local day (visits.py), so its day is its hits' bucket, and its visitor and
+        # pageviews are theirs (a hit that is no ping is an action: every such hit is in a visit).
+        sql = (f"SELECT day AS b, uniq(visitor_id), sum(pageviews) FROM ({visit_rows(q, p, span)}) "
+               "GROUP BY b")
+    else:
+        rows = hit_rows(q, p, span)
+        sql = (f"SELECT {bucket_sql(q.range, p)} AS b, uniq(visitor_id), countIf(is_pv) FROM ({rows}) "
+               "GROUP BY b")
     visitors: dict[Key, int] = {}
     pageviews: dict[Key, int] = {}
     for key, v, pv in db.query(sql, p.values):

@@ -13,7 +13,12 @@ both cut the same visits.
 
 Per visit: start, end, duration (pings count: they are how the tracker says the page is still
 open), actions (every hit but pings), pageviews, entry and exit page, bounce (one action). A visit
-crossing the edge of the range is cut there, as in most analytics tools.
+crossing the edge of the range is cut there, as in most analytics tools, and so is a visit crossing
+the site's local midnight (``DAY_VISITS``, what the dashboards count): a day's visits then depend on
+that day's hits alone, so closed days can be cut once and stored (``summary.py``) and a range's
+figures are the sum of its days'. A visit from 23:50 to 00:10 counts as two, one on each day, as in
+Matomo's and Google Analytics' daily reports. ``VISITS`` cuts at the range's edges only, for callers
+that look at one stretch of hits.
 """
 
 from __future__ import annotations
@@ -49,3 +54,6 @@ FROM
 ARRAY JOIN visits AS visit
 WHERE arrayExists(h -> h.4, visit)
 """
+# The same, cut at the local midnights of {tz:String} too (bound as well).
+DAY_VISITS = VISITS.replace("GROUP BY visitor_id\n", "GROUP BY visitor_id, toDate(ts, {tz:String})\n")
+assert DAY_VISITS != VISITS

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DATABASE = "gateway"
 # On a cluster, the tables whose rows are spread over the shards, with their sharding keys (the
 # reasons: gateway/storage/cluster.py), and the suffix of the local tables that hold the rows.
-SHARDING_KEYS = {"events": "cityHash64(site_id, visitor_id)"}
+SHARDING_KEYS = {"events": "cityHash64(site_id, visitor_id)", "visits": "cityHash64(site_id, visitor_id)"}
 LOCAL_SUFFIX = "_local"
 # On a cluster: an insert answers once the rows reached their shard (so "stored" means stored), and a
 # subquery on a Distributed table inside a query on one runs on each shard's local table, which is

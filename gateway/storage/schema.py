@@ -220,6 +220,79 @@ PARTITION BY toYYYYMM(ts)
 ORDER BY (site_id, ts)
 """
 
+# The visit summary (gateway/stats/summary.py): one row per visit of a closed local day, cut by the
+# dashboards' own query and stored so that long ranges need not cut them again. Visits are rebuilt a
+# day at a time as a new generation (``build``): a late hit may merge two visits, whose old row no
+# per-visit key could replace; ``visit_builds`` names each day's current build and the fingerprint of
+# the hits it was built from. The dimension columns are named by their dashboard keys (stats/dims.py);
+# the arrays hold the values of the visit's pages, events, searches and clicks (stats/summary.py).
+# ``consent_id`` lets an erasure delete a visitor's visits at once; no IP, as everywhere. The TTL is a
+# day longer than the events': ``day`` is a local date, read by ClickHouse as a UTC one, and a site west
+# of UTC still shows its oldest kept day after that date's end in UTC (the sweep deletes by local day).
+VISITS = """
+CREATE TABLE IF NOT EXISTS visits
+(
+    site_id             UInt32,
+    day                 Date,
+    build               UInt64,
+    visitor_id          UInt64,
+    consent_id          UUID,
+    v_first             UInt64,
+    v_last              UInt64,
+    actions             UInt32,
+    pageviews           UInt32,
+    entry_page          LowCardinality(String),
+    exit_page           LowCardinality(String),
+    referrer_type       LowCardinality(String),
+    source              LowCardinality(String),
+    utm_source          LowCardinality(String),
+    utm_medium          LowCardinality(String),
+    utm_campaign        LowCardinality(String),
+    country             LowCardinality(String),
+    region              LowCardinality(String),
+    city                LowCardinality(String),
+    browser             LowCardinality(String),
+    browser_version     LowCardinality(String),
+    os                  LowCardinality(String),
+    os_version          LowCardinality(String),
+    device              LowCardinality(String),
+    screen              LowCardinality(String),
+    language            LowCardinality(String),
+    pv_pages            Array(LowCardinality(String)),
+    ev_category         Array(LowCardinality(String)),
+    ev_action           Array(LowCardinality(String)),
+    ev_name             Array(String),
+    searches            Array(String),
+    outlinks            Array(String),
+    downloads           Array(String),
+    retention_days      UInt16,
+    INDEX consent_id_bloom consent_id TYPE bloom_filter(0.001) GRANULARITY 1,
+    CONSTRAINT retention_set CHECK retention_days > 0
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (site_id, day, build, visitor_id, v_first)
+TTL day + toIntervalDay(retention_days + 1)
+"""
+
+VISIT_BUILDS = """
+CREATE TABLE IF NOT EXISTS visit_builds
+(
+    site_id             UInt32,
+    day                 Date,
+    build               UInt64,
+    timezone            LowCardinality(String),
+    timeout             UInt32,
+    formula             UInt16,
+    events              UInt64,
+    fingerprint         UInt64,
+    visits              UInt64,
+    built_at            DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree
+ORDER BY (site_id, day, build)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and consent log", (EVENTS.strip(), CONSENT_LOG.strip())),
     Migration(2, "consent configs and sources", (
@@ -244,6 +317,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "undelivered grants", (
         f"ALTER TABLE consent_log MODIFY COLUMN IF EXISTS action {_enum(CONSENT_ACTIONS)}",
     )),
+    Migration(6, "visit summary", (VISITS.strip(), VISIT_BUILDS.strip())),
 )
 
 MIGRATIONS_TABLE = """
@@ -272,3 +346,5 @@ EVENTS_TABLE = _altered(TableSpec.from_ddl(EVENTS), EVENTS_V3_ADD, EVENTS_V3_DRO
 CONSENT_LOG_TABLE = TableSpec.from_ddl(CONSENT_LOG)
 CONSENT_CONFIGS_TABLE = TableSpec.from_ddl(CONSENT_CONFIGS)
 RIGHTS_REQUESTS_TABLE = TableSpec.from_ddl(RIGHTS_REQUESTS)
+VISITS_TABLE = TableSpec.from_ddl(VISITS)
+VISIT_BUILDS_TABLE = TableSpec.from_ddl(VISIT_BUILDS)

@@ -25,6 +25,8 @@ from gateway.monitoring.counters import Metrics
 from gateway.rights import retention
 from gateway.rights.retention import STEPS, Sweeper, oldest_kept, sweep
 from gateway.stats.reports import REPORTS
+from gateway.stats.summary_build import build_all
+from gateway.stats.visits import DEFAULT_TIMEOUT
 from gateway.storage.clickhouse import Database
 from gateway.storage.migrations import migrate
 from gateway.storage.schema import RIGHTS_REQUESTS_TABLE
@@ -109,6 +111,22 @@ def test_a_changed_retention_applies_to_rows_already_stored(db: Database) -> Non
     before = mutations(db)
     assert sweep(db, [shop(retention_days=RETENTION + 50)], NOW).rows == {}
     assert mutations(db) == before
+
+
+@pytest.mark.dated
+def test_the_sweep_takes_the_visit_summarys_days_past_retention_and_retags_the_rest(db: Database) -> None:
+    ages = (3, 20, RETENTION + 5)
+    load(db, [hit(n, NOW - n * DAY, path="/") for n in ages])
+    built = build_all(db, [shop(retention_days=FIXTURE_RETENTION_DAYS)], NOW, DEFAULT_TIMEOUT, oldest_kept)
+    assert built["built"] == 3
+    done = sweep(db, [shop(retention_days=RETENTION)], NOW)
+    settled(db)
+    assert done.rows["visits-expired"] == 1 and done.rows["visits-retagged"] == 2
+    assert done.rows["visit-builds-expired"] > FIXTURE_RETENTION_DAYS - RETENTION - 2
+    left = db.query("SELECT visitor_id, retention_days FROM visits ORDER BY visitor_id")
+    assert left == [(3, RETENTION), (20, RETENTION)]
+    [(oldest,)] = db.query("SELECT min(day) FROM visit_builds")
+    assert oldest >= (NOW - RETENTION * DAY).date() - DAY
 
 
 def audit_row(ts: dt.datetime, site: int = 1) -> tuple[Any, ...]:
