@@ -40,6 +40,17 @@ DURATION_MS = "intDiv(v_last, 8) - intDiv(v_first, 8)"  # a visit's duration in 
 DT = "DateTime64(3, 'UTC')"
 
 
+def in_visit(t: str, occurrence: str) -> str:
+    """Whether the hit packed as ``t`` (a ``P``), the ``occurrence``-th of that value among the hits
+    carried beside the visit (``arrayEnumerateUniq``), is one of the visit's (``visit_rows`` with
+    ``ranked``). Inside the visit's first and last instants, every copy is; at its first instant, a
+    replayed hit stored twice with ``new_visit`` starts a visit per copy at the same ``P``, so the
+    visit takes only its share: the copies after those of the earlier visits starting there
+    (``v_rank`` counts them), as many as it holds (``v_same``)."""
+    return (f"({t} > v_first AND {t} <= v_last OR {t} = v_first AND {occurrence} >= v_rank "
+            f"AND {occurrence} < v_rank + v_same)")
+
+
 @dataclass
 class Params:
     """Bound query parameters: user input only ever reaches SQL as ``{name:Type}``."""
@@ -122,21 +133,23 @@ def hit_rows(q: StatsQuery, p: Params, span: Span, dims: Sequence[str] = (), con
                 f"bitAnd(h, {IS_PAGEVIEW}) != 0 AS is_pv FROM ({visit_rows(q, p, span, keep=('v',))}) "
                 f"ARRAY JOIN arrayFilter(h -> bitAnd(h, {IS_ACTION}) != 0, v) AS h")
     condition = f"{condition} AND event_type != 'ping'"
-    carried = [f"groupArrayIf({P}, {condition}) AS r_ms"]
+    carried = [f"groupArrayIf({P}, {condition}) AS r_ms", "arrayEnumerateUniq(r_ms) AS r_occ"]
     carried += [f"groupArrayIf({DIMS[d].expr}, {condition}) AS r_{d}" for d in dims]
-    visits = visit_rows(q, p, span, carried=carried, keep=("r_ms", *(f"r_{d}" for d in dims)),
-                        extra=["arrayFilter(i -> r_ms[i] >= v_first AND r_ms[i] <= v_last, "
-                               "arrayEnumerate(r_ms)) AS r_idx"])
+    visits = visit_rows(q, p, span, carried=carried, keep=("r_ms", *(f"r_{d}" for d in dims)), ranked=True,
+                        extra=[f"arrayFilter(i -> {in_visit('r_ms[i]', 'r_occ[i]')}, arrayEnumerate(r_ms)) "
+                               "AS r_idx"])
     columns = "".join(f", r_{d}[i] AS {d}" for d in dims)
     return (f"SELECT visitor_id, cur, fromUnixTimestamp64Milli(toInt64(intDiv(r_ms[i], 8)), 'UTC') AS ts, "
             f"bitAnd(r_ms[i], {IS_PAGEVIEW}) != 0 AS is_pv{columns} FROM ({visits}) ARRAY JOIN r_idx AS i")
 
 
 def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = (), *,
-               carried: Sequence[str] = (), extra: Sequence[str] = (), keep: Sequence[str] = ()) -> str:
+               carried: Sequence[str] = (), extra: Sequence[str] = (), keep: Sequence[str] = (),
+               ranked: bool = False) -> str:
     """One row per selected visit: ``visitor_id, cur, duration, actions, pageviews, bounce`` and
     ``attrs`` (dimension keys) by key. ``carried`` adds per-visitor aggregates, ``extra`` per-visit
-    expressions and ``keep`` columns passed on (``v``: the visit's hits), for ``hit_rows``."""
+    expressions and ``keep`` columns passed on (``v``: the visit's hits), for ``hit_rows``;
+    ``ranked`` adds what ``in_visit`` needs."""
     visit_filters = [f for f in q.filters if DIMS[f.key].level != HIT]
     wanted = list(dict.fromkeys([*attrs, *(f.key for f in visit_filters if DIMS[f.key].level == VISIT)]))
     inner = [*_split(q, p), *carried]
@@ -172,9 +185,13 @@ def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = (), 
             conditions.append(f"arrayExists(x -> x >= v_first AND x <= v_last, c{n}_ms)")
         else:
             conditions.append(f"{f.key} = {p.bind(f.value)}")
+    joined = "visits AS v"
+    if ranked:  # 1 + the copies of v's first hit in the visitor's earlier visits: one per visit
+        joined += ", arrayEnumerateUniq(arrayMap(w -> w[1], visits)) AS v_rank"
+        outer.append("countEqual(v, v[1]) AS v_same")
     outer += [*extra, *keep]
     return (f"SELECT {', '.join(dict.fromkeys(outer))} FROM ({_per_visitor(q, p, span, inner)}) "
-            f"ARRAY JOIN visits AS v WHERE {' AND '.join(conditions)}")
+            f"ARRAY JOIN {joined} WHERE {' AND '.join(conditions)}")
 
 
 def visitor_totals(q: StatsQuery, p: Params, span: Span) -> str:

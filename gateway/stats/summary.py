@@ -44,7 +44,7 @@ ATTRS = tuple(key for key, dim in DIMS.items() if dim.level != CONTAINS)
 # searches, outlinks, downloads), one array per dimension, in the order of the visit's hits of its kind.
 HIT_ARRAYS = {"page": "pv_pages", "event_category": "ev_category", "event_action": "ev_action",
               "event_name": "ev_name", "keyword": "searches", "outlink": "outlinks", "download": "downloads"}
-FORMULA = 1
+FORMULA = 2  # 2: a hit stored twice with new_visit counted once per copy
 VISIT_COLUMNS = ("visitor_id", "cur", "day", "v_first", "v_last", "duration_ms", "duration", "actions",
                  "pageviews", "bounce")
 
@@ -155,12 +155,13 @@ def build_sql(q: StatsQuery, p: Params, build: int, retention_days: int) -> str:
     assert q.range.start == q.range.end and not q.filters and q.summary is None
     carried, extra = ["any(consent_id) AS cid"], []
     for kind in dict.fromkeys(DIMS[key].kind for key in HIT_ARRAYS):
-        carried.append(f"groupArrayIf({P}, event_type = '{kind}') AS k_{kind}_ms")
+        carried += [f"groupArrayIf({P}, event_type = '{kind}') AS k_{kind}_ms",
+                    f"arrayEnumerateUniq(k_{kind}_ms) AS k_{kind}_occ"]
         for key in (k for k in HIT_ARRAYS if DIMS[k].kind == kind):
             carried.append(f"groupArrayIf({DIMS[key].expr}, event_type = '{kind}') AS k_{key}")
-            extra.append(f"arrayFilter((x, t) -> t >= v_first AND t <= v_last, k_{key}, k_{kind}_ms) "
-                         f"AS {HIT_ARRAYS[key]}")
-    rows = engine.visit_rows(q, p, Span.of(q), ATTRS, carried=carried, extra=extra, keep=["cid"])
+            extra.append(f"arrayFilter((x, t, j) -> {engine.in_visit('t', 'j')}, k_{key}, k_{kind}_ms, "
+                         f"k_{kind}_occ) AS {HIT_ARRAYS[key]}")
+    rows = engine.visit_rows(q, p, Span.of(q), ATTRS, carried=carried, extra=extra, keep=["cid"], ranked=True)
     attrs = ", ".join([*ATTRS, *HIT_ARRAYS.values()])
     return (f"INSERT INTO visits (site_id, day, build, visitor_id, consent_id, v_first, v_last, actions, "
             f"pageviews, {attrs}, retention_days) SELECT {p.bind(q.site_id, 'UInt32')}, day, "

@@ -183,6 +183,40 @@ def test_a_build_that_raced_a_change_is_never_read(db: Database) -> None:
     assert build_day(db, SHOP, day, DEFAULT_TIMEOUT) is not None
 
 
+def test_a_hit_stored_twice_is_counted_twice_in_every_report_with_the_summary_or_without(
+        db: Database) -> None:
+    # A spool replayed after a crash stores a hit again (at least once): a ``new_visit`` hit twice
+    # starts two visits at the same instant, and each copy is one visit's, not both visits'.
+    day = last_closed(ZONE, MOMENT.instant) - DAY
+    landing = hit(1, at(day, 10), path="/a", new_visit=1)
+    event = hit(1, at(day, 10, 1), "event", event_category="video", event_action="play", event_name="intro")
+    # Two kinds at one instant, both starting a visit; and a visit whose first hit (no new_visit) is
+    # stored twice.
+    mixed = [hit(2, at(day, 11), "event", event_name="intro", new_visit=1),
+             hit(2, at(day, 11), "site_search", search_keyword="brake pads", new_visit=1),
+             hit(2, at(day, 11, 1), path="/b")]
+    again = hit(3, at(day, 12), path="/c")
+    load(db, [landing, landing, event, event, hit(1, at(day, 10, 2), path="/b"), *mixed, again, again])
+    summary = build(db)
+    period = [("period", CUSTOM), ("from", day.isoformat()), ("to", day.isoformat())]
+    for filters in ([], [("entry_page", "/a")], [("source", "")], [("page", "/a")]):
+        with_summary, without = query(period + filters, summary), query(period + filters, None)
+        every = (*SOME, "search_keywords", "event_categories")
+        assert answers(db, with_summary, every) == answers(db, without, every), filters
+    for s in (summary, None):
+        pages = {r["page"]: r["pageviews"] for r in breakdown(db, query(period, s), "pages")["rows"]}
+        assert pages == {"/a": 2, "/b": 2, "/c": 2}
+        landed = query([*period, ("entry_page", "/a")], s)
+        landed_pages = breakdown(db, landed, "pages")["rows"]
+        assert {r["page"]: r["pageviews"] for r in landed_pages} == {"/a": 2, "/b": 1}
+        assert [r["events"] for r in breakdown(db, landed, "event_names")["rows"]] == [2]
+        searched = query([*period, ("source", "")], s)
+        named = {(r["event_category"], r["event_name"]): r["events"]
+                 for r in breakdown(db, searched, "event_names")["rows"]}
+        assert named == {("video", "intro"): 2, ("", "intro"): 1}
+        assert [r["searches"] for r in breakdown(db, searched, "search_keywords")["rows"]] == [1]
+
+
 def test_builds_made_in_another_time_zone_or_timeout_are_not_read(db: Database) -> None:
     load(db, random_hits(seed=9, visitors=10))
     build(db)
