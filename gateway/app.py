@@ -56,6 +56,7 @@ from gateway.storage.permissions import PRIVATE_UMASK
 from gateway.storage.schema import CONSENT_CONFIGS_TABLE, EVENTS_TABLE
 from gateway.storage.spool import Spool, SpoolBusy
 from gateway.storage.writer import BatchWriter
+from gateway.useragent import parse as useragent
 from gateway.web import heap
 from gateway.web.accesslog import AccessLogMiddleware, configure_logging
 from gateway.web.assets import demo, load_scripts, script, script_paths
@@ -175,7 +176,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         geo_watcher.start()
         # The event loop's stalls, for /-/metrics (monitoring/loopwatch.py); stopped after the last sample.
         loop_watch = app.state.loop_watch = LoopWatch()
-        loop_watch.start()
         # Counters summed over the workers of `serve --workers N` for /-/metrics (monitoring/share.py).
         samples = app.state.worker_samples = WorkerSamples(
             app.state.metrics_share_folder, lambda: local_sample(app.state) | loop_watch.sample())
@@ -184,8 +184,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         control = await open_control_channel(settings, db, app.state)
         stop_clock = StopClock(settings.shutdown_timeout)
         stop_clock.watch()  # uvicorn's signal handlers are in place by now
+        await asyncio.to_thread(useragent.warm_up)  # not at the first hit, on the loop
         if app.state.settle_heap:  # start-up's objects are kept for good: out of the collector's way
             heap.settle()
+        # Watched from here: start-up's own pauses (the collection above) delay no request.
+        loop_watch.start()
         log.info("gateway ready: ClickHouse %s, %d site(s)", db.target.display, len(settings.sites))
         try:
             yield

@@ -220,6 +220,12 @@ def _browser_family(user_agent: str) -> str:
     return "" if found is None or found.family == "Other" else found.family[:64]
 
 
+def warm_up() -> None:
+    """Build the resolver now: the Rust one compiles every rule when made (~0.1 s of CPU), which at a
+    worker's first hit would stall every request in flight."""
+    _resolver()
+
+
 @lru_cache(maxsize=1)
 def _resolver() -> Resolver:
     """ua-parser's fastest installed resolver, without its own cache (ours sit in front of it)."""
