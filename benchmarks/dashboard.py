@@ -46,7 +46,6 @@ from benchmarks.seed_data import SITE_TIMEZONE
 from gateway.app import create_app
 from gateway.config.settings import load_settings
 from gateway.config.sites import Site
-from gateway.dashboard.context import CARDS, active_report
 from gateway.rights.retention import oldest_kept
 from gateway.stats.consent import consent_stats
 from gateway.stats.overview import figures
@@ -212,12 +211,10 @@ def direct(path: Path, now: dt.datetime, use_summary: bool) -> Iterator[Callable
             q = parse_query(case.params, SITE_ID, SITE_TIMEZONE, today, kept_from=oldest_kept(site, now))
             if use_summary and case.endpoint not in ("realtime", "consent"):  # as the views do
                 q = replace(q, summary=current_builds(db, SITE_ID, SITE_TIMEZONE, q.visit_timeout))
-            if case.endpoint == "overview":  # what the overview view gathers
+            if case.endpoint == "overview":  # what the overview view gathers (its cards load apart)
                 figures(db, q)
                 timeseries(db, q)
                 realtime(db, SITE_ID, now, kept_from=q.kept_from)
-                for _, _, tabs in CARDS:
-                    breakdown(db, q, active_report(tabs[0][0], q), limit=10)
             elif case.endpoint == "realtime":
                 realtime(db, SITE_ID, now, kept_from=q.kept_from)
             elif case.endpoint == "consent":
