@@ -28,10 +28,8 @@ each failure ("<step>-failed"); a failure is also one log line, and the next hou
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from typing import Any
 from gateway.config.sites import Site
 from gateway.stats.query import oldest_kept as oldest_kept  # with the queries it bounds; re-exported
 from gateway.storage.clickhouse import Database
+from gateway.storage.periodic import Periodic
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 3600.0  # seconds; reports never wait for it (they filter), storage catches up hourly
@@ -137,39 +136,33 @@ def sweep(db: Database, sites: Sequence[Site], now: dt.datetime, *,
 
 
 class Sweeper:
-    """The background task of one process: a sweep at start, then every ``every`` seconds."""
+    """The background task of one process: a sweep at start, then every ``every`` seconds
+    (``gateway.storage.periodic``: stopping waits briefly for the step under way)."""
 
     def __init__(self, db: Database, sites: Sequence[Site], clock: Callable[[], dt.datetime],
                  count: Callable[[str, str, int], None], every: float = SWEEP_EVERY) -> None:
-        self._db, self._sites, self._clock, self._count, self._every = db, sites, clock, count, every
-        self._stopping = threading.Event()  # read by the sweep's thread between steps
-        self._task: asyncio.Task[None] | None = None
-        self.runs = 0
+        self._count = count
+        self._periodic = Periodic("retention-sweeper",
+                                  lambda stopped: sweep(db, sites, clock(), stopped=stopped),
+                                  self._counted, self._failed, every)
+
+    @property
+    def runs(self) -> int:
+        return self._periodic.runs
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="retention-sweeper")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        """Cancel the task. A step already sent is not waited for: it ends on its own, or fails once
-        the database is closed (one log line); no further step starts."""
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._periodic.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                done = await asyncio.to_thread(sweep, self._db, self._sites, self._clock(),
-                                               stopped=self._stopping.is_set)
-            except Exception as exc:  # the sweep catches its own; this keeps the task alive regardless
-                log.error("retention sweep failed: %s: %s", type(exc).__name__, exc)
-                self._count(METRIC, "sweep-failed", 1)
-            else:
-                self._count(METRIC, "sweeps", 1)
-                for name, rows in done.rows.items():
-                    self._count(METRIC, name, rows)
-                for name, failures in done.failed.items():
-                    self._count(METRIC, f"{name}-failed", failures)
-            self.runs += 1
-            await asyncio.sleep(self._every)
+    def _counted(self, done: Sweep) -> None:
+        self._count(METRIC, "sweeps", 1)
+        for name, rows in done.rows.items():
+            self._count(METRIC, name, rows)
+        for name, failures in done.failed.items():
+            self._count(METRIC, f"{name}-failed", failures)
+
+    def _failed(self, exc: Exception) -> None:  # the sweep catches its own: a clock that failed, say
+        log.error("retention sweep failed: %s: %s", type(exc).__name__, exc)
+        self._count(METRIC, "sweep-failed", 1)

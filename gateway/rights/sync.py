@@ -195,32 +195,41 @@ class LedgerSync:
 
 def purge(db: Database, ledger: ConsentLedger, change: Change, visitor_id: int | None = None) -> int:
     """Delete the rows of a consent id that a decision learnt late says must not remain; returns how
-    many there were. Counted first, so that a purge with nothing to do costs no mutation."""
+    many events there were. Counted first, so that a purge with nothing to do costs no mutation.
+
+    The visit summary's visits go at once too (``v_first``/``v_last`` are packed times: milliseconds
+    * 8 + flags): for an erasure, those that began by then, even when an earlier pass took the events;
+    for a withdrawal, those wholly inside its window. A visit under way at the withdrawal loses its
+    later hits when its day is rebuilt at the builder's next run (its fingerprint changed with them)."""
     params: dict[str, Any] = {"cid": change.consent_id}
-    clauses = []
+    clauses, visits = [], []
     if change.erased_at:
         clauses.append("ts <= fromUnixTimestamp64Milli({erased:Int64})")
         params["erased"] = int(change.erased_at * 1000)
+        visits.append("v_first < {erased_packed:UInt64}")
+        params["erased_packed"] = (params["erased"] + 1) * 8
     if change.restricted_at:
         window = "ts >= fromUnixTimestamp64Milli({restricted:Int64})"
         params["restricted"] = int(change.restricted_at * 1000)
+        inside = ["v_first >= {restricted_packed:UInt64}"]
+        params["restricted_packed"] = params["restricted"] * 8
         if visitor_id is not None:  # the rows this instance took under the superseded cookie, no others
             window += " AND visitor_id = {visitor:UInt64}"
+            inside.append("visitor_id = {visitor:UInt64}")
             params["visitor"] = visitor_id
         regranted = ledger.regranted_at(change.consent_id)
         if regranted > change.restricted_at:  # granted again since: its rows stay
             window += " AND ts < fromUnixTimestamp({regranted:Int64})"
+            inside.append("v_last < {regranted_packed:UInt64}")
             params["regranted"] = regranted
+            params["regranted_packed"] = regranted * 1000 * 8
         clauses.append(f"({window})")
+        visits.append(f"({' AND '.join(inside)})")
     where = f"consent_id = {{cid:UUID}} AND ({' OR '.join(clauses)})"
     found = int(db.query(f"SELECT count() FROM events WHERE {where}", params)[0][0])
     if found:
         db.command(f"DELETE FROM {db.mutation_table('events')} WHERE {where}", params)
-    if change.erased_at:
-        # The visit summary's visits that began by then, at once, even when an earlier pass took the
-        # events (``v_first`` is a packed time: milliseconds * 8 + flags). A withdrawal's window goes
-        # from the summary when its days are rebuilt (their fingerprint changed).
-        db.command(f"DELETE FROM {db.mutation_table('visits')} WHERE consent_id = {{cid:UUID}} AND "
-                   "v_first < {packed:UInt64}",
-                   {"cid": change.consent_id, "packed": (params["erased"] + 1) * 8})
+    stored = f"consent_id = {{cid:UUID}} AND ({' OR '.join(visits)})"
+    if int(db.query(f"SELECT count() FROM visits WHERE {stored}", params)[0][0]):
+        db.command(f"DELETE FROM {db.mutation_table('visits')} WHERE {stored}", params)
     return found

@@ -7,7 +7,7 @@ rows into ClickHouse (``writer_batches``: the rows it holds; ``writer_insert``: 
 before it is answered (``spool_segments``: what a write does; ``spool_refusal``: a disk that refuses
 writes, and how that ends; ``spool_replay``: the records replayed after a crash or an outage;
 ``spool_files``: the files; ``spool_format``: the bytes); ``permissions`` keeps the data folder
-private.
+private; ``periodic`` runs background work on the database (retention, the visit summary).
 
 Imports nothing else of the gateway: every other package may import it.
 """
