@@ -128,6 +128,8 @@ def sweep(db: Database, sites: Sequence[Site], now: dt.datetime, *,
                     db.command(step.sql(db.mutation_table(step.table)), params)
                     done.rows[step.name] += rows
             except Exception as exc:  # ClickHouse down, a grant missing: the next sweep tries again
+                if stopped():  # the stop's doing (a statement cut off, the client closed): no failure
+                    return done
                 done.failed[step.name] += 1
                 first = str(exc).splitlines()[0][:300] if str(exc) else ""
                 log.error("retention sweep: %s for site %d failed: %s: %s", step.name, site.id,
@@ -153,8 +155,8 @@ class Sweeper:
     def start(self) -> None:
         self._periodic.start()
 
-    async def stop(self) -> None:
-        await self._periodic.stop()
+    async def stop(self, budget: float | None = None) -> None:
+        await self._periodic.stop(budget)
 
     def _counted(self, done: Sweep) -> None:
         self._count(METRIC, "sweeps", 1)

@@ -199,8 +199,10 @@ def purge(db: Database, ledger: ConsentLedger, change: Change, visitor_id: int |
 
     The visit summary's visits go at once too (``v_first``/``v_last`` are packed times: milliseconds
     * 8 + flags): for an erasure, those that began by then, even when an earlier pass took the events;
-    for a withdrawal, those wholly inside its window. A visit under way at the withdrawal loses its
-    later hits when its day is rebuilt at the builder's next run (its fingerprint changed with them)."""
+    for a withdrawal, every visit that reaches into its window. A visit under way at the withdrawal
+    thus goes whole, and its part before the withdrawal comes back when its day is rebuilt at the
+    builder's next run (its fingerprint changed with the deleted hits): for a while the dashboards count
+    too little, never what the visitor withdrew."""
     params: dict[str, Any] = {"cid": change.consent_id}
     clauses, visits = [], []
     if change.erased_at:
@@ -211,7 +213,7 @@ def purge(db: Database, ledger: ConsentLedger, change: Change, visitor_id: int |
     if change.restricted_at:
         window = "ts >= fromUnixTimestamp64Milli({restricted:Int64})"
         params["restricted"] = int(change.restricted_at * 1000)
-        inside = ["v_first >= {restricted_packed:UInt64}"]
+        inside = ["v_last >= {restricted_packed:UInt64}"]
         params["restricted_packed"] = params["restricted"] * 8
         if visitor_id is not None:  # the rows this instance took under the superseded cookie, no others
             window += " AND visitor_id = {visitor:UInt64}"
@@ -220,7 +222,7 @@ def purge(db: Database, ledger: ConsentLedger, change: Change, visitor_id: int |
         regranted = ledger.regranted_at(change.consent_id)
         if regranted > change.restricted_at:  # granted again since: its rows stay
             window += " AND ts < fromUnixTimestamp({regranted:Int64})"
-            inside.append("v_last < {regranted_packed:UInt64}")
+            inside.append("v_first < {regranted_packed:UInt64}")
             params["regranted"] = regranted
             params["regranted_packed"] = regranted * 1000 * 8
         clauses.append(f"({window})")

@@ -190,18 +190,19 @@ class Build:
     events: int
     fingerprint: int
     built_at: dt.datetime
+    formula: int = FORMULA
 
 
 def builds(db: Any, site_id: int, tz: str, timeout: int) -> tuple[dict[dt.date, Build], list[Build]]:
     """The current build of each day made with these settings, and every other registered build."""
-    rows = db.query("SELECT day, build, events, fingerprint, built_at, timezone = {tz:String} AND "
+    rows = db.query("SELECT day, build, events, fingerprint, built_at, formula, timezone = {tz:String} AND "
                     "timeout = {timeout:UInt32} AND formula = {formula:UInt16} FROM visit_builds "
                     "WHERE site_id = {site:UInt32}",
                     {"site": site_id, "tz": tz, "timeout": timeout, "formula": FORMULA})
     matching: dict[dt.date, list[Build]] = {}
     others: list[Build] = []
-    for day, build, events, fingerprint, built_at, same in rows:
-        b = Build(day, int(build), int(events), int(fingerprint), built_at)
+    for day, build, events, fingerprint, built_at, formula, same in rows:
+        b = Build(day, int(build), int(events), int(fingerprint), built_at, int(formula))
         (matching.setdefault(day, []) if same else others).append(b)
     current: dict[dt.date, Build] = {}
     for day, candidates in matching.items():

@@ -49,6 +49,10 @@ JITTER = 0.1  # of BUILD_EVERY, either way
 CLOSED_AFTER = dt.timedelta(hours=25)  # after a day's end: 24 h of late hits, 1 h for spool and writer
 KEEP_REPLACED = dt.timedelta(hours=1)  # a replaced generation stays this long for queries reading it
 KEEP_UNREGISTERED = dt.timedelta(days=1)  # a build not registered yet may still be under way that long
+# An unregistered build this old is no build under way: its rows go, even newer than every registered
+# one (a rebuild stopped before registering; a registration that failed, whose rows are not dropped at
+# once: an insert that failed for the client may have landed, and dropping would empty the day).
+ABANDONED = dt.timedelta(days=7)
 RETRY_FAILED = 3600.0  # seconds before a process builds again a day whose build failed
 # Days failing in a row are no longer the days' fault (a grant missing, a server refusing inserts): the
 # site's run ends there, its older days wait for the next run (past the failed ones, held back).
@@ -207,20 +211,23 @@ def _answers(db: Any) -> bool:
 
 
 def delete_leftovers(db: Any, site: Site, timeout: int) -> int:
-    """Queue the deletion of generations replaced over an hour ago, of builds made with other settings,
-    and of the rows of builds never registered, once a day old and older than a registered build of
-    their day; returns how many builds went."""
+    """Queue the deletion of generations replaced over an hour ago, of builds made with other settings
+    (but a newer formula's: while an upgrade rolls out, the processes of both versions would delete each
+    other's builds and rebuild every day, over and over), and of the rows of builds never registered,
+    once a day old and older than a registered build of their day, or a week old whatever; returns how
+    many builds went."""
     current, others = builds(db, site.id, site.timezone, timeout)
     now = wall_clock()
     cutoff = now - KEEP_REPLACED
     gone = [b.build for b in others
-            if b.built_at.replace(tzinfo=dt.UTC) < cutoff
+            if b.built_at.replace(tzinfo=dt.UTC) < cutoff and b.formula <= FORMULA
             and (b.day not in current or current[b.day].built_at.replace(tzinfo=dt.UTC) < cutoff)]
     registered = [*current.values(), *others]
     newest: dict[dt.date, int] = {}
     for b in registered:
         newest[b.day] = max(newest.get(b.day, 0), b.build)
     older = new_build_id(now - KEEP_UNREGISTERED) >> 20 << 20
+    abandoned = new_build_id(now - ABANDONED) >> 20 << 20
     params: dict[str, Any] = {"site": site.id, "gone": gone, "older": older,
                               "registered": sorted({b.build for b in registered})}
     # Listed by number, not by a subquery at delete time: a build registered meanwhile is older than
@@ -228,7 +235,8 @@ def delete_leftovers(db: Any, site: Site, timeout: int) -> int:
     unregistered = db.query("SELECT day, build FROM visits WHERE site_id = {site:UInt32} AND build < "
                             "{older:UInt64} AND build NOT IN {registered:Array(UInt64)} GROUP BY day, build",
                             params)
-    params["stray"] = stray = sorted({int(b) for day, b in unregistered if int(b) < newest.get(day, 0)})
+    params["stray"] = stray = sorted({int(b) for day, b in unregistered
+                                      if int(b) < newest.get(day, 0) or int(b) < abandoned})
     async_delete = " SETTINGS lightweight_deletes_sync = 0"
     if gone:
         db.command(f"DELETE FROM {db.mutation_table('visits')} WHERE site_id = {{site:UInt32}} AND build IN "
@@ -285,10 +293,11 @@ class SummaryBuilder:
     def start(self) -> None:
         self._periodic.start()
 
-    async def stop(self) -> None:
-        """Stop after the statement under way (waited for a few seconds): the app closes the
-        database next. An unregistered build is a leftover a later run deletes."""
-        await self._periodic.stop()
+    async def stop(self, budget: float | None = None) -> None:
+        """Stop after the statement under way (waited for a few seconds, within the shutdown's
+        ``budget``): the app closes the database next. An unregistered build is a leftover a later run
+        deletes."""
+        await self._periodic.stop(budget)
 
     def _counted(self, done: Counter[str]) -> None:
         self._count(METRIC, "runs", 1)

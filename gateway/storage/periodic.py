@@ -84,14 +84,16 @@ class Periodic(Generic[T]):
         """Seconds from the end of a run to the next."""
         return self._every * (1 + random.uniform(-self._jitter, self._jitter))  # noqa: S311 - no secret
 
-    async def stop(self) -> None:
-        """Ask the job to stop and wait (``stop_wait`` at most) for its statement under way, so that
-        the database is not closed under it. One that outlasts the wait ends on its own; none follows."""
+    async def stop(self, budget: float | None = None) -> None:
+        """Ask the job to stop and wait (``stop_wait`` at most, or the shutdown's ``budget`` if less)
+        for its statement under way, so that the database is not closed under it. One that outlasts the
+        wait ends on its own; none follows."""
         self._stopping.set()
         self._wake.set()
         if self._task is None:
             return
-        _, late = await asyncio.wait({self._task}, timeout=self._stop_wait)
+        wait = self._stop_wait if budget is None else min(self._stop_wait, budget)
+        _, late = await asyncio.wait({self._task}, timeout=wait)
         if late:
             log.warning("%s: stopped while a statement still runs", self.name)
             self._task.cancel()

@@ -185,6 +185,19 @@ def test_a_sweep_never_raises_it_logs_a_line_per_failure(caplog: pytest.LogCaptu
     assert "events-expired for site 1 failed: ConnectionRefusedError" in caplog.records[0].getMessage()
 
 
+def test_a_step_cut_off_by_the_gateway_stopping_is_no_failure(db: Database,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    # The app closes the database while a sweep's statement runs: no error line, no failure counted.
+    migrate(db)
+    db.close()
+    flags = iter([False])  # not stopping when the step starts, stopping once it failed
+
+    with caplog.at_level(logging.ERROR, logger=retention.__name__):
+        done = sweep(db, [shop()], NOW, stopped=lambda: next(flags, True))
+    assert done.failed == {} and done.rows == {}
+    assert caplog.records == []
+
+
 async def test_the_sweeper_keeps_going_and_counts_what_failed() -> None:
     metrics, calls = Metrics(), []
 

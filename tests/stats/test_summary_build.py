@@ -1,7 +1,8 @@
 """The visit summary's builder as an operator meets it: a gateway stopped mid-build logs no error and
 counts no failure; a day whose build fails leaves the other days built and is tried again an hour
 later, not at every run; rows of a build another process has not registered yet are kept until a day
-old and behind a registered build of their day; runs are spread around their 10 minutes.
+old and behind a registered build of their day (or a week old); a newer version's builds are left
+alone; runs are spread around their 10 minutes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gateway.monitoring.counters import Metrics
 from gateway.stats.engine import Params
 from gateway.stats.overview import figures
 from gateway.stats.query import CUSTOM, DateRange, StatsQuery
-from gateway.stats.summary import build_sql, builds, current_builds, fingerprints, midnight
+from gateway.stats.summary import FORMULA, build_sql, builds, current_builds, fingerprints, midnight
 from gateway.stats.summary_build import (
     BUILD_EVERY,
     RETRY_FAILED,
@@ -233,11 +234,24 @@ def test_a_build_another_process_has_not_registered_yet_keeps_its_rows(db: Datab
     behind, *_ = unregistered(db, day - DAY, dt.timedelta(days=2))
     assert build_day(db, SHOP, day - DAY, DEFAULT_TIMEOUT) is not None
     alone, *_ = unregistered(db, day - 2 * DAY, dt.timedelta(days=2))
+    # Behind the registered build but made two hours ago: maybe still under way (kept). A week old
+    # and unregistered: abandoned, though no registered build of its day is newer (deleted).
+    young, *_ = unregistered(db, day - DAY, dt.timedelta(hours=2))
+    abandoned, *_ = unregistered(db, day - 2 * DAY, dt.timedelta(days=8))
+    # Registered by a newer version of the gateway (a formula this one does not know), two hours ago:
+    # while an upgrade rolls out, this process leaves it alone.
+    upgraded = new_build_id(wall_clock() - dt.timedelta(hours=2))
+    db.insert("visit_builds", [(SHOP.id, day - 3 * DAY, upgraded, ZONE, DEFAULT_TIMEOUT, FORMULA + 1, 0, 0, 0,
+                                wall_clock() - dt.timedelta(hours=2))],
+              ("site_id", "day", "build", "timezone", "timeout", "formula", "events", "fingerprint", "visits",
+               "built_at"))
 
     deleted = delete_leftovers(db, SHOP, DEFAULT_TIMEOUT)
     settled(db)
     assert visits_of_build(db, slow) == visits and visits_of_build(db, alone) > 0
-    assert visits_of_build(db, behind) == 0 and deleted == 1
+    assert visits_of_build(db, young) > 0
+    assert visits_of_build(db, behind) == 0 and visits_of_build(db, abandoned) == 0 and deleted == 2
+    assert builds(db, SHOP.id, ZONE, DEFAULT_TIMEOUT)[1][-1].build == upgraded  # still registered
     # The slow build is registered at last: the dashboards read the whole day from it.
     register(db, SHOP, DEFAULT_TIMEOUT, [(day, slow, prints, visits)],
              dt.datetime.fromtimestamp((slow >> 20) / 1000, dt.UTC))
