@@ -38,7 +38,7 @@ from typing import Any
 from gateway.config.sites import Site
 from gateway.stats.query import oldest_kept as oldest_kept  # with the queries it bounds; re-exported
 from gateway.storage.clickhouse import Database
-from gateway.storage.periodic import Periodic
+from gateway.storage.periodic import Periodic, first_line
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 3600.0  # seconds; reports never wait for it (they filter), storage catches up hourly
@@ -131,9 +131,8 @@ def sweep(db: Database, sites: Sequence[Site], now: dt.datetime, *,
                 if stopped():  # the stop's doing (a statement cut off, the client closed): no failure
                     return done
                 done.failed[step.name] += 1
-                first = str(exc).splitlines()[0][:300] if str(exc) else ""
                 log.error("retention sweep: %s for site %d failed: %s: %s", step.name, site.id,
-                          type(exc).__name__, first)
+                          type(exc).__name__, first_line(exc))
     return done
 
 

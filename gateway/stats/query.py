@@ -172,7 +172,7 @@ def oldest_kept(site: Site, now: dt.datetime) -> dt.datetime:
 def parse_query(params: Mapping[str, str] | list[tuple[str, str]], site_id: int, tz: str, today: dt.date,
                 visit_timeout: int = DEFAULT_TIMEOUT, *, kept_from: dt.datetime) -> StatsQuery:
     """Parse dashboard URL parameters; unknown keys other than ``IGNORED`` are errors. ``kept_from``:
-    the site's oldest kept instant (``gateway.rights.retention.oldest_kept``)."""
+    the site's oldest kept instant (``oldest_kept`` above)."""
     pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
     seen: dict[str, str] = {}
     filters: list[Filter] = []

@@ -41,7 +41,7 @@ from gateway.config.sites import Site
 from gateway.stats.engine import Params
 from gateway.stats.query import CUSTOM, DateRange, StatsQuery
 from gateway.stats.summary import FORMULA, Build, build_sql, builds, fingerprints, first_whole_day, midnight
-from gateway.storage.periodic import Guarded, Periodic
+from gateway.storage.periodic import Guarded, Periodic, first_line
 
 log = logging.getLogger(__name__)
 BUILD_EVERY = 600.0  # seconds between runs
@@ -77,10 +77,6 @@ def wall_clock() -> dt.datetime:
     """When a build is made: the real time, also under a pinned dashboard clock (the newest build of
     a day must be the last one made)."""
     return dt.datetime.now(dt.UTC)
-
-
-def first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:300] if str(exc) else ""
 
 
 class Failures:

@@ -26,6 +26,11 @@ STOP_WAIT = 5.0  # seconds stop() waits for the statement under way; past it, th
 StopFlag = Callable[[], bool]
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's first line, capped: what a background job's log line says of a failed statement."""
+    return str(exc).splitlines()[0][:300] if str(exc) else ""
+
+
 class Stopped(Exception):
     """The process is stopping: no further statement is sent."""
 
