@@ -1,4 +1,5 @@
-"""Shared fixtures: settings, a real embedded ClickHouse, the tiny GeoIP database, an app client.
+"""Shared fixtures: settings, a real embedded ClickHouse, the tiny GeoIP database, an app client; and
+the runs of the dated tests at every hard moment, started with the session (tests/test_any_moment.py).
 
 chDB runs one engine path per process, so the whole test session shares one engine folder and
 each test gets a database of its own on it, dropped afterwards.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from starlette.testclient import TestClient
@@ -18,9 +20,37 @@ from gateway.config.settings import Settings, load_settings
 from gateway.storage.clickhouse import Database, connect
 from tests.support.operator import METRICS_TOKEN
 
+if TYPE_CHECKING:
+    from tests.test_any_moment import MomentRuns
+
 SettingsFactory = Callable[..., Settings]
 # The browser tests' shared fixtures (``browser``, ``site``); only those tests request them.
 pytest_plugins = ["tests.support.browser_fixtures"]
+MOMENT_TEST = "test_any_moment.py"  # the module that runs the dated tests at every hard moment
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The moment test last: its runs go on beside the other tests (``moment_runs``) and it waits for
+    them, so the longer the others take, the less of that is left to wait for."""
+    items.sort(key=lambda item: item.path.name == MOMENT_TEST)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moment_runs(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[MomentRuns | None]:
+    """The dated tests' runs at every hard moment, started with the session when the moment test is
+    in it (else None). The session's tests keep about one of CI's two cores busy, one run at a time
+    takes the other; the runs still going when the session ends are killed."""
+    if not any(item.path.name == MOMENT_TEST for item in request.session.items):
+        yield None
+        return
+    from tests.test_any_moment import MomentRuns
+
+    runs = MomentRuns(tmp_path_factory.mktemp("moments"))
+    try:
+        yield runs
+    finally:
+        runs.stop()
 
 
 @pytest.fixture(scope="session")

@@ -132,7 +132,6 @@ def test_the_site_token_opens_that_sites_api_and_nothing_else(app: TestClient) -
     assert app.get(f"/dashboard/1?{RANGE}", headers=bearer, follow_redirects=False).status_code == 303
 
 
-@pytest.mark.dated
 def test_the_overview_and_its_json_twin_tell_the_same_numbers(app: TestClient) -> None:
     log_in(app)
     data = app.get(f"/dashboard/1.json?{RANGE}").json()
@@ -150,7 +149,7 @@ def test_the_overview_and_its_json_twin_tell_the_same_numbers(app: TestClient) -
     assert "/brakes/pads" in pages and "<html" not in pages
 
 
-@pytest.mark.dated
+@pytest.mark.dated  # the dashboard's own reading of the moment; the stats tests guard the rest
 def test_today_and_yesterday_are_each_sites_own_days_at_any_hour(app: TestClient) -> None:
     # NOW is the run's moment: at 00:01 in Berlin the UTC date is still the day before.
     log_in(app)
@@ -201,7 +200,6 @@ def test_an_empty_overview_says_that_bots_and_headless_browsers_are_dropped(app:
     assert "Playwright" in shared and bots_dropped(shared) is None
 
 
-@pytest.mark.dated
 def test_a_filter_narrows_every_number_and_shows_as_a_removable_chip(app: TestClient) -> None:
     log_in(app)
     data = app.get(f"/dashboard/1.json?{RANGE}&city=Munich").json()
@@ -211,7 +209,6 @@ def test_a_filter_narrows_every_number_and_shows_as_a_removable_chip(app: TestCl
     assert f'href="/dashboard/1?{RANGE.replace("&", "&amp;")}"' in html  # the chip's remove link
 
 
-@pytest.mark.dated
 def test_a_report_as_csv_json_and_a_card_fragment(app: TestClient) -> None:
     log_in(app)
     answer = app.get(f"/dashboard/1/reports/pages.csv?{RANGE}")
@@ -284,7 +281,6 @@ def test_logging_out_ends_the_session_even_for_a_copied_cookie(app: TestClient) 
     assert CSRF_COOKIE not in answer.cookies or not answer.cookies[CSRF_COOKIE]
 
 
-@pytest.mark.dated
 def test_realtime_and_consent_have_json_twins(app: TestClient) -> None:
     log_in(app)
     live = app.get("/dashboard/1/realtime.json").json()

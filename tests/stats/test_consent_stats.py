@@ -16,8 +16,8 @@ from gateway.storage.clickhouse import Database
 from gateway.storage.schema import CONSENT_LOG_TABLE
 from tests.stats.data import KEPT, TODAY, ZONE, at, bucket, consent_row, insert_consents
 
-pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
-
+# Only ``test_consent_stats`` is ``dated`` (run at every hard moment too): the others place a few
+# decisions within today and check how they are classified and left out, not where the day falls.
 ALL = ["necessary", "analytics", "marketing"]
 EVERY, REQUIRED = frozenset(ALL), frozenset({"necessary"})
 NO_AUTOMATIC = {"gpc": 0, "dnt": 0, "regime": 0}
@@ -38,6 +38,7 @@ def test_classify() -> None:
     assert classify("withdraw", [], EVERY, REQUIRED) == "withdraw"
 
 
+@pytest.mark.dated  # today by the hour, the last 7 days, the previous periods: run at the hard moments too
 def test_consent_stats(db: Database) -> None:
     yesterday = TODAY - dt.timedelta(days=1)
     insert_consents(db, [

@@ -114,7 +114,6 @@ def test_the_bound_is_the_sites_current_retention_not_the_rows(new_db: Callable[
     assert (visitors(395), visitors(RETENTION + 2), visitors(RETENTION), visitors(1)) == (2, 2, 1, 0)
 
 
-@pytest.mark.dated
 def test_realtime_reads_nothing_before_the_bound(new_db: Callable[[], Database]) -> None:
     now = MOMENT.instant
     db = load(new_db(), [hit(1, now - dt.timedelta(minutes=20), path="/a"),
@@ -126,7 +125,6 @@ def test_realtime_reads_nothing_before_the_bound(new_db: Callable[[], Database])
     assert len(live["minutes"]) == 30 and sum(live["minutes"]) == 1
 
 
-@pytest.mark.dated
 def test_consent_statistics_are_proof_and_keep_to_the_proof_period(new_db: Callable[[], Database]) -> None:
     # Decisions are counted from the consent log, which follows proof_days, not retention_days: a
     # short analytics retention does not empty the consent page.

@@ -14,8 +14,9 @@ from gateway.storage.clickhouse import Database
 from tests.stats.data import KEPT, TODAY, ZONE, A, B, bucket, hit, label, load
 from tests.support.clock import hours_of, local_time, summer_time_ends, summer_time_starts
 
-pytestmark = pytest.mark.dated  # placed around the run's moment: run at the hard ones too
-
+# The shop's tests are ``dated`` (run at every hard moment too, tests/test_any_moment.py): their days
+# and hours are the run's. The others place rows on days of their own (a zone's, the next summer-time
+# change) and answer the same whatever the moment.
 DAY = dt.timedelta(days=1)
 
 
@@ -32,6 +33,7 @@ def next_change(find: Callable[[str, dt.date], dt.date | None]) -> dt.date:
     return day
 
 
+@pytest.mark.dated
 def test_hours_of_today_with_yesterday_beside(shop: Database) -> None:
     result = timeseries(shop, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT))
     assert result["unit"] == "hour"
@@ -49,6 +51,7 @@ def test_hours_of_today_with_yesterday_beside(shop: Database) -> None:
     assert {h: v for h, v in enumerate(result["previous_pageviews"]) if v} == {yesterday_15: 2}
 
 
+@pytest.mark.dated
 def test_days_zero_filled(shop: Database) -> None:
     result = timeseries(shop, parse_query({"period": "7d"}, 1, ZONE, TODAY, kept_from=KEPT))
     assert result["unit"] == "day"
@@ -58,6 +61,7 @@ def test_days_zero_filled(shop: Database) -> None:
     assert result["previous_visitors"] == [0] * 7
 
 
+@pytest.mark.dated
 def test_a_visit_filter_counts_only_the_matching_visits_hits(shop: Database) -> None:
     result = timeseries(shop, parse_query({"period": "today", "source": "Google"}, 1, ZONE, TODAY,
                                           kept_from=KEPT))

@@ -15,7 +15,10 @@ The stats tests' shop and the dashboard tests' first site then live in that zone
 is pinned to that instant. ``HARD_MOMENTS`` lists where date code breaks (New Year, the days summer
 time starts and ends and the days after, a minute before and after local midnight, clocks moved by
 half an hour or at midnight, a leap day), the next ones after the real date;
-``tests/test_any_moment.py`` runs the tests marked ``dated`` at each. Only the fixtures move:
+``tests/test_any_moment.py`` runs the tests marked ``dated`` at each. A test is ``dated`` when its
+answer could change with the moment (rows around "now", "today", "the last 7 days", closed days),
+and then one or two per date path: the other report families or filters that read the same range
+the same way run once, at the run's moment, as do tests on days of their own. Only the fixtures move:
 ClickHouse keeps its real clock (libfaketime cannot move chDB's), which is why fixture rows carry
 ``FIXTURE_RETENTION_DAYS`` and a moment may not lie far in the past.
 """
