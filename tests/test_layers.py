@@ -49,6 +49,7 @@ MAX_LINES = 350
 # Modules allowed past MAX_LINES, each with its reason. Keep this list short.
 LONG: dict[str, str] = {
     "gateway.rights.notice_texts": "the privacy notice's wording in five languages: data, read by language",
+    "gateway.storage.schema": "the migrations' DDL and each table's reasons: data, never edited once applied",
 }
 
 

@@ -92,6 +92,14 @@ export function chartColumns(chart) {
   ];
 }
 
+// The bucket "now" falls in (the server's present_index): the last one, still filling. Anything
+// else (absent, null, out of range, not the last) is no present bucket: the range is over.
+export function presentIndex(chart) {
+  const n = Array.isArray(chart.labels) ? chart.labels.length : 0;
+  const i = chart.present_index;
+  return Number.isInteger(i) && i === n - 1 ? i : null;
+}
+
 export const CONSENT_SERIES = [
   ["accept_all", "Accept all", "accept"],
   ["reject_all", "Reject all", "reject"],

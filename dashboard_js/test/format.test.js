@@ -13,6 +13,7 @@ import {
   nextTabIndex,
   niceMax,
   parseLabel,
+  presentIndex,
   sharePercent,
   visitorsUnit,
 } from "../src/format.js";
@@ -92,4 +93,15 @@ test("the y axis tops out at a round number above the maximum", () => {
   assert.equal(niceMax(100), 100);
   assert.equal(niceMax(101), 120);
   assert.equal(niceMax(2600), 3000);
+});
+
+test("the present bucket is the last one the server names, or none", () => {
+  const labels = ["2026-12-08T00:00", "2026-12-08T01:00", "2026-12-08T02:00"];
+  assert.equal(presentIndex({ labels, present_index: 2 }), 2);
+  assert.equal(presentIndex({ labels: labels.slice(0, 1), present_index: 0 }), 0); // just after midnight
+  assert.equal(presentIndex({ labels, present_index: null }), null); // a range that is over
+  assert.equal(presentIndex({ labels }), null); // an older server
+  assert.equal(presentIndex({ labels, present_index: 1 }), null); // never a bucket before the last
+  assert.equal(presentIndex({ labels, present_index: "2" }), null);
+  assert.equal(presentIndex({ labels: [], present_index: 0 }), null);
 });

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from gateway.config.consent import CONSENT_KEYS, MAX_LIFETIME_DAYS, ConsentPolicy, consent_policy_from_table
+from gateway.config.dimensions import HELP as CUSTOM_DIMENSIONS_HELP
+from gateway.config.dimensions import CustomDimension, custom_dimensions_from_table
 from gateway.config.errors import ConfigError, Problems, did_you_mean
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -96,6 +98,7 @@ class Site:
     language: str = ""  # city names are also stored in this language where the GeoIP database has it
     keep_url_fragment: bool = False  # single-page apps that route by #fragment keep it (text-scrubbed)
     secret_params: tuple[str, ...] = ()  # query parameters redacted in addition to the defaults
+    custom_dimensions: tuple[CustomDimension, ...] = ()  # by number (gateway/config/dimensions.py)
 
     def allows_origin(self, origin: str) -> bool:
         parts = split_origin(origin)
@@ -119,6 +122,7 @@ SITE_KEYS = {
     "keep_url_fragment": "keep the #fragment of page URLs (single-page apps routing by hash); default false",
     "secret_params": "query-parameter names whose values are redacted from URLs (a trailing * matches a "
                      "prefix), added to the built-in list (token, password, email, session ids, ...)",
+    "custom_dimensions": CUSTOM_DIMENSIONS_HELP,
     **CONSENT_KEYS,
 }
 
@@ -185,13 +189,16 @@ def site_from_table(table: dict[str, object], where: str) -> Site:
     else:
         proof = need("proof_days", int, DEFAULT_PROOF_DAYS)  # its range depends on what failed
     name = need("name", str, f"Site {site_id}")
+    custom = problems.attempt(lambda: custom_dimensions_from_table(table.get("custom_dimensions", {}),
+                                                                   f"{where}.custom_dimensions"), None)
     problems.raise_if_any(SiteError)
     assert site_id is not None and timezone is not None and retention is not None and proof is not None
     assert policy is not None and token is not None and consent is not None and language is not None
     assert name is not None and secret_params is not None
     return Site(id=site_id, name=name, origins=origins, timezone=timezone, retention_days=retention,
                 proof_days=proof, policy_version=policy, token=token, consent=consent, language=language,
-                keep_url_fragment=bool(keep_fragment), secret_params=tuple(p.lower() for p in secret_params))
+                keep_url_fragment=bool(keep_fragment), secret_params=tuple(p.lower() for p in secret_params),
+                custom_dimensions=custom or ())
 
 
 def _origins(raw: list[object] | None, where: str, problems: Problems) -> tuple[OriginPattern, ...]:

@@ -1,7 +1,9 @@
 """Who is asking for a dashboard, and whether they may see a site.
 
 Three ways in, checked in this order:
-- a site's API token as ``Authorization: Bearer ...``: that site's JSON and CSV only (the stats API);
+- a site's API token as ``Authorization: Bearer ...``: that site's JSON and CSV only (the stats API).
+  A token no site has is no one (401); a valid token sent for another site is someone without access
+  to it (403), as a viewer asking for a site not assigned to them;
 - a logged-in user's session cookie: admins see every site, viewers their assigned ones;
 - a share link's cookie: one site, read-only, until the link is revoked.
 
@@ -12,6 +14,7 @@ POST carries a token derived from a random per-browser cookie (double submit, si
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -27,14 +30,14 @@ from gateway.web.proxy import request_is_https
 class Viewer:
     user: User | None = None
     share: ShareLink | None = None
-    token_site: int | None = None
+    token_sites: frozenset[int] = frozenset()  # the sites whose API token was sent (one, unless shared)
 
     def can_view(self, site_id: int) -> bool:
         if self.user is not None:
             return self.user.can_view(site_id)
         if self.share is not None:
             return self.share.site_id == site_id
-        return self.token_site == site_id
+        return site_id in self.token_sites
 
     def visible(self, sites: tuple[Site, ...]) -> list[Site]:
         return [site for site in sites if self.can_view(site.id)]
@@ -45,13 +48,26 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def token_sites(token: str, sites: Iterable[Site]) -> frozenset[int]:
+    """The sites whose API token ``token`` is. Compared with every site's token in constant time, and
+    never stopping at a match, so the time taken does not tell which site a token belongs to."""
+    presented = token.encode("utf-8", "replace")
+    return frozenset(site.id for site in sites
+                     if site.token and hmac.compare_digest(presented, site.token.encode()))
+
+
 def viewer(request: Request, site: Site | None, *, api: bool) -> Viewer | None:
     """The caller, or None when nobody is authenticated. ``api``: JSON or CSV was asked for, where a
-    site token counts; a page never takes a token (it would end up in browser history and caches)."""
+    site token counts; a page never takes a token (it would end up in browser history and caches).
+
+    Any site's token authenticates, whichever ``site`` is asked for: the caller then gets the 403 of
+    someone without access to that site, not a 401 that would say the token is wrong. A token no site
+    has is nobody (401); a token never falls back to the cookies."""
     state = request.app.state
-    if api and site is not None and (token := bearer_token(request)) is not None:
-        return Viewer(token_site=site.id) if site.token and hmac.compare_digest(
-            token.encode(), site.token.encode()) else None
+    if api and (token := bearer_token(request)) is not None:
+        sites: dict[int, Site] = state.sites_by_id
+        found = token_sites(token, sites.values())
+        return Viewer(token_sites=found) if found else None
     sessions: Sessions = state.sessions
     store: UserStore = state.users
     user = sessions.user(request.cookies.get(SESSION_COOKIE), store)

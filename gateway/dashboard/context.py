@@ -12,8 +12,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from gateway.stats.countries import country_name
+from gateway.stats.custom_dims import REPORT as CUSTOM_REPORT
 from gateway.stats.query import FILTERS, PERIODS, StatsQuery
-from gateway.stats.reports import REPORTS
+from gateway.stats.reports import REPORTS, spec_of
 
 # Cards of the overview: (id, title, tabs). A tab names its report, and the report it becomes when a
 # filter on its own dimension is set (countries -> regions -> cities, browsers -> versions), so a
@@ -43,7 +44,8 @@ REFERRER_TYPE_LABELS = {"direct": "Direct", "search": "Search engines", "social"
                         "campaign": "Campaigns", "website": "Websites"}
 UNKNOWN = "(not set)"
 GOOD_WHEN_LOWER = {"bounce_rate"}
-FIGURE_LABELS = {"visitors": "Unique visitors", "visits": "Visits", "pageviews": "Pageviews",
+FIGURE_LABELS = {"visitors": "Unique visitors", "visits": "Visits", "actions": "Actions",
+                 "actions_per_visit": "Actions per visit", "pageviews": "Pageviews",
                  "views_per_visit": "Views per visit", "bounce_rate": "Bounce rate",
                  "avg_duration": "Visit duration"}
 
@@ -107,16 +109,37 @@ def row_label(dims: Sequence[str], row: Mapping[str, Any]) -> str:
     return f"{label} ({', '.join(parents)})" if parents else label
 
 
-def filter_label(key: str) -> str:
+def json_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A report's rows for its JSON twin: the machine values (``source: ""``, ``referrer_type:
+    "direct"``, ``country: "DE"``) kept as they are, plus ``label``, the row's name on the page
+    ("Direct / none", "Search engines", "Bavaria (Germany)"), so scripts need not rebuild it."""
+    dims = spec_of(result).dims
+    return [{**row, "label": row_label(dims, row)} for row in result["rows"]]
+
+
+def csv_columns(result: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A report's CSV columns: the JSON's (machine values a script or a filter takes: ``DE``,
+    ``search``, ``""``), then ``label``, the row's name on the page (``json_rows``), last, so the
+    columns before it keep their places."""
+    return [*result["columns"], {"key": "label", "label": "Label", "kind": "label"}]
+
+
+def filter_label(key: str, query: StatsQuery | None = None) -> str:
+    """A filter's name; a custom dimension's is the site's name for it (``query.custom``)."""
     spec = FILTERS.get(key)
+    if spec is None and query is not None:
+        return next((d.label for d in query.custom if d.key == key), key)
     return spec.label if spec is not None else key
 
 
 class Links:
     """URLs of the dashboard for one site and query: the same range and filters, one thing changed."""
 
-    def __init__(self, prefix: str, site_id: int, query: StatsQuery) -> None:
+    def __init__(self, prefix: str, site_id: int, query: StatsQuery,
+                 keep: Sequence[tuple[str, str]] = ()) -> None:
         self.prefix, self.site_id, self.query = prefix, site_id, query
+        # Pairs every link to a report carries: the custom-dimension report's ``dimension=N``.
+        self.keep = list(keep)
 
     @property
     def base(self) -> str:
@@ -132,6 +155,9 @@ class Links:
              **extra: str | int) -> str:
         pairs = list(self.query.params() if params is None else params)
         pairs += [(k, str(v)) for k, v in extra.items()]
+        if path.startswith("/reports/"):
+            given = {k for k, _ in pairs}
+            pairs += [(k, v) for k, v in self.keep if k not in given]
         query = urlencode(pairs)
         return f"{self.base}{path}" + (f"?{query}" if query else "")
 
@@ -169,14 +195,15 @@ def periods(links: Links, path: str = "") -> list[dict[str, Any]]:
 
 
 def filter_chips(links: Links, path: str = "") -> list[dict[str, str]]:
-    return [{"key": f.key, "label": filter_label(f.key), "value": f.value,
+    return [{"key": f.key, "label": filter_label(f.key, links.query), "value": f.value,
              "display": dim_display(f.key, f.value), "remove_href": links.without_filter(f.key, path)}
             for f in links.query.filters]
 
 
 def hidden_inputs(links: Links) -> list[dict[str, str]]:
-    """The filters as hidden form fields, so the custom-range and search forms keep them."""
-    return [{"name": k, "value": v} for k, v in links.filter_params()]
+    """The filters (and a custom report's ``dimension``) as hidden form fields, so the custom-range
+    and search forms keep them."""
+    return [{"name": k, "value": v} for k, v in [*links.filter_params(), *links.keep]]
 
 
 def range_context(query: StatsQuery) -> dict[str, str]:
@@ -198,16 +225,19 @@ def figure_cards(figures: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any
 
 
 def chart_rows(series: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The chart's data table: a row per bucket shown (none still to come), the one "now" falls in
+    marked ``present`` (its figures are so far, the page says so as the chart's dashed end does)."""
+    present = series.get("present_index")
     return [{"label": label, "visitors": series["visitors"][i], "pageviews": series["pageviews"][i],
              "previous_visitors": series["previous_visitors"][i],
-             "previous_pageviews": series["previous_pageviews"][i]}
+             "previous_pageviews": series["previous_pageviews"][i], "present": i == present}
             for i, label in enumerate(series["labels"])]
 
 
 def table(result: Mapping[str, Any], links: Links, *, more: bool = True,
           limit: int | None = None) -> dict[str, Any]:
     """A breakdown as the template's table: one label column (a filter link), then the metrics."""
-    report = REPORTS[result["report"]]
+    report = spec_of(result)
     rows = result["rows"]
     first_metric = report.metrics[0]
     top = max((float(r[first_metric] or 0) for r in rows), default=0.0)
@@ -245,6 +275,24 @@ def tabs(card_tabs: Sequence[tuple[str, str]], links: Links, current: str) -> li
                     "fragment_href": links.href(f"/reports/{shown}", fragment="card"),
                     "current": shown == current})
     return out
+
+
+def custom_tabs(links: Links, current: str = "") -> list[dict[str, Any]]:
+    """A tab per custom dimension of the site, by its name; ``current``: the N shown (default: the first)."""
+    path = f"/reports/{CUSTOM_REPORT}"
+    numbers = [d.key.removeprefix("dimension") for d in links.query.custom]
+    return [{"report": f"{CUSTOM_REPORT}-{n}", "label": d.label, "href": links.href(path, dimension=n),
+             "fragment_href": links.href(path, dimension=n, fragment="card"),
+             "current": n == (current or numbers[0])}
+            for n, d in zip(numbers, links.query.custom, strict=True)]
+
+
+def custom_card(links: Links) -> list[dict[str, Any]]:
+    """The overview's card of the site's custom dimensions (as a list: none without any)."""
+    if not links.query.custom:
+        return []
+    return [{"id": "custom_dimensions", "title": "Custom dimensions", "table": None,
+             "tabs": custom_tabs(links)}]
 
 
 def report_tabs(report: str, links: Links) -> list[dict[str, Any]]:

@@ -87,7 +87,7 @@ async def _admin(request: Request, fmt: str) -> Admin | Response:
         return error_page(request, 403, "You do not have access to this site.", as_json=as_json, viewer_=who)
     if who.user is None or who.user.role != "admin":
         message = "Only administrators handle data requests."
-        if who.token_site is not None:
+        if who.token_sites:
             message += " With the site token, use /api/consents/ID/data."
         return error_page(request, 403, message, as_json=as_json, viewer_=who)
     return Admin(site, who, who.user.name, fmt)

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from gateway.config.settings import Settings
-from gateway.dashboard import auth_views, requests_views, views
+from gateway.dashboard import annotations_views, auth_views, requests_views, views, visits_views
 from gateway.dashboard.pages import environment, load_assets, static_asset
 from gateway.dashboard.sessions import Sessions
 from gateway.dashboard.throttle import LoginThrottle
@@ -36,6 +36,13 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard/{site:int}/reports/{report}", views.report, methods=GET),
         Route("/dashboard/{site:int}/realtime", views.realtime_page, methods=GET),
         Route("/dashboard/{site:int}/realtime.json", views.realtime_page, methods=GET),
+        Route("/dashboard/{site:int}/visits", visits_views.visits_page, methods=GET),
+        Route("/dashboard/{site:int}/visits.json", visits_views.visits_page, methods=GET),
+        Route("/dashboard/{site:int}/annotations", annotations_views.annotations_page, methods=GET),
+        Route("/dashboard/{site:int}/annotations", annotations_views.create, methods=["POST"]),
+        Route("/dashboard/{site:int}/annotations.json", annotations_views.annotations_page, methods=GET),
+        Route("/dashboard/{site:int}/annotations/{note}", annotations_views.update, methods=["POST"]),
+        Route("/dashboard/{site:int}/annotations/{note}/delete", annotations_views.remove, methods=["POST"]),
         Route("/dashboard/{site:int}/consent", views.consent_page, methods=GET),
         Route("/dashboard/{site:int}/consent.json", views.consent_page, methods=GET),
         Route("/dashboard/{site:int}/requests", requests_views.requests_page, methods=GET),

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from gateway.config.settings import Settings
 from gateway.config.sites import Site
+from gateway.dashboard import annotations_views as notes_views
 from gateway.dashboard import context as ctx
 from gateway.dashboard.access import Viewer, viewer
 from gateway.dashboard.pages import (
@@ -38,6 +39,8 @@ from gateway.dashboard.pages import (
 )
 from gateway.ingest.outcomes import DROPPED, Drop
 from gateway.rights.retention import oldest_kept
+from gateway.stats import custom_dims
+from gateway.stats.annotations import list_annotations
 from gateway.stats.consent import consent_stats
 from gateway.stats.overview import figures
 from gateway.stats.query import DateRange, QueryError, StatsQuery, parse_query
@@ -136,7 +139,8 @@ async def open_site(request: Request, suffix: str | None) -> Call | Response:
     settings: Settings = state.settings
     try:
         query = parse_query(request.query_params.multi_items(), site.id, site.timezone, today,
-                            settings.visit_timeout, kept_from=oldest_kept(site, now))
+                            settings.visit_timeout, kept_from=oldest_kept(site, now), now=now,
+                            custom=custom_dims.dims_of(site))
     except QueryError as exc:
         return error_page(request, 400, str(exc), as_json=fmt != "html", viewer_=who)
     return Call(site, who, fmt, query, ctx.Links("/dashboard", site.id, query), now)
@@ -184,23 +188,27 @@ async def overview(request: Request) -> Response:
     # The figures and the chart; each card loads its own report right after the page (a request each,
     # as the stats API does), so the top of the page never waits for the breakdowns.
     try:
-        figs, series, live = await asyncio.gather(
+        figs, series, live, notes = await asyncio.gather(
             stats(figures, db, q), stats(timeseries, db, q),
-            stats(realtime, db, call.site.id, call.now, kept_from=q.kept_from))
+            stats(realtime, db, call.site.id, call.now, kept_from=q.kept_from),
+            stats(list_annotations, db, call.site.id, q.range.start, q.range.end))
     except (Unavailable, QueryError) as exc:
         return _failed(request, call, exc)
     if call.fmt != "html":
         return json_response({**_head(call), "figures": figs, "timeseries": series,
-                              "realtime": {"visitors": live["visitors"]}})
+                              "realtime": {"visitors": live["visitors"]},
+                              "annotations": [n.as_json() for n in notes]})
     links = call.links
     previous = call.query.range.previous()
     page = _page_context(call, request) | {
         "figures": ctx.figure_cards(figs),
-        "chart": {**series, "previous_label": previous.label},
-        "chart_rows": ctx.chart_rows(series),
+        "chart": {**series, "previous_label": previous.label,
+                  "annotations": notes_views.chart_marks(series, notes)},
+        "chart_rows": notes_views.rows_with_notes(ctx.chart_rows(series), series, notes),
+        "annotations": notes_views.panel(request, call.site, notes, call.now),
         "cards": [{"id": card_id, "title": title, "table": None,
                    "tabs": ctx.tabs(tabs, links, ctx.active_report(tabs[0][0], q))}
-                  for card_id, title, tabs in ctx.CARDS],
+                  for card_id, title, tabs in ctx.CARDS] + ctx.custom_card(links),
         "realtime": {"visitors": live["visitors"], "json_href": f"{links.base}/realtime.json",
                      "href": f"{links.base}/realtime"},
         "links": {"json": links.href(".json"), "consent": links.href("/consent", links.range_params()),
@@ -237,7 +245,7 @@ async def report(request: Request) -> Response:
     call = await open_site(request, suffix)
     if not isinstance(call, Call):
         return call
-    if name not in REPORTS:
+    if name not in REPORTS and name != custom_dims.REPORT:
         return error_page(request, 404, f"There is no report named {name[:40]!r}.",
                           as_json=call.fmt != "html", viewer_=call.who)
     fragment = request.query_params.get("fragment") == "card"
@@ -250,15 +258,21 @@ async def report(request: Request) -> Response:
     search = request.query_params.get("search", "")[:200]
     try:
         result = await stats(breakdown, request.app.state.resources.db, await summarised(request, call), name,
-                             limit=limit, offset=offset, search=search)
+                             limit=limit, offset=offset, search=search,
+                             dimension=request.query_params.get("dimension", ""))
     except (Unavailable, QueryError) as exc:
         return _failed(request, call, exc)
+    if "dimension" in result:  # a custom dimension's report: its links keep dimension=N
+        call = replace(call, links=ctx.Links("/dashboard", call.site.id, call.query,
+                                             keep=[("dimension", str(result["dimension"]))]))
     if call.fmt == "json":
-        return json_response({**_head(call), **result, "limit": limit, "offset": offset, "search": search})
+        return json_response({**_head(call), **result, "rows": ctx.json_rows(result), "limit": limit,
+                              "offset": offset, "search": search})
     r = call.query.range
     if call.fmt == "csv":
         filename = f"site-{call.site.id}-{name}-{r.start}-{r.end}.csv"
-        return csv_response(result["columns"], result["rows"], filename, truncated=result["has_more"])
+        return csv_response(ctx.csv_columns(result), ctx.json_rows(result), filename,
+                            truncated=result["has_more"])
     links, path = call.links, f"/reports/{name}"
     table = ctx.table(result, links, more=fragment)
     if fragment:
@@ -268,7 +282,9 @@ async def report(request: Request) -> Response:
         "table": table, "search": search,
         "prev_href": links.href(path, keep, offset=max(0, offset - limit)) if offset else None,
         "next_href": links.href(path, keep, offset=offset + limit) if result["has_more"] else None,
-        "back_href": links.href(), "tabs": ctx.report_tabs(name, links),
+        "back_href": links.href(),
+        "tabs": ctx.custom_tabs(links, str(result["dimension"])) if "dimension" in result
+        else ctx.report_tabs(name, links),
     }
     return render(request, "report.html", page, viewer_=call.who)
 

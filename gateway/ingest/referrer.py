@@ -153,7 +153,7 @@ class Campaign:
 
 @dataclass(frozen=True, slots=True)
 class Referrer:
-    """``name``: the search engine, network or campaign, or for a website its host without www."""
+    """``name``: the search engine, network or campaign source, or for a website its host without www."""
 
     type: str
     host: str = ""
@@ -183,12 +183,17 @@ def classify(referrer: ScrubbedUrl | None, *, page_host: str, campaign: Campaign
              site_hosts: Collection[str] = ()) -> Referrer:
     """The class of a hit's origin. ``site_hosts`` are more hosts of the same site (an alias domain,
     "*.example.com" for every subdomain); the page's own host, with or without www., always counts.
-    A campaign is named by its name, else its source; its term is the keyword."""
+
+    A campaign's name is its source (utm_source, mtm_source, pk_source), as Plausible shows it: the
+    campaign's own name is kept apart (``Campaign.name``, the campaigns report). A campaign without a
+    source is named as its referrer would be without it (Google, a website's host; "" for none or an
+    internal one). Its term is the keyword."""
     host = _bare(referrer.host) if referrer is not None else ""
     path = referrer.path if referrer is not None and host else ""
     shown = referrer.host if referrer is not None and host else ""
     if campaign is not None:
-        return Referrer(CAMPAIGN, shown, path, campaign.name or campaign.source, campaign.term)
+        name = campaign.source or classify(referrer, page_host=page_host, site_hosts=site_hosts).name
+        return Referrer(CAMPAIGN, shown, path, name, campaign.term)
     if referrer is None or not host or _internal(host, page_host, site_hosts):
         return Referrer(DIRECT)
     if referrer.scheme in _APP_SCHEMES:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gateway.stats.table import Report, report
 
-_METRICS = ("visitors", "pageviews")
+_METRICS = ("visitors", "pageviews", "actions")
 
 REPORTS: tuple[Report, ...] = (
     report("browsers", "Browsers", ("browser",), _METRICS),

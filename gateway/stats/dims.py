@@ -22,6 +22,27 @@ from dataclasses import dataclass
 HIT, VISIT, CONTAINS = "hit", "visit", "contains"
 NOT_DIRECT = "referrer_type != 'direct'"
 
+# A visit's source, as Plausible shows it: a campaign's utm_source / mtm_source / pk_source; else the
+# search engine, network or website (its host) the referrer was classified as; '' for direct. Read
+# from the stored columns, so rows stored before ingest named a campaign by its source (their
+# ``referrer_name`` is the campaign's name, or its source without one) answer the same: a campaign
+# with a source is named by ``campaign_source``; one without is named by ``referrer_name`` unless
+# that is the campaign's own name (an old row), and then by the referrer's host, the best it kept
+# (direct when that is the page's own host, with or without www., as ingest decides now; an alias
+# host of the site is beyond what a stored row can tell). Left as it is: a new row whose referrer is
+# named exactly as its campaign reads as an old one, and shows the referrer's host instead.
+_OWN_HOST = ("(referrer_host = url_host OR referrer_host = concat('www.', url_host) "
+             "OR url_host = concat('www.', referrer_host))")
+SOURCE = ("multiIf(referrer_type != 'campaign', if(referrer_name != '', referrer_name, referrer_host), "
+          "campaign_source != '', campaign_source, "
+          f"referrer_name != campaign_name, referrer_name, {_OWN_HOST}, '', referrer_host)")
+# ``SOURCE = {v}`` column by column, for a non-empty {v} (an empty source is direct, which no filter
+# narrows on: engine._hit_matching): LowCardinality columns compare without building strings.
+SOURCE_MATCH = ("((referrer_type != 'campaign' AND (referrer_name = {v} OR (referrer_name = '' AND "
+                "referrer_host = {v}))) OR (referrer_type = 'campaign' AND (campaign_source = {v} OR "
+                "(campaign_source = '' AND ((referrer_name != campaign_name AND referrer_name = {v}) OR "
+                f"(referrer_name = campaign_name AND referrer_host = {{v}} AND NOT {_OWN_HOST}))))))")
+
 
 @dataclass(frozen=True, slots=True)
 class Dim:
@@ -32,6 +53,10 @@ class Dim:
     kind: str = ""  # event type of a "contains" dimension's hits
     first_hit: bool = False  # a visit attribute taken from the visit's first hit
     match: str = ""  # a faster test of ``expr = {v}`` on the stored columns, when there is one
+    # Custom dimensions (``custom_dims``): which hits carry values (default: those of ``kind``), and
+    # for a visit's, that any of its hits may set the value, the visit's last one counting.
+    hits: str = ""
+    last_set: bool = False
 
     def equals(self, value: str) -> str:
         """SQL testing this dimension against ``value`` (a bound parameter placeholder)."""
@@ -40,6 +65,8 @@ class Dim:
     @property
     def hit_condition(self) -> str:
         """Which events rows this dimension's report reads ("1": all of them)."""
+        if self.hits:
+            return self.hits
         return f"event_type = '{self.kind}'" if self.kind else "1"
 
 
@@ -53,9 +80,7 @@ DIMS = _dims(
     Dim("entry_page", "Entry page", VISIT, "url_path"),
     Dim("exit_page", "Exit page", VISIT, "url_path"),
     Dim("referrer_type", "Channel", VISIT, "toString(referrer_type)", first_hit=True),
-    # Compared column by column: LowCardinality columns compare without building strings.
-    Dim("source", "Source", VISIT, "if(referrer_name != '', referrer_name, referrer_host)", first_hit=True,
-        match="(referrer_name = {v} OR (referrer_name = '' AND referrer_host = {v}))"),
+    Dim("source", "Source", VISIT, SOURCE, first_hit=True, match=SOURCE_MATCH),
     Dim("utm_source", "UTM source", VISIT, "campaign_source", first_hit=True),
     Dim("utm_medium", "UTM medium", VISIT, "campaign_medium", first_hit=True),
     Dim("utm_campaign", "UTM campaign", VISIT, "campaign_name", first_hit=True),

@@ -29,12 +29,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.stats.dims import CONTAINS, DIMS, FIRST_HIT_DEFAULT, HIT, NOT_DIRECT, VISIT, Dim
+from gateway.stats.dims import CONTAINS, FIRST_HIT_DEFAULT, HIT, NOT_DIRECT, VISIT, Dim
 from gateway.stats.query import Filter, StatsQuery
 
+# What Matomo counts as an action: pageviews, site searches, events, downloads and outlinks. Pings (the
+# page is still open), goal conversions and content impressions are hits, not actions: they lengthen a
+# visit but neither make one nor keep it from bouncing.
+ACTION_TYPES = ("pageview", "site_search", "event", "download", "outlink")
+IS_ACTION_HIT = f"event_type IN {ACTION_TYPES!r}"
 # A hit as one sortable integer: ms since the epoch, then flags new_visit (4), pageview (2), action (1).
 P = ("toUInt64(toUnixTimestamp64Milli(ts)) * 8 + new_visit * 4"
-     " + (event_type = 'pageview') * 2 + (event_type != 'ping')")
+     f" + (event_type = 'pageview') * 2 + ({IS_ACTION_HIT})")
 IS_ACTION, IS_PAGEVIEW, IS_NEW = 1, 2, 4
 DURATION_MS = "intDiv(v_last, 8) - intDiv(v_first, 8)"  # a visit's duration in whole milliseconds
 DT = "DateTime64(3, 'UTC')"
@@ -82,7 +87,7 @@ class Span:
 
 
 def needs_visits(q: StatsQuery) -> bool:
-    return any(DIMS[f.key].level != HIT for f in q.filters)
+    return any(q.dim(f.key).level != HIT for f in q.filters)
 
 
 def _where(q: StatsQuery, p: Params, span: Span) -> str:
@@ -98,7 +103,7 @@ def _where(q: StatsQuery, p: Params, span: Span) -> str:
         parts.append(f"(ts < {p.bind(span.skip[0], DT)} OR ts >= {p.bind(span.skip[1], DT)})")
     scope = " AND ".join(parts)
     for f in q.filters:
-        dim = DIMS[f.key]
+        dim = q.dim(f.key)
         if dim.level == HIT:
             parts.append(dim.equals(p.bind(f.value)))
         elif (narrow := _hit_matching(dim, f, p)) is not None:
@@ -112,8 +117,10 @@ def _hit_matching(dim: Dim, f: Filter, p: Params) -> str | None:
         if f.value == FIRST_HIT_DEFAULT.get(dim.key, ""):
             return None
         return f"{NOT_DIRECT} AND {dim.equals(p.bind(f.value))}"
+    if dim.last_set:  # a hit of the visit set the value; none may have set '' (not set)
+        return dim.equals(p.bind(f.value)) if f.value else None
     kind = dim.kind or "pageview"  # entry and exit pages are pageviews
-    return f"event_type = '{kind}' AND {dim.equals(p.bind(f.value))}"
+    return f"{dim.hits or f'event_type = {kind!r}'} AND {dim.equals(p.bind(f.value))}"
 
 
 def _cur(span: Span, p: Params) -> str:
@@ -123,18 +130,18 @@ def _cur(span: Span, p: Params) -> str:
 def hit_rows(q: StatsQuery, p: Params, span: Span, dims: Sequence[str] = (), condition: str = "1") -> str:
     """One row per hit of the selected visits: ``visitor_id, ts, is_pv, cur`` and ``dims`` by key."""
     if not needs_visits(q):
-        columns = "".join(f", {DIMS[d].expr} AS {d}" for d in dims)
-        # Pings only say a page is still open: a visitor with nothing but pings in the range has no
-        # visit (visits.py), so counting them here would make reports disagree with the figures.
+        columns = "".join(f", {q.dim(d).expr} AS {d}" for d in dims)
+        # Actions only: a visitor with nothing but pings, goals or content impressions in the range has
+        # no visit (visits.py), so counting those hits here would make reports disagree with the figures.
         return (f"SELECT visitor_id, ts, event_type = 'pageview' AS is_pv, {_cur(span, p)} AS cur{columns} "
-                f"FROM events WHERE {_where(q, p, span)} AND {condition} AND event_type != 'ping'")
-    if not dims and condition == "1":  # every hit but pings: walk the visit's own array
+                f"FROM events WHERE {_where(q, p, span)} AND {condition} AND {IS_ACTION_HIT}")
+    if not dims and condition == "1":  # every action: walk the visit's own array
         return (f"SELECT visitor_id, cur, fromUnixTimestamp64Milli(toInt64(intDiv(h, 8)), 'UTC') AS ts, "
                 f"bitAnd(h, {IS_PAGEVIEW}) != 0 AS is_pv FROM ({visit_rows(q, p, span, keep=('v',))}) "
                 f"ARRAY JOIN arrayFilter(h -> bitAnd(h, {IS_ACTION}) != 0, v) AS h")
-    condition = f"{condition} AND event_type != 'ping'"
+    condition = f"{condition} AND {IS_ACTION_HIT}"
     carried = [f"groupArrayIf({P}, {condition}) AS r_ms", "arrayEnumerateUniq(r_ms) AS r_occ"]
-    carried += [f"groupArrayIf({DIMS[d].expr}, {condition}) AS r_{d}" for d in dims]
+    carried += [f"groupArrayIf({q.dim(d).expr}, {condition}) AS r_{d}" for d in dims]
     visits = visit_rows(q, p, span, carried=carried, keep=("r_ms", *(f"r_{d}" for d in dims)), ranked=True,
                         extra=[f"arrayFilter(i -> {in_visit('r_ms[i]', 'r_occ[i]')}, arrayEnumerate(r_ms)) "
                                "AS r_idx"])
@@ -150,8 +157,8 @@ def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = (), 
     ``attrs`` (dimension keys) by key. ``carried`` adds per-visitor aggregates, ``extra`` per-visit
     expressions and ``keep`` columns passed on (``v``: the visit's hits), for ``hit_rows``;
     ``ranked`` adds what ``in_visit`` needs."""
-    visit_filters = [f for f in q.filters if DIMS[f.key].level != HIT]
-    wanted = list(dict.fromkeys([*attrs, *(f.key for f in visit_filters if DIMS[f.key].level == VISIT)]))
+    visit_filters = [f for f in q.filters if q.dim(f.key).level != HIT]
+    wanted = list(dict.fromkeys([*attrs, *(f.key for f in visit_filters if q.dim(f.key).level == VISIT)]))
     inner = [*_split(q, p), *carried]
     outer = ["visitor_id", "cur", "day", "v[1] AS v_first", "v[-1] AS v_last",
              f"{DURATION_MS} AS duration_ms", "duration_ms / 1000 AS duration",
@@ -160,11 +167,11 @@ def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = (), 
     if any(k in ("entry_page", "exit_page") for k in wanted):
         inner += [f"groupArrayIf({P}, event_type = 'pageview') AS pv_ms",
                   "groupArrayIf(url_path, event_type = 'pageview') AS pv_path"]
-    if any(DIMS[k].first_hit for k in wanted):
+    if any(q.dim(k).first_hit for k in wanted):
         inner.append(f"groupArrayIf({P}, {NOT_DIRECT}) AS ref_ms")
         outer.append("indexOf(ref_ms, v_first) AS ref_i")
     for key in wanted:
-        dim = DIMS[key]
+        dim = q.dim(key)
         if key in ("entry_page", "exit_page"):
             pick = "arrayFirst" if key == "entry_page" else "arrayLast"
             outer.append(f"pv_path[indexOf(pv_ms, {pick}(h -> bitAnd(h, {IS_PAGEVIEW}) != 0, v))] AS {key}")
@@ -172,15 +179,20 @@ def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = (), 
             inner.append(f"groupArrayIf({dim.expr}, {NOT_DIRECT}) AS ref_{key}")
             default = FIRST_HIT_DEFAULT.get(key, "")
             outer.append(f"if(ref_i = 0, '{default}', ref_{key}[ref_i]) AS {key}")
+        elif dim.last_set:  # the value of the visit's last hit that set one ('' when none did)
+            inner += [f"groupArrayIf({P}, {dim.expr} != '') AS set_{key}_ms",
+                      f"groupArrayIf({dim.expr}, {dim.expr} != '') AS set_{key}"]
+            outer.append(f"set_{key}[indexOf(set_{key}_ms, arrayMax(arrayFilter(t -> t >= v_first AND "
+                         f"t <= v_last, set_{key}_ms)))] AS {key}")
         else:  # the same on every hit of the visitor; aliased apart, since a filter in the inner
             # WHERE names the column itself, which an alias of the same name would make an aggregate
             inner.append(f"any({dim.expr}) AS a_{key}")
             outer.append(f"a_{key} AS {key}")
     conditions = [f"arrayExists(h -> bitAnd(h, {IS_ACTION}) != 0, v)"]
     for n, f in enumerate(visit_filters):
-        dim = DIMS[f.key]
+        dim = q.dim(f.key)
         if dim.level == CONTAINS:
-            inner.append(f"groupArrayIf({P}, event_type = '{dim.kind}' AND {dim.equals(p.bind(f.value))}) "
+            inner.append(f"groupArrayIf({P}, {dim.hit_condition} AND {dim.equals(p.bind(f.value))}) "
                          f"AS c{n}_ms")
             conditions.append(f"arrayExists(x -> x >= v_first AND x <= v_last, c{n}_ms)")
         else:
@@ -195,14 +207,15 @@ def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = (), 
 
 
 def visitor_totals(q: StatsQuery, p: Params, span: Span) -> str:
-    """One row per visitor and local day with a visit: ``visitor_id, cur, visits_n, pageviews_n,
-    bounces_n, duration_ms`` (the sum of the visits' durations, in whole milliseconds, so that sums
-    over any split of the days agree to the bit). Sums per visitor, no row per visit: the figures'
-    fast path, for queries without visit filters (``needs_visits`` false)."""
+    """One row per visitor and local day with a visit: ``visitor_id, cur, visits_n, actions_n,
+    pageviews_n, bounces_n, duration_ms`` (the sum of the visits' durations, in whole milliseconds, so
+    that sums over any split of the days agree to the bit). Sums per visitor, no row per visit: the
+    figures' fast path, for queries without visit filters (``needs_visits`` false)."""
     assert not needs_visits(q)
     action, pageview = f"bitAnd(h, {IS_ACTION}) != 0", f"bitAnd(h, {IS_PAGEVIEW}) != 0"
     totals = ["visitor_id", "cur", f"arrayFilter(v -> arrayExists(h -> {action}, v), visits) AS vs",
               "length(vs) AS visits_n",
+              f"arraySum(arrayMap(v -> arrayCount(h -> {action}, v), vs)) AS actions_n",
               f"arraySum(arrayMap(v -> arrayCount(h -> {pageview}, v), vs)) AS pageviews_n",
               f"arrayCount(v -> arrayCount(h -> {action}, v) <= 1, vs) AS bounces_n",
               "arraySum(arrayMap(v -> intDiv(v[-1], 8) - intDiv(v[1], 8), vs)) AS duration_ms"]

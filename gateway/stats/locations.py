@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gateway.stats.table import Report, report
 
-_METRICS = ("visitors", "pageviews")
+_METRICS = ("visitors", "pageviews", "actions")
 
 REPORTS: tuple[Report, ...] = (
     report("countries", "Countries", ("country",), _METRICS),

@@ -17,7 +17,8 @@ from gateway.stats.engine import Params, Span, needs_visits
 from gateway.stats.query import StatsQuery
 from gateway.stats.summary import visit_rows, visitor_totals
 
-FIGURES = ("visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "avg_duration")
+FIGURES = ("visitors", "visits", "actions", "actions_per_visit", "pageviews", "views_per_visit",
+           "bounce_rate", "avg_duration")
 Figure = dict[str, float | int | None]
 
 
@@ -28,24 +29,26 @@ def figures(db: Any, q: StatsQuery) -> dict[str, Figure]:
     # Rates from integer sums (durations in whole milliseconds): the same visits give the same figures
     # to the bit, however the days were split between the summary and query time.
     if needs_visits(q):
-        sql = ("SELECT cur, uniq(visitor_id), count(), sum(pageviews), sum(bounce) / count(), "
+        sql = ("SELECT cur, uniq(visitor_id), count(), sum(actions), sum(pageviews), sum(bounce) / count(), "
                f"sum(duration_ms) / count() / 1000 FROM ({visit_rows(q, p, span)}) GROUP BY cur")
     else:  # sums per visitor and day: exact visitors, no row per visit (~20% faster on 90 days)
-        sql = ("SELECT cur, uniqExact(visitor_id), sum(visits_n), sum(pageviews_n), sum(bounces_n) / "
-               f"sum(visits_n), sum(duration_ms) / sum(visits_n) / 1000 FROM ({visitor_totals(q, p, span)}) "
-               "GROUP BY cur")
+        sql = ("SELECT cur, uniqExact(visitor_id), sum(visits_n), sum(actions_n), sum(pageviews_n), "
+               f"sum(bounces_n) / sum(visits_n), sum(duration_ms) / sum(visits_n) / 1000 FROM "
+               f"({visitor_totals(q, p, span)}) GROUP BY cur")
     by_period = {bool(row[0]): _values(row[1:]) for row in db.query(sql, p.values)}
-    empty = _values((0, 0, 0, math.nan, math.nan))
+    empty = _values((0, 0, 0, 0, math.nan, math.nan))
     current, previous = by_period.get(True, empty), by_period.get(False, empty)
     return {key: {"value": current[key], "previous": previous[key],
                   "change": change(current[key], previous[key])} for key in FIGURES}
 
 
 def _values(row: tuple[Any, ...]) -> dict[str, float | int | None]:
-    visitors, visits, pageviews, bounce, duration = row
+    visitors, visits, actions, pageviews, bounce, duration = row
     return {
         "visitors": int(visitors),
         "visits": int(visits),
+        "actions": int(actions),
+        "actions_per_visit": round(actions / visits, 2) if visits else None,
         "pageviews": int(pageviews),
         "views_per_visit": round(pageviews / visits, 2) if visits else None,
         "bounce_rate": None if math.isnan(bounce) else round(bounce * 100, 1),

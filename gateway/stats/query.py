@@ -12,12 +12,13 @@ names the closed days the visit summary holds (``gateway.stats.summary``), set a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from gateway.config.sites import Site
-from gateway.stats.dims import DIMS
+from gateway.stats.dims import DIMS, Dim
 from gateway.stats.visits import DEFAULT_TIMEOUT
 
 PERIODS: tuple[tuple[str, str], ...] = (
@@ -33,7 +34,9 @@ PERIODS: tuple[tuple[str, str], ...] = (
 _PERIOD_LABELS = dict(PERIODS)
 DEFAULT_PERIOD = "30d"
 CUSTOM = "custom"
-IGNORED = frozenset({"limit", "offset", "search", "fragment"})  # read by the views, not by us
+IGNORED = frozenset({"limit", "offset", "search", "fragment", "dimension"})  # read by the views, not by us
+# A custom dimension's filter key (gateway/config/dimensions.py, gateway/stats/custom_dims.py).
+CUSTOM_KEY = re.compile(r"dimension[1-9][0-9]{0,2}")
 MAX_VALUE = 500
 MAX_SPAN_DAYS = 3 * 366
 EARLIEST = dt.date(2000, 1, 1)
@@ -50,6 +53,9 @@ class DateRange:
     end: dt.date  # inclusive
     tz: str
     period: str  # a PERIODS key, or "custom"
+    # The instant the range is seen at (aware), for the charts: their buckets after the one it falls
+    # in are yet to come and left out (``gateway.stats.timeseries.buckets``). None: every bucket.
+    now: dt.datetime | None = field(default=None, kw_only=True)
 
     @property
     def days(self) -> int:
@@ -75,9 +81,10 @@ class DateRange:
         return start, end
 
     def previous(self) -> DateRange:
-        """The range of the same length just before, for comparisons (always a custom range)."""
+        """The range of the same length just before, for comparisons (always a custom range), seen at
+        the same ``now``."""
         length = dt.timedelta(days=self.days)
-        return DateRange(self.start - length, self.end - length, self.tz, CUSTOM)
+        return DateRange(self.start - length, self.end - length, self.tz, CUSTOM, now=self.now)
 
 
 def _day(day: dt.date, *, year: bool) -> str:
@@ -149,6 +156,15 @@ class StatsQuery:
     kept_from: dt.datetime = field(kw_only=True)
     # None: every visit is cut at query time. The answers are the same either way, only faster.
     summary: Summary | None = field(default=None, kw_only=True)
+    # The site's custom dimensions (``gateway.stats.custom_dims``): their filters and reports.
+    custom: tuple[Dim, ...] = field(default=(), kw_only=True)
+
+    def dim(self, key: str) -> Dim:
+        """The dimension of a filter or report key: a built-in one, or one of the site's custom ones."""
+        found = DIMS.get(key) or next((d for d in self.custom if d.key == key), None)
+        if found is None:
+            raise KeyError(key)
+        return found
 
     def params(self) -> list[tuple[str, str]]:
         """URL query pairs that parse back to this query."""
@@ -170,16 +186,21 @@ def oldest_kept(site: Site, now: dt.datetime) -> dt.datetime:
 
 
 def parse_query(params: Mapping[str, str] | list[tuple[str, str]], site_id: int, tz: str, today: dt.date,
-                visit_timeout: int = DEFAULT_TIMEOUT, *, kept_from: dt.datetime) -> StatsQuery:
+                visit_timeout: int = DEFAULT_TIMEOUT, *, kept_from: dt.datetime,
+                now: dt.datetime | None = None, custom: Sequence[Dim] = ()) -> StatsQuery:
     """Parse dashboard URL parameters; unknown keys other than ``IGNORED`` are errors. ``kept_from``:
-    the site's oldest kept instant (``oldest_kept`` above)."""
+    the site's oldest kept instant (``oldest_kept`` above); ``now``: the moment ``today`` was read
+    at, which ends the charts (``DateRange.now``); ``custom``: the site's custom dimensions, whose keys
+    (``dimension3``) filter too."""
     pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
     seen: dict[str, str] = {}
     filters: list[Filter] = []
     for key, value in pairs:
         if key in seen or any(f.key == key for f in filters):
             raise QueryError(f"{key[:40]}: given more than once")
-        if key in FILTERS:
+        if CUSTOM_KEY.fullmatch(key) and all(d.key != key for d in custom):
+            raise QueryError(f"{key}: no custom dimension {key[9:]} is configured for this site")
+        if key in FILTERS or CUSTOM_KEY.fullmatch(key):
             if len(value) > MAX_VALUE:
                 raise QueryError(f"{key}: longer than {MAX_VALUE} characters")
             filters.append(Filter(key, value))
@@ -194,10 +215,11 @@ def parse_query(params: Mapping[str, str] | list[tuple[str, str]], site_id: int,
             raise QueryError("from: must not be after to")
         if (end - start).days + 1 > MAX_SPAN_DAYS:
             raise QueryError(f"to: the range may span at most {MAX_SPAN_DAYS} days")
-        date_range = DateRange(start, end, tz, CUSTOM)
+        date_range = DateRange(start, end, tz, CUSTOM, now=now)
     else:
-        date_range = preset_range(period, today, tz)
-    return StatsQuery(site_id, date_range, tuple(filters), visit_timeout, kept_from=kept_from)
+        date_range = replace(preset_range(period, today, tz), now=now)
+    return StatsQuery(site_id, date_range, tuple(filters), visit_timeout, kept_from=kept_from,
+                      custom=tuple(custom))
 
 
 def _date(seen: dict[str, str], key: str, today: dt.date) -> dt.date:

@@ -1,7 +1,10 @@
 """Acquisition reports: where visits came from, by channel, source and campaign.
 
 A visit's source is its first hit's: later hits of a visit carry an internal referrer, stored as
-direct. Direct visits have an empty source and campaign (the views show them as "none").
+direct. A campaign visit's source is its utm_source (mtm_source, pk_source), never the campaign's
+name, which only the campaign report shows (``dims.SOURCE``). Direct visits have an empty source and
+campaign: ``''`` in the data, shown as "Direct / none" and "(not set)" on the page, in CSV and in the
+JSON rows' ``label`` (``gateway.dashboard.context.dim_display``).
 """
 
 from __future__ import annotations

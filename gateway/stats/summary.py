@@ -9,8 +9,8 @@ by the very ``engine.visit_rows`` query a dashboard runs, and stored in ``visits
 then reads the closed days of its range from ``visits`` and cuts only the rest at query time
 (``UNION ALL``): the answer is the same, to the bit, as cutting everything (``tests/stats/
 test_summary.py`` checks it on random data). Reports on hits read the summary too: a visit keeps the
-values of its pages, events, searches and clicks (``HIT_ARRAYS``), and every hit that is no ping is
-in a visit, so the closed days' hits of a kind are its arrays' values, with or without a visit
+values of its pages, events, searches and clicks (``HIT_ARRAYS``), and every action is in a
+visit, so the closed days' hits of a kind are its arrays' values, with or without a visit
 filter; place and device reports count the visits' visitors and pageviews (``table.rows_of_visits``),
 and the daily chart the visits of each day (``timeseries``).
 
@@ -44,7 +44,10 @@ ATTRS = tuple(key for key, dim in DIMS.items() if dim.level != CONTAINS)
 # searches, outlinks, downloads), one array per dimension, in the order of the visit's hits of its kind.
 HIT_ARRAYS = {"page": "pv_pages", "event_category": "ev_category", "event_action": "ev_action",
               "event_name": "ev_name", "keyword": "searches", "outlink": "outlinks", "download": "downloads"}
-FORMULA = 2  # 2: a hit stored twice with new_visit counted once per copy
+# 2: a hit stored twice with new_visit counted once per copy; 3: goals and content impressions are no
+# actions (Matomo's actions: pageviews, site searches, events, downloads, outlinks); 4: a campaign's
+# source is its utm_source, not its name (dims.SOURCE)
+FORMULA = 4
 VISIT_COLUMNS = ("visitor_id", "cur", "day", "v_first", "v_last", "duration_ms", "duration", "actions",
                  "pageviews", "bounce")
 
@@ -73,7 +76,8 @@ def first_whole_day(kept_from: dt.datetime, tz: str) -> dt.date:
 
 def plan(q: StatsQuery, span: Span) -> Plan | None:
     """Which days of ``span`` the summary answers; None: none, cut every visit at query time."""
-    if q.summary is None or any(DIMS[f.key].level == CONTAINS for f in q.filters):
+    # A custom dimension (``custom_dims``) is not stored: a filter on one is answered at query time.
+    if q.summary is None or any(f.key not in DIMS or DIMS[f.key].level == CONTAINS for f in q.filters):
         return None
     zone = ZoneInfo(q.range.tz)
     first = max(q.summary.first, span.start.astimezone(zone).date(), first_whole_day(q.kept_from, q.range.tz))
@@ -109,8 +113,8 @@ def _stored(q: StatsQuery, p: Params, span: Span, days: Plan, attrs: Sequence[st
 
 def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = ()) -> str:
     """``engine.visit_rows`` (the columns of ``VISIT_COLUMNS`` and ``attrs``), its closed days read
-    from the summary when ``q`` has one."""
-    days = plan(q, span)
+    from the summary when ``q`` has one (and it stores ``attrs``: no custom dimension)."""
+    days = plan(q, span) if all(a in ATTRS for a in attrs) else None
     if days is None:
         return engine.visit_rows(q, p, span, attrs)
     columns = ", ".join(dict.fromkeys([*VISIT_COLUMNS, *attrs]))
@@ -119,22 +123,24 @@ def visit_rows(q: StatsQuery, p: Params, span: Span, attrs: Sequence[str] = ()) 
 
 
 def visitor_totals(q: StatsQuery, p: Params, span: Span) -> str:
-    """``engine.visitor_totals`` (``visitor_id, cur, visits_n, pageviews_n, bounces_n, duration_ms``),
+    """``engine.visitor_totals`` (``visitor_id, cur, visits_n, actions_n, pageviews_n, bounces_n,
+    duration_ms``),
     its closed days read from the summary, a row per visit."""
     days = plan(q, span)
     if days is None:
         return engine.visitor_totals(q, p, span)
-    columns = "visitor_id, cur, visits_n, pageviews_n, bounces_n, duration_ms"
+    columns = "visitor_id, cur, visits_n, actions_n, pageviews_n, bounces_n, duration_ms"
+    stored = ("visitor_id, cur, toUInt64(1) AS visits_n, actions AS actions_n, pageviews AS pageviews_n, "
+              "bounce AS bounces_n, duration_ms")
     return (f"SELECT {columns} FROM ({engine.visitor_totals(q, p, _open(q, span, days))}) UNION ALL "
-            "SELECT visitor_id, cur, toUInt64(1) AS visits_n, pageviews AS pageviews_n, bounce AS bounces_n, "
-            f"duration_ms FROM ({_stored(q, p, span, days, ())})")
+            f"SELECT {stored} FROM ({_stored(q, p, span, days, ())})")
 
 
 def hit_rows(q: StatsQuery, p: Params, span: Span, dims: Sequence[str] = (), condition: str = "1") -> str:
     """``engine.hit_rows`` for a report on a kind of hits (``visitor_id, cur, is_pv`` and ``dims``):
     on the closed days, the values of the (matching) visits' hits of that kind, kept per visit in the
-    summary (``HIT_ARRAYS``). Every hit that is no ping is in a visit, so without a visit filter
-    these are all the hits. Anything else is read from ``events``."""
+    summary (``HIT_ARRAYS``). Every action (``engine.ACTION_TYPES``) is in a visit, so without a visit
+    filter these are all the hits. Anything else is read from ``events``."""
     days = plan(q, span)
     if (days is None or not dims or any(d not in HIT_ARRAYS for d in dims)
             or condition != DIMS[dims[-1]].hit_condition):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.stats.countries import codes_matching
-from gateway.stats.dims import DIMS, HIT, VISIT
+from gateway.stats.dims import DIMS, HIT, VISIT, Dim
 from gateway.stats.engine import Params, Span, needs_visits
 from gateway.stats.query import StatsQuery
 from gateway.stats.summary import hit_rows, plan, visit_rows
@@ -35,6 +35,8 @@ METRICS = {m.key: m for m in (
     Metric("visitors", "Visitors", "uniq(visitor_id)", "uniq(visitor_id)"),
     Metric("visits", "Visits", None, "count()"),
     Metric("pageviews", "Pageviews", "countIf(is_pv)", "sum(pageviews)"),
+    # Hit rows are actions only (engine.ACTION_TYPES): pageviews, site searches, events, downloads, outlinks.
+    Metric("actions", "Actions", "count()", "sum(actions)"),
     Metric("bounce_rate", "Bounce rate", None, "avg(bounce) * 100"),
     Metric("events", "Events", "count()", None),
     Metric("searches", "Searches", "count()", None),
@@ -49,10 +51,14 @@ class Report:
     dims: tuple[str, ...]  # filter keys; a row's filter is {d: row[d] for d in dims}
     metrics: tuple[str, ...]
     labels: dict[str, str]  # column key -> column title
+    custom: tuple[Dim, ...] = ()  # the custom dimensions among ``dims`` (``custom_dims``)
+
+    def dim(self, key: str) -> Dim:
+        return DIMS.get(key) or next(d for d in self.custom if d.key == key)
 
     @property
     def on_visits(self) -> bool:
-        return any(DIMS[d].level == VISIT for d in self.dims)
+        return any(self.dim(d).level == VISIT for d in self.dims)
 
     def rows_of_visits(self, q: StatsQuery, stored: bool = False) -> bool:
         """Whether to count over visit rows: always for visit attributes; and, when a filter cuts
@@ -61,7 +67,7 @@ class Report:
         on every hit of the selected visits, and the summary's visits are fewer rows than the hits)."""
         if self.on_visits:
             return True
-        return ((needs_visits(q) or stored) and all(DIMS[d].level == HIT for d in self.dims)
+        return ((needs_visits(q) or stored) and all(self.dim(d).level == HIT for d in self.dims)
                 and all(METRICS[m].on_visits for m in self.metrics))
 
 
@@ -82,7 +88,7 @@ def run(db: Any, q: StatsQuery, spec: Report, *, limit: int, offset: int, search
         rows = visit_rows(q, p, span, spec.dims)
         aggregates = [METRICS[m].on_visits for m in spec.metrics]
     else:
-        rows = hit_rows(q, p, span, spec.dims, DIMS[spec.dims[-1]].hit_condition)
+        rows = hit_rows(q, p, span, spec.dims, spec.dim(spec.dims[-1]).hit_condition)
         aggregates = [METRICS[m].on_hits for m in spec.metrics]
     assert all(aggregates), f"report {spec.name}: a metric does not fit its rows"
     dims = ", ".join(spec.dims)

@@ -11,14 +11,15 @@ same rules in ``gateway/stats/engine.py`` (hits packed into integers: on 10,000,
 visitors, 90 days, 2 cores, ~0.4 s instead of ~1.3 s); ``tests/stats/test_engine.py`` checks that
 both cut the same visits.
 
-Per visit: start, end, duration (pings count: they are how the tracker says the page is still
-open), actions (every hit but pings), pageviews, entry and exit page, bounce (one action). A visit
-crossing the edge of the range is cut there, as in most analytics tools, and so is a visit crossing
-the site's local midnight (``DAY_VISITS``, what the dashboards count): a day's visits then depend on
-that day's hits alone, so closed days can be cut once and stored (``summary.py``) and a range's
-figures are the sum of its days'. A visit from 23:50 to 00:10 counts as two, one on each day, as in
-Matomo's and Google Analytics' daily reports. ``VISITS`` cuts at the range's edges only, for callers
-that look at one stretch of hits.
+Per visit: start, end, duration (every hit counts: a ping is how the tracker says the page is still
+open), actions (what Matomo counts: pageviews, site searches, events, downloads, outlinks; not
+pings, goal conversions or content impressions, ``engine.ACTION_TYPES``), pageviews, entry and exit
+page, bounce (one action). A visit crossing the edge of the range is cut there, as in most analytics
+tools, and so is a visit crossing the site's local midnight (``DAY_VISITS``, what the dashboards
+count): a day's visits then depend on that day's hits alone, so closed days can be cut once and
+stored (``summary.py``) and a range's figures are the sum of its days'. A visit from 23:50 to 00:10
+counts as two, one on each day, as in Matomo's and Google Analytics' daily reports. ``VISITS`` cuts
+at the range's edges only, for callers that look at one stretch of hits.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ FROM
     SELECT
         visitor_id,
         arraySort(h -> h.1, groupArray((toUnixTimestamp64Milli(ts), new_visit,
-                                        event_type = 'pageview', event_type != 'ping', url_path))) AS hits,
+                                        event_type = 'pageview',
+                                        event_type IN ('pageview', 'site_search', 'event', 'download',
+                                                       'outlink'), url_path))) AS hits,
         arraySplit((h, gap) -> gap > {timeout_ms:UInt64} OR h.2 = 1, hits,
                    arrayDifference(arrayMap(h -> h.1, hits))) AS visits
     FROM events

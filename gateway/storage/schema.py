@@ -293,6 +293,27 @@ ENGINE = MergeTree
 ORDER BY (site_id, day, build)
 """
 
+# Chart annotations (gateway/stats/annotations.py): a dated note on a site's chart, by a dashboard user.
+# An edit or a delete is a new row of the same id with a higher ``version`` (a delete: ``deleted`` = 1),
+# and readers take each id's latest row (argMax), so every worker and instance sees a change once its
+# insert returns, merged or not; the engine folds old versions away in its own time. ``day`` is the
+# site's local date. No TTL: a note is the site owner's, and names no one but its author.
+ANNOTATIONS = """
+CREATE TABLE IF NOT EXISTS annotations
+(
+    site_id             UInt32,
+    id                  UUID,
+    day                 Date,
+    note                String,
+    author              String,
+    created             DateTime64(3, 'UTC'),
+    version             UInt64,
+    deleted             UInt8
+)
+ENGINE = ReplacingMergeTree(version, deleted)
+ORDER BY (site_id, id)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events and consent log", (EVENTS.strip(), CONSENT_LOG.strip())),
     Migration(2, "consent configs and sources", (
@@ -318,6 +339,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         f"ALTER TABLE consent_log MODIFY COLUMN IF EXISTS action {_enum(CONSENT_ACTIONS)}",
     )),
     Migration(6, "visit summary", (VISITS.strip(), VISIT_BUILDS.strip())),
+    Migration(7, "chart annotations", (ANNOTATIONS.strip(),)),
 )
 
 MIGRATIONS_TABLE = """
@@ -348,3 +370,4 @@ CONSENT_CONFIGS_TABLE = TableSpec.from_ddl(CONSENT_CONFIGS)
 RIGHTS_REQUESTS_TABLE = TableSpec.from_ddl(RIGHTS_REQUESTS)
 VISITS_TABLE = TableSpec.from_ddl(VISITS)
 VISIT_BUILDS_TABLE = TableSpec.from_ddl(VISIT_BUILDS)
+ANNOTATIONS_TABLE = TableSpec.from_ddl(ANNOTATIONS)

@@ -15,7 +15,7 @@ import re
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import ConsoleMessage, Page, expect
@@ -33,7 +33,7 @@ from tests.dashboard.conftest import (
     log_in,
 )
 from tests.support.browser import screenshot_path
-from tests.support.clock import hours_of
+from tests.support.clock import bucket_of
 from tests.support.dashboard import SITE_1_ZONE, event
 
 KEYS = {label: key for key, label in FIGURE_LABELS.items()}
@@ -216,7 +216,7 @@ def test_the_csv_link_downloads_the_reports_rows(open_page: PageFactory, dashboa
         expected += report["rows"]
         if not report["has_more"]:
             break
-    assert header == [column["key"] for column in report["columns"]]
+    assert header == [*(column["key"] for column in report["columns"]), "label"]  # the page's name last
     assert len(rows) == len(expected) > 10
     assert rows == [[str(row[key]) for key in header] for row in expected]
 
@@ -291,9 +291,19 @@ def test_the_chart_draws_and_the_realtime_badge_counts_and_refreshes(
     assert box is not None and box["width"] > 300 and box["height"] > 100
     expect(chart.locator(".chart-fallback")).to_have_count(0)
     data = twin(page)
-    # Hourly for one day: 24 hours, but 23 or 25 on the days summer time starts or ends.
+    # Hourly for one day, up to the hour "now" falls in (counted from midnight, so a day when summer
+    # time starts or ends has an hour less or more before it); the hours still to come are not drawn.
     today = dashboard.now.astimezone(ZoneInfo(SITE_1_ZONE)).date()
-    assert len(data["timeseries"]["labels"]) == hours_of(SITE_1_ZONE, today)
+    index, now_label = bucket_of(SITE_1_ZONE, today, dashboard.now)
+    assert len(data["timeseries"]["labels"]) == index + 1 and data["timeseries"]["present_index"] == index
+    last_row = page.locator(".data-table tbody tr").last.locator("th")
+    expect(last_row).to_have_text(f"{now_label} (so far)")
+    # The last bucket, under the cursor at the chart's right edge, is said to be still filling.
+    plot = chart.locator(".u-over").bounding_box()
+    assert plot is not None
+    page.mouse.move(plot["x"] + plot["width"] - 1, plot["y"] + plot["height"] / 2)
+    expect(chart.locator(".u-legend .u-series").first).to_contain_text("(so far)")
+    chart.screenshot(path=screenshot_path("dashboard-chart-today"))
     badge = page.locator(".live [data-realtime-field=visitors]")
     live = data["realtime"]["visitors"]
     assert live >= 2  # the two hand-made visitors of the last minutes
@@ -392,3 +402,161 @@ def test_an_admin_exports_and_erases_a_visitor_from_the_data_requests_page(
     page.screenshot(path=screenshot_path("dashboard-data-requests"), full_page=True)
     assert page.evaluate("() => window.__csp") == []
     assert problems == []
+
+
+# At 390 px (a phone): every period link on screen, nothing wider than the screen, long labels cut
+# with an ellipsis and whole in the title and the accessible name.
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
+         "has_touch": True}
+LONG_PAGE = "/parts/brakes/" + "ventilated-front-brake-discs-with-pads-" * 3 + "set"
+LONG_CAMPAIGN = "spring-sale-" + "for-brake-discs-pads-and-callipers-" * 3 + "2026"
+# What the page measures: overflow of the document, boxes of the period links, the report's labels.
+MEASURE = """() => {
+  const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom]; };
+  const cut = (e) => ({text: e.textContent.trim(), title: e.title || e.querySelector("[title]")?.title,
+                       ellipsis: getComputedStyle(e).textOverflow, over: e.scrollWidth > e.clientWidth});
+  return {overflow: document.documentElement.scrollWidth - window.innerWidth, width: window.innerWidth,
+          periods: [...document.querySelectorAll(".periods a, .custom-range summary")].map(
+            (a) => [a.textContent.trim(), ...box(a)]),
+          labels: [...document.querySelectorAll(".report-table th.label a")].map(cut),
+          chips: [...document.querySelectorAll(".chip-text")].map(cut)};
+}"""
+
+
+def assert_fits_a_phone(page: Page) -> dict[str, Any]:
+    shown: dict[str, Any] = page.evaluate(MEASURE)
+    assert shown["overflow"] <= 0, f"the page is {shown['overflow']}px wider than a {shown['width']}px phone"
+    assert len(shown["periods"]) == 9  # 8 periods and "Custom range"
+    for label, left, right, top, bottom in shown["periods"]:
+        assert 0 <= left < right <= shown["width"] and bottom > top >= 0, f"{label} is off the screen"
+    return shown
+
+
+def test_at_390px_every_period_shows_and_long_labels_end_in_an_ellipsis_in_both_themes(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    # Today, in the last minutes: read from the events themselves (closed days come from a summary).
+    at = dashboard.now - dt.timedelta(minutes=3)
+    dashboard.db.insert("events", [event(10**15 + 31, at, path=LONG_PAGE, campaign_name=LONG_CAMPAIGN,
+                                         campaign_source="newsletter", referrer_type="campaign")],
+                        list(EVENTS_TABLE.columns))
+    for scheme in ("light", "dark"):
+        page = open_page(color_scheme=scheme, **PHONE)
+        page.goto(f"{dashboard.base}/dashboard/1?period=12mo")  # the last period: still on the screen
+        expect(page.locator("#chart canvas").first).to_be_visible()
+        expect(page.locator("[data-autoload][aria-busy]")).to_have_count(0)
+        current = page.locator(".periods [aria-current]")
+        expect(current).to_have_text("Last 12 months")
+        expect(current).to_be_in_viewport()
+        assert_fits_a_phone(page)
+        page.screenshot(path=screenshot_path(f"dashboard-390-{scheme}"))
+        switcher = page.locator(".switcher")
+        switcher.locator("summary").click()
+        expect(switcher.locator(".menu-list")).to_be_visible()
+        for link in switcher.locator(".menu-list a").all():
+            expect(link).to_be_in_viewport(ratio=1)
+        assert_fits_a_phone(page)
+        switcher.locator("summary").click()
+        page.locator(".custom-range summary").click()  # the range form opens under the periods, whole
+        form = page.locator(".range-form")
+        for field in (form.get_by_label("From"), form.get_by_label("To"), form.get_by_role("button")):
+            expect(field).to_be_in_viewport(ratio=1)
+        assert_fits_a_phone(page)
+
+        for report, search, full in (("pages", "ventilated", LONG_PAGE),
+                                     ("utm_campaigns", "callipers", LONG_CAMPAIGN)):
+            page.goto(f"{dashboard.base}/dashboard/1/reports/{report}?period=today&search={search}")
+            shown = assert_fits_a_phone(page)
+            assert len(shown["labels"]) == 1, shown["labels"]
+            assert shown["labels"][0] == {"text": full, "title": full, "ellipsis": "ellipsis", "over": True}
+            expect(page.get_by_role("link", name=full, exact=True)).to_be_visible()  # the whole name
+        page.screenshot(path=screenshot_path(f"dashboard-390-report-{scheme}"))
+
+        # A long filter as a chip: cut with an ellipsis, whole in its title and in the remove link's name.
+        page.goto(f"{dashboard.base}/dashboard/1?{urlencode({'period': 'today', 'page': LONG_PAGE})}")
+        shown = assert_fits_a_phone(page)
+        chips = [(chip["ellipsis"], chip["over"], chip["title"]) for chip in shown["chips"]]
+        assert chips == [("ellipsis", True, LONG_PAGE)]
+        expect(page.get_by_role("link", name=f"Remove filter Page: {LONG_PAGE}")).to_be_in_viewport()
+
+
+def test_the_visits_log_fits_a_phone_in_both_themes_and_agrees_with_its_json(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    at = dashboard.now - dt.timedelta(seconds=2)  # today's newest visit, at any hour: on the first page
+    long_path = "/parts/" + "ventilated-front-brake-discs-" * 4 + "log"
+    dashboard.db.insert("events", [event(10**15 + 41, at, path=long_path),
+                                   event(10**15 + 41, at + dt.timedelta(seconds=1), path="/brakes")],
+                        list(EVENTS_TABLE.columns))
+    desktop = open_page()
+    desktop.add_init_script(CSP_PROBE)
+    problems: list[str] = []
+    desktop.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+    desktop.goto(f"{dashboard.base}/dashboard/1?period=today")
+    desktop.get_by_role("link", name="Visits log").click()
+    expect(desktop.get_by_role("heading", level=1)).to_have_text("Visits log")
+    data = twin(desktop)
+    assert data["range"]["period"] == "today" and len(data["visits"]) >= 1
+    expect(desktop.locator(".visit")).to_have_count(len(data["visits"]))
+    expect(desktop.locator(".visit .step-text", has_text=long_path)).to_have_count(1)
+    assert desktop.evaluate("() => window.__csp") == [] and problems == []
+    for scheme in ("light", "dark"):
+        page = open_page(color_scheme=scheme, **PHONE)
+        page.goto(f"{dashboard.base}/dashboard/1/visits?period=today")
+        expect(page.locator(".visit").first).to_be_visible()
+        assert_fits_a_phone(page)
+        step = page.locator(".visit .step-text", has_text=long_path)
+        cut = step.evaluate("(e) => [getComputedStyle(e).textOverflow, e.scrollWidth > e.clientWidth, "
+                            "e.title]")
+        assert cut == ["ellipsis", True, long_path]
+        page.screenshot(path=screenshot_path(f"dashboard-390-visits-{scheme}"))
+
+
+def test_a_note_added_through_the_form_marks_the_chart_and_fits_a_phone_in_both_themes(
+    open_page: PageFactory, dashboard: Dashboard
+) -> None:
+    today = dashboard.now.astimezone(ZoneInfo(SITE_1_ZONE)).date()
+    day, note = today - dt.timedelta(days=2), f"Spring newsletter sent {uuid.uuid4().hex[:6]}"
+    path = f"/dashboard/1?period=custom&from={today - dt.timedelta(days=6)}&to={today}"
+    page = open_page()
+    page.add_init_script(CSP_PROBE)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+    page.goto(dashboard.base + path)
+    page.locator("#annotation-date").fill(day.isoformat())
+    page.locator("#annotation-note").fill(note)
+    page.get_by_role("button", name="Add note").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(path + "#annotations")
+    item = page.locator("#annotations li", has_text=note)
+    expect(item).to_contain_text(f"({ADMIN})")
+    [stored] = [n for n in twin(page)["annotations"] if n["note"] == note]
+    assert (stored["date"], stored["author"]) == (day.isoformat(), ADMIN)
+    marker = page.locator(f'.chart-note[href="#note-{stored["id"]}"]')
+    expect(marker).to_have_attribute("title", re.compile(re.escape(note)))
+    chart, mark = page.locator("#chart canvas").first.bounding_box(), marker.bounding_box()
+    assert chart is not None and mark is not None
+    assert chart["x"] < mark["x"] + mark["width"] / 2 < chart["x"] + chart["width"] * 5 / 6  # not today's
+    expect(page.locator(".data-table tbody td", has_text=note)).to_have_count(1)
+    assert page.evaluate("() => window.__csp") == [] and problems == []
+    marker.hover()
+    page.locator(".chart-figure").screenshot(path=screenshot_path("dashboard-annotations"))
+    for scheme in ("light", "dark"):
+        phone = open_page(color_scheme=scheme, **PHONE)
+        phone.goto(dashboard.base + path + "#annotations")
+        expect(phone.locator(f'.chart-note[href="#note-{stored["id"]}"]')).to_be_attached()
+        phone.locator("#annotations li", has_text=note).locator("summary").click()
+        fields = [phone.locator(f"#note-text-{stored['id']}"), phone.locator("#annotation-date"),
+                  phone.locator("#annotation-note"), phone.get_by_role("button", name="Add note")]
+        for field in fields:  # the page is scrolled to the list: the periods above are not measured
+            box = field.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        overflow = phone.evaluate(MEASURE)["overflow"]
+        assert overflow <= 0, f"the page is {overflow}px wider than a 390px phone"
+        phone.locator("#annotations").screenshot(path=screenshot_path(f"dashboard-390-annotations-{scheme}"))
+    # Deleted through its form: gone from the list and the chart.
+    item.locator("summary").click()
+    item.get_by_role("button", name=re.compile("^Delete")).click()
+    page.wait_for_load_state()
+    expect(page.locator("#annotations li", has_text=note)).to_have_count(0)
+    expect(page.locator(f'.chart-note[href="#note-{stored["id"]}"]')).to_have_count(0)

@@ -125,9 +125,25 @@ def test_a_viewer_sees_only_the_assigned_site(app: TestClient) -> None:
 def test_the_site_token_opens_that_sites_api_and_nothing_else(app: TestClient) -> None:
     bearer = {"Authorization": f"Bearer {TOKEN_1}"}
     assert app.get(f"/dashboard/1.json?{RANGE}", headers=bearer).status_code == 200
-    assert app.get(f"/dashboard/2.json?{RANGE}", headers=bearer).status_code == 401
-    other = {"Authorization": f"Bearer {TOKEN_2}"}
-    assert app.get(f"/dashboard/1.json?{RANGE}", headers=other).status_code == 401
+    assert app.get(f"/dashboard/1/reports/pages.csv?{RANGE}", headers=bearer).status_code == 200
+    # Another site's token is someone without access (403, as for a viewer), never a wrong token (401);
+    # the answer does not say whose token it is.
+    for token, site in ((TOKEN_1, 2), (TOKEN_2, 1)):
+        for path in (f"/dashboard/{site}.json", f"/dashboard/{site}/reports/pages.json",
+                     f"/dashboard/{site}/reports/pages.csv", f"/dashboard/{site}/realtime.json"):
+            refused = app.get(f"{path}?{RANGE}", headers={"Authorization": f"Bearer {token}"})
+            assert refused.status_code == 403 and refused.headers["content-type"] == "application/json"
+            assert refused.json() == {"error": "You do not have access to this site."}
+            assert "www-authenticate" not in refused.headers
+    assert app.get(f"/dashboard/9.json?{RANGE}", headers=bearer).status_code == 404  # as for a user
+    # A token no site has, or none at all: 401, with the way to authenticate.
+    paths = ("/dashboard/1.json", "/dashboard/2/reports/pages.json", "/dashboard/1/reports/pages.csv")
+    for headers in ({"Authorization": f"Bearer {TOKEN_1[:-1]}x"}, {"Authorization": "Bearer "}, {}):
+        for path in paths:
+            unknown = app.get(f"{path}?{RANGE}", headers=headers)
+            assert unknown.status_code == 401
+            assert unknown.json()["error"].startswith("authentication required")
+            assert unknown.headers["www-authenticate"] == 'Bearer realm="consent-gateway"'
     # A page never takes a token: it would end up in the browser's history and caches.
     assert app.get(f"/dashboard/1?{RANGE}", headers=bearer, follow_redirects=False).status_code == 303
 
@@ -159,11 +175,49 @@ def test_today_and_yesterday_are_each_sites_own_days_at_any_hour(app: TestClient
         assert (data["range"]["start"], data["range"]["end"]) == (today.isoformat(), today.isoformat())
         labels = data["timeseries"]["labels"]
         assert labels[0] == bucket_of(zone, today, local_time(zone, today, 0))[1]  # T00:00, or T01:00
-        assert labels[0].startswith(f"{today}T") and len(labels) == hours_of(zone, today)
+        # Up to the hour NOW falls in: the hours still to come are not listed.
+        index, now_label = bucket_of(zone, today, NOW)
+        assert labels[0].startswith(f"{today}T") and len(labels) == index + 1 and labels[-1] == now_label
     # Site 1's yesterday is the seeded day.
     yesterday = app.get("/dashboard/1.json?period=yesterday").json()
     assert yesterday["range"]["start"] == DAY.isoformat()
     assert (yesterday["figures"]["visitors"]["value"], yesterday["figures"]["pageviews"]["value"]) == (3, 5)
+
+
+def chart_table(page: str) -> list[str]:
+    """The row headers of the overview's "Chart data as a table", as shown (tags dropped)."""
+    body = page.split('<details class="data-table">', 1)[1].split("</tbody>", 1)[0]
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r'<th scope="row">(.*?)</th>', body)]
+
+
+@pytest.mark.dated  # the hour and day of NOW end the chart
+def test_the_chart_ends_at_the_bucket_now_falls_in_on_the_page_and_in_the_json(app: TestClient) -> None:
+    log_in(app)
+    today = NOW.astimezone(ZoneInfo(SITE_1_ZONE)).date()
+    index, now_label = bucket_of(SITE_1_ZONE, today, NOW)
+    series = app.get("/dashboard/1.json?period=today").json()["timeseries"]
+    assert series["labels"][-1] == now_label and series["present_index"] == index
+    for key in ("visitors", "pageviews", "previous_visitors", "previous_pageviews"):
+        assert len(series[key]) == index + 1, key  # yesterday's same hours, no more
+    rows = chart_table(app.get("/dashboard/1?period=today").text)
+    assert len(rows) == index + 1 and rows[-1] == f"{now_label} (so far)"
+    assert not any("(so far)" in row for row in rows[:-1])
+    # Days: a custom range into next week stops today; the seeded day before is whole and past.
+    ahead = f"period=custom&from={DAY}&to={today + dt.timedelta(days=6)}"
+    days = app.get(f"/dashboard/1.json?{ahead}").json()["timeseries"]
+    assert days["labels"] == [DAY.isoformat(), today.isoformat()] and days["present_index"] == 1
+    assert days["visitors"] == [3, 0] and len(days["previous_visitors"]) == 2
+    assert chart_table(app.get(f"/dashboard/1?{ahead}").text) == [DAY.isoformat(), f"{today} (so far)"]
+    past = app.get(f"/dashboard/1.json?{RANGE}").json()["timeseries"]
+    assert len(past["labels"]) == hours_of(SITE_1_ZONE, DAY) and past["present_index"] is None
+    # A range still to come: no bucket, and the page says why there is no chart.
+    later = f"period=custom&from={today + dt.timedelta(days=1)}&to={today + dt.timedelta(days=2)}"
+    assert app.get(f"/dashboard/1.json?{later}").json()["timeseries"]["labels"] == []
+    page = app.get(f"/dashboard/1?{later}").text
+    assert "has not started yet" in page and chart_table(page) == []
+    # The consent page's chart follows the same rule.
+    assert app.get(f"/dashboard/1/consent.json?{later}").json()["labels"] == []
+    assert "has not started yet" in app.get(f"/dashboard/1/consent?{later}").text
 
 
 def bots_dropped(page: str) -> int | None:
@@ -215,8 +269,8 @@ def test_a_report_as_csv_json_and_a_card_fragment(app: TestClient) -> None:
     assert answer.headers["content-type"].startswith("text/csv")
     assert "attachment" in answer.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(answer.text)))
-    assert rows[0][:3] == ["page", "visitors", "pageviews"]
-    assert ["/brakes", "2", "2"] in rows
+    assert rows[0] == ["page", "visitors", "pageviews", "label"]
+    assert ["/brakes", "2", "2", "/brakes"] in rows
     # A keyword that looks like a spreadsheet formula is quoted, not run when the file is opened.
     answer = app.get(f"/dashboard/1/reports/search_keywords.csv?{RANGE}")
     keywords = list(csv.reader(io.StringIO(answer.text)))
@@ -289,3 +343,22 @@ def test_realtime_and_consent_have_json_twins(app: TestClient) -> None:
     assert set(consent["totals"]) == {"accept_all", "reject_all", "custom", "withdraw"}
     assert app.get(f"/dashboard/1/consent?{RANGE}").status_code == 200
     assert app.get("/dashboard/1/realtime").status_code == 200
+
+
+@pytest.mark.parametrize(("report", "key", "machine", "label", "other"), [
+    ("sources", "source", "", "Direct / none", "Google"),
+    ("referrer_types", "referrer_type", "direct", "Direct", "Search engines"),
+    ("utm_sources", "utm_source", "", "(not set)", None),
+    ("countries", "country", "DE", "Germany", None),
+])
+def test_a_row_has_one_name_on_the_page_in_csv_and_in_json(
+        app: TestClient, report: str, key: str, machine: str, label: str, other: str | None) -> None:
+    # Visitor 1 came from Google, 2 and 3 typed the address: the direct row is the top one everywhere.
+    log_in(app)
+    assert f">{label}<" in app.get(f"/dashboard/1/reports/{report}?{RANGE}").text
+    data = app.get(f"/dashboard/1/reports/{report}.json?{RANGE}").json()
+    assert (data["rows"][0][key], data["rows"][0]["label"]) == (machine, label)  # the value a filter takes
+    table = list(csv.reader(io.StringIO(app.get(f"/dashboard/1/reports/{report}.csv?{RANGE}").text)))
+    # CSV: the machine value first (as the JSON's), the page's name in the last column, ``label``.
+    assert table[0][0] == key and table[0][-1] == "label" and table[1][0] == machine
+    assert [row[-1] for row in table[1:]] == [label, *([other] if other else [])]

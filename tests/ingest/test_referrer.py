@@ -187,16 +187,30 @@ def test_classify(url: str | None, expected: Referrer) -> None:
     assert classify(referrer, page_host=PAGE, campaign=None) == expected
 
 
-def test_campaign_wins_over_everything() -> None:
+def test_campaign_wins_over_everything_and_is_named_by_its_source() -> None:
+    # utm_source=newsletter&utm_campaign=spring: the source is "newsletter", not the campaign's name
     campaign = Campaign(source="newsletter", medium="email", name="spring", term="pads")
     google = SCRUB.url("https://www.google.com/search?q=x")
     internal = SCRUB.url("https://www.example.com/")
     assert classify(google, page_host=PAGE, campaign=campaign) == \
-        Referrer("campaign", "www.google.com", "/search", "spring", "pads")
+        Referrer("campaign", "www.google.com", "/search", "newsletter", "pads")
     assert classify(None, page_host=PAGE, campaign=campaign) == \
-        Referrer("campaign", name="spring", keyword="pads")
+        Referrer("campaign", name="newsletter", keyword="pads")
     assert classify(internal, page_host=PAGE, campaign=campaign).type == "campaign"
     assert classify(None, page_host=PAGE, campaign=Campaign(source="partner")).name == "partner"
+
+
+@pytest.mark.parametrize(("url", "name"), [
+    ("https://www.google.com/search?q=x", "Google"),  # the search engine, as without the campaign
+    ("https://l.facebook.com/", "Facebook"),
+    ("https://www.blog.example.org/post", "blog.example.org"),  # a website: its host without www
+    ("https://www.example.com/", ""),  # internal: direct
+    (None, ""),
+])
+def test_a_campaign_without_a_source_is_named_by_its_referrer(url: str | None, name: str) -> None:
+    referrer = None if url is None else SCRUB.url(url)
+    result = classify(referrer, page_host=PAGE, campaign=Campaign(name="spring", medium="email"))
+    assert result.type == "campaign" and result.name == name
 
 
 @pytest.mark.parametrize(("url", "site_hosts", "expected_type"), [

@@ -25,12 +25,15 @@ def values(db: Database, **params: str) -> dict[str, Any]:
 @pytest.mark.dated
 def test_figures_and_the_previous_day(shop: Database) -> None:
     result = figures(shop, parse_query({"period": "today"}, 1, ZONE, TODAY, kept_from=KEPT))
-    assert list(result) == ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate",
-                            "avg_duration"]
-    # A: 10-minute visit + bounce; B: 4 minutes; C: bounce. Yesterday: D, 2 pages in a minute.
+    assert list(result) == ["visitors", "visits", "actions", "actions_per_visit", "pageviews",
+                            "views_per_visit", "bounce_rate", "avg_duration"]
+    # A: 10-minute visit (5 actions) + bounce; B: 4 minutes (3 actions: the ping is none); C: bounce.
+    # Yesterday: D, 2 pages in a minute.
     assert result == {
         "visitors": {"value": 3, "previous": 1, "change": 200.0},
         "visits": {"value": 4, "previous": 1, "change": 300.0},
+        "actions": {"value": 10, "previous": 2, "change": 400.0},
+        "actions_per_visit": {"value": 2.5, "previous": 2.0, "change": 25.0},
         "pageviews": {"value": 6, "previous": 2, "change": 200.0},
         "views_per_visit": {"value": 1.5, "previous": 2.0, "change": -25.0},
         "bounce_rate": {"value": 50.0, "previous": 0.0, "change": None},
@@ -42,8 +45,8 @@ def test_no_data_gives_zeros_and_nones(shop: Database) -> None:
     a_year_before = {"from": (TODAY - dt.timedelta(days=400)).isoformat(),
                      "to": (TODAY - dt.timedelta(days=370)).isoformat()}
     assert values(shop, period="custom", **a_year_before) == {
-        "visitors": 0, "visits": 0, "pageviews": 0, "views_per_visit": None, "bounce_rate": None,
-        "avg_duration": None}
+        "visitors": 0, "visits": 0, "actions": 0, "actions_per_visit": None, "pageviews": 0,
+        "views_per_visit": None, "bounce_rate": None, "avg_duration": None}
 
 
 @pytest.mark.parametrize(("params", "expected"), [
@@ -62,7 +65,7 @@ def test_no_data_gives_zeros_and_nones(shop: Database) -> None:
     ({"download": "https://shop.example/files/a.pdf"}, (1, 1, 3, 0.0, 600)),
     # levels combined
     ({"country": "DE", "referrer_type": "website"}, (1, 1, 1, 100.0, 0)),
-    ({"page": "/pricing", "source": "spring"}, (1, 1, 1, 0.0, 240)),
+    ({"page": "/pricing", "source": "newsletter"}, (1, 1, 1, 0.0, 240)),
     ({"page": "/nowhere"}, (0, 0, 0, None, None)),
 ])
 def test_filters_select_visits(shop: Database, params: dict[str, str], expected: tuple[Any, ...]) -> None:

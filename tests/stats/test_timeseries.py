@@ -11,7 +11,7 @@ import pytest
 from gateway.stats.query import parse_query
 from gateway.stats.timeseries import timeseries
 from gateway.storage.clickhouse import Database
-from tests.stats.data import KEPT, TODAY, ZONE, A, B, bucket, hit, label, load
+from tests.stats.data import KEPT, TODAY, ZONE, A, B, at, bucket, hit, label, load
 from tests.support.clock import hours_of, local_time, summer_time_ends, summer_time_starts
 
 # The shop's tests are ``dated`` (run at every hard moment too, tests/test_any_moment.py): their days
@@ -117,3 +117,104 @@ def test_the_day_summer_time_starts_has_23_hours(db: Database) -> None:
     assert len(result["labels"]) == 23
     assert result["labels"][1:3] == [f"{day}T01:00", f"{day}T03:00"]  # no 02:00 that night
     assert {h: v for h, v in enumerate(result["pageviews"]) if v} == {1: 1, 2: 1, 22: 1}
+
+
+# Seen at a moment ("now", as the dashboard passes it): the buckets still to come are left out, not
+# zeros, and the one "now" falls in is named; the previous period is cut to the same buckets.
+
+
+def seen_at(params: dict[str, str], now: dt.datetime, zone: str = ZONE, today: dt.date = TODAY) -> Any:
+    return parse_query(params, 1, zone, today, kept_from=KEPT, now=now)
+
+
+@pytest.mark.dated
+def test_today_ends_at_the_hour_now_falls_in(shop: Database) -> None:
+    now = at(TODAY, 16, 30)  # after A's 12:00: every hit of the shop's day is in the past
+    result = timeseries(shop, seen_at({"period": "today"}, now))
+    n = bucket(TODAY, 16, 30) + 1  # 17 buckets, 00:00 to 16:00 (16 or 18 on a summer-time day)
+    assert len(result["labels"]) == n and result["labels"][-1] == label(TODAY, 16, 30)
+    assert result["present_index"] == n - 1
+    assert nonzero(result, "visitors") == {label(TODAY, hh): 1 for hh in (9, 10, 11, 12)}
+    assert result["visitors"][-1] == 0  # 16:00 so far: nothing yet, shown as nothing yet
+    # Yesterday's same hours, no more: its 15:00 (D) is in, the hours after 16:00 are not.
+    for key in ("visitors", "pageviews", "previous_visitors", "previous_pageviews"):
+        assert len(result[key]) == n, key
+    assert {h: v for h, v in enumerate(result["previous_pageviews"]) if v} == {bucket(TODAY - DAY, 15): 2}
+    # At 10:20 the hits of 11:00 and 12:00 (and yesterday's 15:00) are still to come: not counted.
+    # (Lord Howe's hours start at :30 after its clocks move by half an hour: 10:20 is then in 09:30.)
+    early = timeseries(shop, seen_at({"period": "today"}, at(TODAY, 10, 20)))
+    assert early["labels"][-1] == label(TODAY, 10, 20) and early["present_index"] == bucket(TODAY, 10, 20)
+    assert nonzero(early, "pageviews") == {label(TODAY, 9): 3, label(TODAY, 10): 1}
+    assert sum(early["previous_pageviews"]) == 0
+
+
+@pytest.mark.dated
+def test_a_minute_after_midnight_today_has_one_bucket(shop: Database) -> None:
+    result = timeseries(shop, seen_at({"period": "today"}, at(TODAY, 0, 1)))
+    assert result["labels"] == [label(TODAY, 0)]
+    assert (result["visitors"], result["pageviews"]) == ([0], [0])
+    assert (result["previous_visitors"], result["previous_pageviews"]) == ([0], [0])
+    assert result["present_index"] == 0
+
+
+@pytest.mark.dated
+def test_days_end_today_and_a_past_range_is_whole(shop: Database) -> None:
+    now = at(TODAY, 10, 30)
+    week = timeseries(shop, seen_at({"period": "7d"}, now))
+    # Today is the last day and the present one; its hits count whole (a day is one bucket).
+    assert week["labels"][-1] == TODAY.isoformat() and week["present_index"] == 6
+    assert week["visitors"] == [0, 0, 0, 0, 0, 1, 3]
+    month = timeseries(shop, seen_at({"period": "month"}, now))
+    n = TODAY.day if TODAY.day > 1 else bucket(TODAY, 10, 30) + 1  # on the 1st, one day: its hours
+    assert month["labels"][-1] == (TODAY.isoformat() if TODAY.day > 1 else label(TODAY, 10, 30))
+    assert len(month["labels"]) == len(month["previous_visitors"]) == n and month["present_index"] == n - 1
+    # A custom range into the future stops today; the previous 6 days are cut to their first 3.
+    span = {"period": "custom", "from": (TODAY - 2 * DAY).isoformat(), "to": (TODAY + 3 * DAY).isoformat()}
+    ahead = timeseries(shop, seen_at(span, now))
+    assert ahead["labels"] == [(TODAY - n * DAY).isoformat() for n in (2, 1, 0)]
+    assert (ahead["visitors"], ahead["pageviews"], ahead["present_index"]) == ([0, 1, 3], [0, 2, 6], 2)
+    assert ahead["previous_visitors"] == [0, 0, 0]
+    # Yesterday is over: every hour, zeros included, and no present bucket.
+    yesterday = timeseries(shop, seen_at({"period": "yesterday"}, now))
+    assert len(yesterday["labels"]) == hours_of(ZONE, TODAY - DAY) and yesterday["present_index"] is None
+    assert len(yesterday["previous_visitors"]) == hours_of(ZONE, TODAY - DAY)
+    # A range still to come has no bucket at all.
+    later = {"period": "custom", "from": (TODAY + DAY).isoformat(), "to": (TODAY + 2 * DAY).isoformat()}
+    future = timeseries(shop, seen_at(later, now))
+    assert future["labels"] == future["visitors"] == future["previous_pageviews"] == []
+    assert future["present_index"] is None
+
+
+def test_the_day_summer_time_ends_ends_at_the_second_half_past_two(db: Database) -> None:
+    berlin = "Europe/Berlin"
+    day = next_change(summer_time_ends)
+    first, second = (dt.datetime.combine(day, dt.time(hh, 30), tzinfo=dt.UTC) for hh in (0, 1))  # 02:30 twice
+    load(db, [hit(A, first, path="/"), hit(B, second - dt.timedelta(minutes=5), path="/")])  # 02:25 CET
+    span = {"period": "custom", "from": day.isoformat(), "to": day.isoformat()}
+    # At the first 02:30 the second 02:00 hour is still to come; at the second it is the present one.
+    before = timeseries(db, seen_at(span, first, berlin, day))
+    assert before["labels"] == [f"{day}T00:00", f"{day}T01:00", f"{day}T02:00"]
+    assert before["pageviews"] == [0, 0, 1] and before["present_index"] == 2
+    after = timeseries(db, seen_at(span, second, berlin, day))
+    assert after["labels"][2:] == [f"{day}T02:00", f"{day}T02:00"] and after["present_index"] == 3
+    assert after["pageviews"] == [0, 0, 1, 1]
+
+
+def test_the_day_summer_time_starts_skips_two_oclock_up_to_now(db: Database) -> None:
+    berlin = "Europe/Berlin"
+    day = next_change(summer_time_starts)
+    load(db, [hit(A, local_time(berlin, day, 1, 30), path="/"),
+              hit(B, local_time(berlin, day, 3, 30), path="/")])
+    span = {"period": "custom", "from": day.isoformat(), "to": day.isoformat()}
+    result = timeseries(db, seen_at(span, local_time(berlin, day, 3, 45), berlin, day))
+    assert result["labels"] == [f"{day}T00:00", f"{day}T01:00", f"{day}T03:00"]
+    assert result["pageviews"] == [0, 1, 1] and result["present_index"] == 2
+
+
+def test_a_half_hour_zone_ends_at_its_own_hour(db: Database) -> None:
+    kolkata = "Asia/Kolkata"  # UTC+05:30, no summer time: the answer is the same on any day
+    load(db, [hit(A, local_time(kolkata, TODAY, 10, 40), path="/"),
+              hit(B, local_time(kolkata, TODAY, 11, 5), path="/")])  # still to come at 10:45
+    result = timeseries(db, seen_at({"period": "today"}, local_time(kolkata, TODAY, 10, 45), kolkata))
+    assert result["labels"] == [f"{TODAY}T{hh:02}:00" for hh in range(11)]
+    assert nonzero(result, "pageviews") == {f"{TODAY}T10:00": 1} and result["present_index"] == 10

@@ -1,0 +1,197 @@
+"""Annotations over HTTP: who reads and who writes them, the forms' CSRF token, the answers to bad
+input, and where a note shows on the overview (its JSON, the chart's data and table, the list)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.config.settings import Settings
+from gateway.dashboard.users import UserStore, users_path
+from gateway.storage.clickhouse import Database
+from tests.conftest import SettingsFactory
+from tests.support.dashboard import DAY, NOW, PASSWORD, RANGE, SITES_TOML, TOKEN_1, TOKEN_2, seed
+
+JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture
+def settings(make_settings: SettingsFactory, clickhouse_url: str, city_db: Path) -> Settings:
+    return make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city_db)},
+                         SITES_TOML)
+
+
+@pytest.fixture
+def users(settings: Settings) -> UserStore:
+    store = UserStore(users_path(settings))
+    store.add("anna", PASSWORD, "admin", [])
+    store.add("victor", PASSWORD, "viewer", [2])
+    return store
+
+
+@pytest.fixture
+def app(settings: Settings, users: UserStore, db: Database) -> Iterator[TestClient]:
+    seed(db)
+    application = create_app(settings)
+    application.state.clock = lambda: NOW
+    with TestClient(application, base_url="http://127.0.0.1") as client:
+        yield client
+
+
+def csrf_of(client: TestClient, path: str = "/dashboard/login") -> str:
+    return client.get(path).text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def log_in(client: TestClient, name: str = "anna") -> str:
+    """Log ``name`` in; the CSRF token of this browser."""
+    csrf = csrf_of(client)
+    answer = client.post("/dashboard/login", data={"username": name, "password": PASSWORD, "csrf": csrf},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    return csrf_of(client, f"/dashboard/1?{RANGE}" if name == "anna" else "/dashboard/2")  # a new one
+
+
+def add(client: TestClient, csrf: str, note: str = "Spring newsletter sent", site: int = 1,
+        date: str = str(DAY), **extra: str) -> Any:
+    return client.post(f"/dashboard/{site}/annotations", data={"csrf": csrf, "date": date, "note": note,
+                                                              **extra}, follow_redirects=False)
+
+
+def add_json(client: TestClient, csrf: str, note: str = "Spring newsletter sent", site: int = 1) -> Any:
+    answer = client.post(f"/dashboard/{site}/annotations", headers=JSON,
+                         data={"csrf": csrf, "date": str(DAY), "note": note})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["annotation"]
+
+
+def test_a_form_adds_a_note_that_the_overview_shows(app: TestClient) -> None:
+    csrf = log_in(app)
+    back = f"/dashboard/1?{RANGE}"
+    answer = add(app, csrf, next=back)
+    assert answer.status_code == 303 and answer.headers["location"] == back + "#annotations"
+    data = app.get(f"/dashboard/1.json?{RANGE}").json()
+    [note] = data["annotations"]
+    assert (note["date"], note["note"], note["author"]) == (str(DAY), "Spring newsletter sent", "anna")
+    assert note["created"] == NOW.isoformat(timespec="seconds")
+    page = app.get(back).text
+    chart = json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', page,
+                                 re.S).group(1))  # type: ignore[union-attr]
+    assert chart["annotations"] == [{"index": 0, "id": note["id"], "date": str(DAY),
+                                     "note": "Spring newsletter sent"}]  # one day: on its first hour
+    assert re.search(r"<td>Spring newsletter sent</td></tr>", page)  # the chart's data table
+    assert f'id="note-{note["id"]}"' in page and "(anna)" in page
+    assert f'action="/dashboard/1/annotations/{note["id"]}/delete"' in page
+    # Another range does not list it.
+    elsewhere = app.get("/dashboard/1.json?period=custom&from=2026-01-01&to=2026-01-02").json()
+    assert elsewhere["annotations"] == []
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(app: TestClient) -> None:
+    csrf = log_in(app)
+    assert add(app, "forged").status_code == 403
+    assert app.post("/dashboard/1/annotations", data={"date": str(DAY), "note": "x"}).status_code == 403
+    note = add_json(app, csrf)
+    assert app.post(f"/dashboard/1/annotations/{note['id']}/delete", data={"csrf": ""}).status_code == 403
+    assert app.post(f"/dashboard/1/annotations/{note['id']}", data={"csrf": "forged", "date": str(DAY),
+                                                                     "note": "changed"}).status_code == 403
+    assert [n["note"] for n in app.get("/dashboard/1/annotations.json").json()["annotations"]] == [
+        "Spring newsletter sent"]
+
+
+def test_users_write_share_links_and_tokens_only_read(app: TestClient, users: UserStore) -> None:
+    assert add(app, csrf_of(app)).status_code == 401  # nobody logged in
+    assert app.get("/dashboard/1/annotations.json").status_code == 401
+    csrf = log_in(app)
+    note = add_json(app, csrf)
+    token = {"Authorization": f"Bearer {TOKEN_1}"}
+    [read] = app.get("/dashboard/1/annotations.json", headers=token).json()["annotations"]
+    assert read["id"] == note["id"]
+    assert app.get("/dashboard/1/annotations.json", headers={"Authorization": f"Bearer {TOKEN_2}"}
+                   ).status_code == 403
+    refused = app.post("/dashboard/1/annotations", data={"csrf": csrf, "date": str(DAY), "note": "by token"},
+                       headers={**token, **JSON})
+    assert refused.status_code == 403 and "share link or a site token" in refused.json()["error"]
+    app.post("/dashboard/logout", data={"csrf": csrf})
+    # A share link's reader sees the notes on the page, with no form to change them.
+    _, key = users.create_share(1, "agency")
+    app.cookies.clear()
+    assert app.get(f"/dashboard/shared?key={key}", follow_redirects=False).status_code == 303
+    page = app.get(f"/dashboard/1?{RANGE}").text
+    assert "Spring newsletter sent" in page and 'action="/dashboard/1/annotations"' not in page
+    assert app.get("/dashboard/1/annotations.json").status_code == 200
+    csrf = csrf_of(app)  # a valid token of this browser: the page has no form for it
+    assert add(app, csrf).status_code == 403
+    assert app.post(f"/dashboard/1/annotations/{note['id']}/delete", data={"csrf": csrf}).status_code == 403
+    # A viewer writes on the sites they see, and only there.
+    app.cookies.clear()
+    csrf = log_in(app, "victor")
+    assert add(app, csrf, site=1).status_code == 403
+    assert add(app, csrf, site=2).status_code == 303
+    assert [n["author"] for n in app.get("/dashboard/2/annotations.json").json()["annotations"]] == ["victor"]
+
+
+@pytest.mark.parametrize(("fields", "status", "message"), [
+    ({"note": ""}, 400, "note: write a few words"),
+    ({"note": "x" * 201}, 400, "note: at most 200 characters"),
+    ({"date": "21/11/2026"}, 400, "date: not a date"),
+    ({"date": ""}, 400, "date: not a date"),
+    ({"date": "1999-12-31"}, 400, "date: must be from"),
+])
+def test_bad_input_is_a_400_naming_the_field(app: TestClient, fields: dict[str, str], status: int,
+                                             message: str) -> None:
+    csrf = log_in(app)
+    form = {"csrf": csrf, "date": str(DAY), "note": "fine", **fields}
+    answer = app.post("/dashboard/1/annotations", data=form, headers=JSON)
+    assert (answer.status_code, answer.json()["error"][:len(message)]) == (status, message)
+    page = app.post("/dashboard/1/annotations", data=form)
+    assert page.status_code == status and message in page.text
+    note = add_json(app, csrf)
+    edited = app.post(f"/dashboard/1/annotations/{note['id']}", data=form, headers=JSON)
+    assert edited.status_code == status
+    assert app.get("/dashboard/1/annotations.json").json()["annotations"] == [note]
+
+
+def test_an_unknown_or_another_sites_note_is_a_404(app: TestClient) -> None:
+    csrf = log_in(app)
+    theirs = add_json(app, csrf, site=2)
+    for target in ("0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b", "not-an-id", theirs["id"]):
+        edit = app.post(f"/dashboard/1/annotations/{target}", data={"csrf": csrf, "date": str(DAY),
+                                                                     "note": "mine now"}, headers=JSON)
+        assert edit.status_code == 404 and "no such annotation" in edit.json()["error"]
+        assert app.post(f"/dashboard/1/annotations/{target}/delete", data={"csrf": csrf}).status_code == 404
+    assert app.get("/dashboard/2/annotations.json").json()["annotations"] == [theirs]
+
+
+def test_json_clients_edit_and_delete_and_list_a_range(app: TestClient) -> None:
+    csrf = log_in(app)
+    note = add_json(app, csrf)
+    edited = app.post(f"/dashboard/1/annotations/{note['id']}", headers=JSON,
+                      data={"csrf": csrf, "date": "2026-01-15", "note": "  Moved\nto January "})
+    assert edited.status_code == 200
+    assert edited.json()["annotation"] == {**note, "date": "2026-01-15", "note": "Moved to January"}
+    listed = app.get("/dashboard/1/annotations.json?period=custom&from=2026-01-01&to=2026-01-31").json()
+    assert listed["range"] == {"start": "2026-01-01", "end": "2026-01-31"}
+    assert [n["note"] for n in listed["annotations"]] == ["Moved to January"]
+    assert app.get(f"/dashboard/1/annotations.json?{RANGE}").json()["annotations"] == []
+    assert app.get("/dashboard/1/annotations.json?period=someday").status_code == 400
+    deleted = app.post(f"/dashboard/1/annotations/{note['id']}/delete", data={"csrf": csrf}, headers=JSON)
+    assert deleted.json() == {"deleted": note["id"]}
+    assert app.get("/dashboard/1/annotations.json").json()["annotations"] == []
+
+
+def test_a_form_returns_only_to_this_sites_pages(app: TestClient) -> None:
+    csrf = log_in(app)
+    for sent, back in (("https://evil.example/", "/dashboard/1#annotations"),
+                       ("//evil.example", "/dashboard/1#annotations"),
+                       ("/dashboard/2?period=7d", "/dashboard/1#annotations"),
+                       ("/dashboard/1?period=7d", "/dashboard/1?period=7d#annotations")):
+        assert add(app, csrf, next=sent).headers["location"] == back
+    html = app.get(f"/dashboard/1/annotations?{RANGE}", follow_redirects=False)
+    assert (html.status_code, html.headers["location"]) == (303, f"/dashboard/1?{RANGE}#annotations")
