@@ -7,13 +7,17 @@
   POST /dashboard/{site}/annotations/{id}/delete   delete one
 
 Whoever may view a site reads its notes (a share link's reader and the site token too: they are part
-of the chart). Writing takes a logged-in dashboard user who may view the site, whatever their role,
-since a note is a remark about the traffic, not a setting; a share link or a site token is refused
-(403), as a form without its CSRF token is (the same signed double submit as the other forms). A form
+of the chart), but only a logged-in dashboard user is told who wrote them (a user name may be an
+e-mail address). Adding takes a logged-in dashboard user who may view the site, whatever their role,
+since a note is a remark about the traffic, not a setting; editing or deleting one takes its author
+or an admin (as in Matomo), so a note never shows a name under words its owner did not write. A
+share link or a site token is refused (403), as are another viewer's edit and a form without its CSRF
+token (the same signed double submit as the other forms). A form
 is answered by a redirect (303) back to the page it came from, a JSON client (``Accept:
 application/json``) by the note; bad input is a 400 naming the field, an id of no note of this site a
 404. The overview's own part (markers, the data table's notes, the list) is built here too, for
-``views.overview``, which hands in the range's notes.
+``views.overview``, which hands in the range's notes (``range_notes``: none, rather than no overview,
+when they cannot be read).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from gateway.dashboard.access import Viewer, safe_next, viewer
 from gateway.dashboard.auth_views import read_form
 from gateway.dashboard.pages import error_page, json_response, redirect, unavailable_page, wanted
 from gateway.dashboard.sessions import CSRF_COOKIE, Sessions
+from gateway.dashboard.users import User
 from gateway.rights.retention import oldest_kept
 from gateway.stats import annotations as store
 from gateway.stats.query import MONTHS, QueryError, parse_query
@@ -49,6 +54,11 @@ UNAVAILABLE = ("Annotations are unavailable right now (ClickHouse did not answer
 
 class Unavailable(Exception):
     """ClickHouse did not answer."""
+
+
+def may_change(user: User | None, note: store.Annotation) -> bool:
+    """Whether ``user`` may edit or delete ``note``: its author, or an admin (who sees every site)."""
+    return user is not None and (user.role == "admin" or (bool(note.author) and user.name == note.author))
 
 
 async def _run(call: Callable[..., T], *args: Any) -> T:
@@ -115,7 +125,7 @@ async def annotations_page(request: Request) -> Response:
         return unavailable_page(request, "annotations", UNAVAILABLE, as_json=True, viewer_=who, cause=exc)
     return json_response({"site": {"id": site.id, "name": site.name, "timezone": site.timezone},
                           "range": None if start is None else {"start": str(start), "end": str(end)},
-                          "annotations": [n.as_json() for n in notes]})
+                          "annotations": [n.as_json(author=who.user is not None) for n in notes]})
 
 
 def _back(site: Site, form: Mapping[str, str]) -> str:
@@ -144,6 +154,9 @@ async def _write(request: Request, action: Callable[..., store.Annotation], *arg
     state = request.app.state
     try:
         ids = [store.parse_id(raw) for raw in args]
+        if ids and not may_change(who.user, await _run(store.get, state.resources.db, site.id, *ids)):
+            return error_page(request, 403, "Only the note's author or an admin may change it.",
+                              as_json=as_json, viewer_=who)
         fields: list[Any] = [] if action is store.delete else [store.parse_day(form.get("date", "")),
                                                                form.get("note", "")]
         if action is store.add:
@@ -179,33 +192,57 @@ async def remove(request: Request) -> Response:
 
 # -- the overview's part ----------------------------------------------------------------------------
 
+_failing = False  # whether the last range_notes failed: its warning is logged once, not per page
 
-def chart_marks(series: Mapping[str, Any], notes: Sequence[store.Annotation]) -> list[dict[str, Any]]:
+
+async def range_notes(db: Any, site_id: int, start: dt.date, end: dt.date) -> list[store.Annotation] | None:
+    """The range's notes for the overview, or None when they cannot be read: the figures and the chart
+    do not depend on them, so their failure (ClickHouse down, the table missing) leaves the overview
+    without notes rather than a 503. One warning line (the type, no traceback) when they start failing,
+    none more until they have been read again."""
+    global _failing
+    try:
+        notes = await asyncio.to_thread(store.list_annotations, db, site_id, start, end)
+    except Exception as exc:
+        if not _failing:
+            log.warning("annotations could not be read; overviews show none until they can: %s",
+                        type(exc).__name__)
+        _failing = True
+        return None
+    _failing = False
+    return notes
+
+
+def chart_marks(series: Mapping[str, Any], notes: Sequence[store.Annotation] | None) -> list[dict[str, Any]]:
     """The chart's markers: a note's bucket index (its day, or its day's first hour), date and text."""
-    per = store.by_bucket(notes, series["labels"], series["unit"])
+    per = store.by_bucket(notes or (), series["labels"], series["unit"])
     return [{"index": i, "id": str(n.id), "date": n.day.isoformat(), "note": n.note}
             for i, bucket in enumerate(per) for n in bucket]
 
 
 def rows_with_notes(rows: Sequence[Mapping[str, Any]], series: Mapping[str, Any],
-                    notes: Sequence[store.Annotation]) -> list[dict[str, Any]]:
+                    notes: Sequence[store.Annotation] | None) -> list[dict[str, Any]]:
     """The chart's data table rows, each with its bucket's notes (the markers' text, for everyone)."""
-    per = store.by_bucket(notes, series["labels"], series["unit"])
+    per = store.by_bucket(notes or (), series["labels"], series["unit"])
     return [{**row, "notes": [n.note for n in bucket]} for row, bucket in zip(rows, per, strict=True)]
 
 
-def panel(request: Request, site: Site, notes: Sequence[store.Annotation],
+def panel(request: Request, site: Site, who: Viewer, notes: Sequence[store.Annotation] | None,
           now: dt.datetime) -> dict[str, Any]:
     """The list under the chart, with the add form's defaults: today in the site's zone, and this
-    page (with its range and filters) to come back to."""
+    page (with its range and filters) to come back to. Authors are named to dashboard users only, and
+    each note says whether this one may change it; ``unavailable`` when the notes could not be read."""
     base = f"/dashboard/{site.id}{PATH}"
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     today = now.astimezone(ZoneInfo(site.timezone)).date()
     return {
         "items": [{"id": str(n.id), "date": n.day.isoformat(), "label": _day_label(n.day), "note": n.note,
-                   "author": n.author, "created": n.created.isoformat(timespec="seconds"),
-                   "edit_href": f"{base}/{n.id}", "delete_href": f"{base}/{n.id}/delete"} for n in notes],
-        "add_href": base, "json_href": f"{base}.json", "back": back, "today": today.isoformat(),
+                   "author": n.author if who.user is not None else None,
+                   "created": n.created.isoformat(timespec="seconds"), "can_change": may_change(who.user, n),
+                   "edit_href": f"{base}/{n.id}", "delete_href": f"{base}/{n.id}/delete"}
+                  for n in notes or ()],
+        "unavailable": notes is None, "add_href": base, "json_href": f"{base}.json", "back": back,
+        "today": today.isoformat(),
         "max_note": store.MAX_NOTE, "first_day": store.FIRST_DAY.isoformat(),
         "last_day": store.LAST_DAY.isoformat(),
     }

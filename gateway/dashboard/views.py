@@ -40,7 +40,6 @@ from gateway.dashboard.pages import (
 from gateway.ingest.outcomes import DROPPED, Drop
 from gateway.rights.retention import oldest_kept
 from gateway.stats import custom_dims
-from gateway.stats.annotations import list_annotations
 from gateway.stats.consent import consent_stats
 from gateway.stats.overview import figures
 from gateway.stats.query import DateRange, QueryError, StatsQuery, parse_query
@@ -186,18 +185,20 @@ async def overview(request: Request) -> Response:
         return call
     db, q = request.app.state.resources.db, await summarised(request, call)
     # The figures and the chart; each card loads its own report right after the page (a request each,
-    # as the stats API does), so the top of the page never waits for the breakdowns.
+    # as the stats API does), so the top of the page never waits for the breakdowns. The chart's notes
+    # come with them, but cannot fail the page: unreadable, they are None (null in the JSON).
     try:
         figs, series, live, notes = await asyncio.gather(
             stats(figures, db, q), stats(timeseries, db, q),
             stats(realtime, db, call.site.id, call.now, kept_from=q.kept_from),
-            stats(list_annotations, db, call.site.id, q.range.start, q.range.end))
+            notes_views.range_notes(db, call.site.id, q.range.start, q.range.end))
     except (Unavailable, QueryError) as exc:
         return _failed(request, call, exc)
     if call.fmt != "html":
         return json_response({**_head(call), "figures": figs, "timeseries": series,
                               "realtime": {"visitors": live["visitors"]},
-                              "annotations": [n.as_json() for n in notes]})
+                              "annotations": None if notes is None else
+                              [n.as_json(author=call.who.user is not None) for n in notes]})
     links = call.links
     previous = call.query.range.previous()
     page = _page_context(call, request) | {
@@ -205,7 +206,7 @@ async def overview(request: Request) -> Response:
         "chart": {**series, "previous_label": previous.label,
                   "annotations": notes_views.chart_marks(series, notes)},
         "chart_rows": notes_views.rows_with_notes(ctx.chart_rows(series), series, notes),
-        "annotations": notes_views.panel(request, call.site, notes, call.now),
+        "annotations": notes_views.panel(request, call.site, call.who, notes, call.now),
         "cards": [{"id": card_id, "title": title, "table": None,
                    "tabs": ctx.tabs(tabs, links, ctx.active_report(tabs[0][0], q))}
                   for card_id, title, tabs in ctx.CARDS] + ctx.custom_card(links),

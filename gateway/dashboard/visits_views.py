@@ -40,8 +40,10 @@ KIND_LABELS = {"pageview": "Page", "site_search": "Site search", "event": "Event
 
 def visit_key(settings: Settings) -> bytes:
     """The visits log's own key: derived, so no id made with it can be checked against a session."""
-    secret = settings.secret_keys[0] if settings.secret_keys else ""
-    return hmac.new(secret.encode(), b"consent-gateway visits log ids", hashlib.sha256).digest()
+    if not settings.secret_keys:  # settings always hold one (given, or generated and kept): never guess
+        raise RuntimeError("the visits log needs a secret key for its visit ids")
+    secret = settings.secret_keys[0].encode()
+    return hmac.new(secret, b"consent-gateway visits log ids", hashlib.sha256).digest()
 
 
 def labels(visit: dict[str, Any]) -> dict[str, str]:
@@ -88,6 +90,10 @@ async def visits_page(request: Request) -> Response:
     call = await open_site(request, json_suffix(request))
     if not isinstance(call, Call):
         return call
+    if call.who.share is not None:  # a share link shows aggregates; a visit's pages, place and device
+        # at the second can single a person out: only the site's users (and its token) see them
+        return error_page(request, 403, "A share link shows the reports, not single visits: log in to see "
+                          "the visits log.", as_json=call.fmt != "html", viewer_=call.who)
     try:
         limit = _int_param(request, "limit", LIMIT, 1, MAX_LIMIT)
         offset = _int_param(request, "offset", 0, 0, MAX_OFFSET)

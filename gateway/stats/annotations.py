@@ -2,10 +2,12 @@
 
 Stored in ClickHouse (``annotations``, schema migration 7), not in a file, so a note added through one
 worker or instance is on every other's chart at once. Rows are versions: adding, editing and deleting
-each insert one (a delete with ``deleted`` = 1), and a read takes each id's latest version, so no
-``ALTER ... UPDATE`` mutation, which would be applied later and per replica, stands between a click
-and what every instance shows. An edit reads the current version first and writes the next, keeping
-who created the note and when.
+each insert one (a delete with ``deleted`` = 1, and nothing of the note but its id and day), and a
+read takes each id's latest version, so no ``ALTER ... UPDATE`` mutation, which would be applied later
+and per replica, stands between a click and what every instance shows. An edit reads the current
+version first and writes the next, keeping who created the note and when; earlier versions go when
+ClickHouse merges the table's parts. Who may edit or delete a note is the dashboard's call
+(``gateway.dashboard.annotations_views``: its author or an admin).
 
 Notes are plain text on one line, at most ``MAX_NOTE`` characters; the date is the site's local day.
 What the notes say is the site owner's business; the only person they name is their author, by
@@ -28,6 +30,7 @@ from gateway.storage.schema import ANNOTATIONS_TABLE
 MAX_NOTE = 200
 MAX_PER_SITE = 5000  # a bound on what one chart lists, far above what anyone writes by hand
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # a deleted note's creation time: none kept
 _SPACES = re.compile(r"\s+")
 
 _LATEST = """
@@ -59,9 +62,14 @@ class Annotation:
     created: dt.datetime  # aware, UTC
     version: int
 
-    def as_json(self) -> dict[str, Any]:
-        return {"id": str(self.id), "date": self.day.isoformat(), "note": self.note, "author": self.author,
-                "created": self.created.isoformat(timespec="seconds")}
+    def as_json(self, *, author: bool = True) -> dict[str, Any]:
+        """The note for a JSON answer; ``author=False`` leaves the author out (a user name, perhaps an
+        e-mail address, which only logged-in dashboard users are shown)."""
+        out = {"id": str(self.id), "date": self.day.isoformat(), "note": self.note, "author": self.author,
+               "created": self.created.isoformat(timespec="seconds")}
+        if not author:
+            del out["author"]
+        return out
 
 
 def clean_note(raw: str) -> str:
@@ -166,10 +174,13 @@ def edit(db: Any, site_id: int, annotation_id: uuid.UUID, day: dt.date, note: st
 
 
 def delete(db: Any, site_id: int, annotation_id: uuid.UUID, now: dt.datetime) -> Annotation:
-    """Delete the note (a last version marked deleted); returns what it was."""
+    """Delete the note (a last version marked deleted); returns what it was.
+
+    The deleted version is what ReplacingMergeTree keeps for good (a merge folds the earlier versions,
+    text and author included, into it, and keeps it, deleted flag set), so it holds no text, no author
+    and no creation time: only the id, site, day, version and flag (docs/privacy.md)."""
     current = get(db, site_id, annotation_id)
-    gone = Annotation(current.id, site_id, current.day, current.note, current.author, current.created,
-                      _version(now, current.version))
+    gone = Annotation(current.id, site_id, current.day, "", "", EPOCH, _version(now, current.version))
     _write(db, gone, deleted=True)
     return current
 

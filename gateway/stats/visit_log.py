@@ -9,11 +9,12 @@ Two bounded queries per page:
 2. the hits of those visits alone, found by visitor and by their first and last hit (``P`` values).
 
 A visit is named by an opaque id, a keyed hash (HMAC-SHA-256 under a server key handed in) of the
-site, the visitor and the visit's first hit. Why keyed and not salted per request: the same visit keeps
-its id from page to page and refresh to refresh (a script paging with ``offset`` while visits arrive
-can drop the ones it has seen), yet two visits of one visitor have unrelated ids, and without the key
-no one can test a guessed visitor id against an id. Neither ``visitor_id`` nor ``consent_id`` leaves
-this module.
+site, the visitor, the visit's first hit and its rank among the visits starting at that instant (a
+hit replayed after a crash, stored twice with ``new_visit``, starts two: ``engine.in_visit``). Why
+keyed and not salted per request: the same visit keeps its id from page to page and refresh to
+refresh (a script paging with ``offset`` while visits arrive can drop the ones it has seen), yet two
+visits of one visitor have unrelated ids, and without the key no one can test a guessed visitor id
+against an id. Neither ``visitor_id`` nor ``consent_id`` leaves this module.
 
 Time on page is Matomo's: for a page load (a pageview or a site search), the time until the next page
 load of the visit; for the last one, until the visit's last hit, as events, downloads, outlinks, goals
@@ -49,9 +50,12 @@ _HIT_COLUMNS = ("toString(event_type)", "url_path", "title", "search_keyword", "
 _DETAIL = 11  # P and the columns above before the visit's attributes
 
 
-def visit_id(key: bytes, site_id: int, visitor: int, first: int) -> str:
-    """The opaque id of the visit of ``visitor`` starting at hit ``first`` (a ``P`` value)."""
-    return hmac.new(key, f"{site_id}:{visitor}:{first}".encode(), hashlib.sha256).hexdigest()[:24]
+def visit_id(key: bytes, site_id: int, visitor: int, first: int, rank: int = 1) -> str:
+    """The opaque id of the ``rank``-th visit of ``visitor`` starting at hit ``first`` (a ``P`` value)."""
+    if not key:
+        raise ValueError("the visits log needs a server key: an empty one would make its ids guessable")
+    suffix = f":{rank}" if rank > 1 else ""  # the first keeps the id it had before ranks were counted
+    return hmac.new(key, f"{site_id}:{visitor}:{first}{suffix}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def visit_log(db: Any, q: StatsQuery, key: bytes, *, limit: int = LIMIT, offset: int = 0) -> dict[str, Any]:
@@ -62,20 +66,21 @@ def visit_log(db: Any, q: StatsQuery, key: bytes, *, limit: int = LIMIT, offset:
     p = Params()
     # The visits' attributes come with their hits: asked for here, ClickHouse would work them out for
     # every visit of the range before sorting (4x slower on 90 days).
-    sql = (f"SELECT visitor_id, v_first, v_last, duration_ms, actions, pageviews "
-           f"FROM ({visit_rows(q, p, Span.of(q))}) "
-           f"ORDER BY v_first DESC, visitor_id LIMIT {limit + 1} OFFSET {offset}")
+    sql = (f"SELECT visitor_id, v_first, v_last, v_rank, v_same, duration_ms, actions, pageviews "
+           f"FROM ({visit_rows(q, p, Span.of(q), ranked=True, keep=('v_rank',))}) "
+           f"ORDER BY v_first DESC, visitor_id, v_rank DESC LIMIT {limit + 1} OFFSET {offset}")
     rows = db.query(sql, p.values)
-    has_more = len(rows) > limit
+    # Past MAX_OFFSET the log ends (a narrower range or a filter reaches further back).
+    has_more = len(rows) > limit and offset + limit <= MAX_OFFSET
     rows = rows[:limit]
     hits = _hits(db, q, [(int(r[0]), int(r[1]), int(r[2])) for r in rows])
     zone = ZoneInfo(q.range.tz)
     visits = []
     for row in rows:
-        visitor, first, last, duration_ms, actions, pageviews = (int(x) for x in row)
-        mine = [h for h in hits.get(visitor, ()) if first <= h[0] <= last]
+        visitor, first, last, rank, same, duration_ms, actions, pageviews = (int(x) for x in row)
+        mine = _in_visit(hits.get(visitor, ()), first, last, rank, same)
         visits.append({
-            "id": visit_id(key, q.site_id, visitor, first),
+            "id": visit_id(key, q.site_id, visitor, first, rank),
             "start": _local(first, zone), "end": _local(last, zone),
             "duration": round(duration_ms / 1000, 3), "actions": actions, "pageviews": pageviews,
             **_attributes(mine), "action_details": _details(mine, zone),
@@ -103,6 +108,22 @@ def _hits(db: Any, q: StatsQuery, visits: Sequence[tuple[int, int, int]]) -> dic
     out: dict[int, list[tuple[Any, ...]]] = {}
     for visitor, *hit in db.query(sql, p.values):
         out.setdefault(int(visitor), []).append((int(hit[0]), *hit[1:]))
+    return out
+
+
+def _in_visit(hits: Sequence[tuple[Any, ...]], first: int, last: int, rank: int,
+              same: int) -> list[tuple[Any, ...]]:
+    """The visit's hits among its visitor's (in ``P`` order), as ``engine.in_visit`` counts them: every
+    hit after its first instant up to its last, and at its first instant only its share of the copies
+    (the ``rank``-th to the ``rank + same - 1``-th: the earlier visits starting there hold the rest)."""
+    out, copy = [], 0
+    for hit in hits:
+        if hit[0] == first:
+            copy += 1
+            if rank <= copy < rank + same:
+                out.append(hit)
+        elif first < hit[0] <= last:
+            out.append(hit)
     return out
 
 

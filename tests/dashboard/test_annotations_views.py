@@ -4,6 +4,7 @@ input, and where a note shows on the overview (its JSON, the chart's data and ta
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,7 +113,9 @@ def test_users_write_share_links_and_tokens_only_read(app: TestClient, users: Us
     note = add_json(app, csrf)
     token = {"Authorization": f"Bearer {TOKEN_1}"}
     [read] = app.get("/dashboard/1/annotations.json", headers=token).json()["annotations"]
-    assert read["id"] == note["id"]
+    assert read == {key: value for key, value in note.items() if key != "author"}  # no user name
+    [overview] = app.get(f"/dashboard/1.json?{RANGE}", headers=token).json()["annotations"]
+    assert overview == read
     assert app.get("/dashboard/1/annotations.json", headers={"Authorization": f"Bearer {TOKEN_2}"}
                    ).status_code == 403
     refused = app.post("/dashboard/1/annotations", data={"csrf": csrf, "date": str(DAY), "note": "by token"},
@@ -125,7 +128,10 @@ def test_users_write_share_links_and_tokens_only_read(app: TestClient, users: Us
     assert app.get(f"/dashboard/shared?key={key}", follow_redirects=False).status_code == 303
     page = app.get(f"/dashboard/1?{RANGE}").text
     assert "Spring newsletter sent" in page and 'action="/dashboard/1/annotations"' not in page
-    assert app.get("/dashboard/1/annotations.json").status_code == 200
+    assert "(anna)" not in page and "anna" not in page.split('id="annotations"', 1)[1]
+    [shared] = app.get("/dashboard/1/annotations.json").json()["annotations"]
+    assert shared == read
+    assert app.get(f"/dashboard/1.json?{RANGE}").json()["annotations"] == [read]
     csrf = csrf_of(app)  # a valid token of this browser: the page has no form for it
     assert add(app, csrf).status_code == 403
     assert app.post(f"/dashboard/1/annotations/{note['id']}/delete", data={"csrf": csrf}).status_code == 403
@@ -195,3 +201,61 @@ def test_a_form_returns_only_to_this_sites_pages(app: TestClient) -> None:
         assert add(app, csrf, next=sent).headers["location"] == back
     html = app.get(f"/dashboard/1/annotations?{RANGE}", follow_redirects=False)
     assert (html.status_code, html.headers["location"]) == (303, f"/dashboard/1?{RANGE}#annotations")
+
+
+def test_only_its_author_or_an_admin_changes_a_note(app: TestClient, users: UserStore) -> None:
+    """As in Matomo: another viewer of the site reads a note but may not put words under its author's
+    name, nor delete it; the page offers them no form to try."""
+    users.add("wendy", PASSWORD, "viewer", [2])
+    annas = add_json(app, log_in(app), site=2, note="Launch")
+    app.cookies.clear()
+    csrf = log_in(app, "victor")
+    victors = add_json(app, csrf, site=2, note="Banner test")
+    edit = {"date": str(DAY), "note": "anna broke it"}
+    for path, form in ((f"/dashboard/2/annotations/{annas['id']}", edit),
+                       (f"/dashboard/2/annotations/{annas['id']}/delete", {})):
+        refused = app.post(path, data={"csrf": csrf, **form}, headers=JSON)
+        assert refused.status_code == 403 and "author or an admin" in refused.json()["error"]
+        assert app.post(path, data={"csrf": csrf, **form}).status_code == 403  # the form too
+    page = app.get(f"/dashboard/2?{RANGE}").text
+    assert f'action="/dashboard/2/annotations/{annas["id"]}"' not in page
+    assert f'action="/dashboard/2/annotations/{annas["id"]}/delete"' not in page
+    assert f'action="/dashboard/2/annotations/{victors["id"]}/delete"' in page  # their own
+    assert app.post(f"/dashboard/2/annotations/{victors['id']}", headers=JSON,
+                    data={"csrf": csrf, "date": str(DAY), "note": "Banner test B"}).status_code == 200
+    app.cookies.clear()
+    csrf = log_in(app, "wendy")
+    assert app.post(f"/dashboard/2/annotations/{victors['id']}/delete",
+                    data={"csrf": csrf}).status_code == 403
+    assert {(n["note"], n["author"]) for n in app.get("/dashboard/2/annotations.json").json()["annotations"]
+            } == {("Launch", "anna"), ("Banner test B", "victor")}
+    app.cookies.clear()
+    csrf = log_in(app)  # an admin changes anyone's
+    page = app.get(f"/dashboard/2?{RANGE}").text
+    assert f'action="/dashboard/2/annotations/{victors["id"]}/delete"' in page
+    assert app.post(f"/dashboard/2/annotations/{victors['id']}/delete", data={"csrf": csrf},
+                    headers=JSON).status_code == 200
+    assert [n["note"] for n in app.get("/dashboard/2/annotations.json").json()["annotations"]] == ["Launch"]
+
+
+def test_the_overview_shows_without_its_notes_when_they_cannot_be_read(
+        app: TestClient, db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """The notes are not the figures: with their table gone (a failed migration, a renamed table) the
+    overview still answers, says the notes are unavailable, and logs that once, not per page."""
+    csrf = log_in(app)
+    add_json(app, csrf)
+    db.command("RENAME TABLE annotations TO annotations_gone")
+    try:
+        caplog.set_level(logging.WARNING)
+        data = app.get(f"/dashboard/1.json?{RANGE}")
+        assert data.status_code == 200 and data.json()["annotations"] is None
+        assert data.json()["figures"]["visits"]["value"] == 3
+        page = app.get(f"/dashboard/1?{RANGE}")
+        assert page.status_code == 200 and "Annotations are unavailable right now" in page.text
+        assert 'id="chart-data"' in page.text
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [(r.levelno, r.exc_info) for r in warnings] == [(logging.WARNING, None)]
+    finally:
+        db.command("RENAME TABLE annotations_gone TO annotations")
+    assert [n["note"] for n in app.get(f"/dashboard/1.json?{RANGE}").json()["annotations"]] == [
+        "Spring newsletter sent"]

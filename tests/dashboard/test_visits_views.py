@@ -64,6 +64,16 @@ def test_the_log_is_for_those_who_may_read_the_site(app: TestClient) -> None:
     assert app.get(f"/dashboard/2/visits?{RANGE}").status_code == 200
 
 
+def test_a_share_link_shows_the_reports_but_not_single_visits(app: TestClient, settings: Settings) -> None:
+    _, key = UserStore(users_path(settings)).create_share(1, "agency")
+    assert app.get(f"/dashboard/shared?key={key}", follow_redirects=False).status_code == 303
+    overview = app.get(f"/dashboard/1?{RANGE}")
+    assert overview.status_code == 200 and "Visits log" not in overview.text
+    for path in (f"/dashboard/1/visits?{RANGE}", f"/dashboard/1/visits.json?{RANGE}"):
+        answer = app.get(path)
+        assert answer.status_code == 403 and "log in to see the visits log" in answer.text, path
+
+
 def test_the_json_lists_the_days_visits_newest_first_as_the_figures_count_them(app: TestClient) -> None:
     log_in(app)
     data = app.get(f"/dashboard/1/visits.json?{RANGE}").json()

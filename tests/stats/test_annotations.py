@@ -27,6 +27,8 @@ def test_a_note_is_listed_with_its_author_and_creation_time(notes_db: Database) 
     [listed] = store.list_annotations(notes_db, 1)
     assert listed.as_json() == {"id": str(added.id), "date": "2026-11-20", "note": "New pricing page live",
                                 "author": "anna", "created": "2026-11-21T09:30:00+00:00"}
+    assert listed.as_json(author=False) == {"id": str(added.id), "date": "2026-11-20", "note": "New pricing "
+                                            "page live", "created": "2026-11-21T09:30:00+00:00"}
     assert store.list_annotations(notes_db, 2) == []  # per site
 
 
@@ -46,6 +48,19 @@ def test_an_edit_and_a_delete_are_seen_at_once_by_another_connection(notes_db: D
         assert store.count(notes_db, 1) == 0
     finally:
         other.close()
+
+
+def test_a_deleted_notes_text_and_author_are_not_kept(notes_db: Database) -> None:
+    """ReplacingMergeTree keeps a deleted note's last version for good: after a merge, no row of the
+    table holds what the note said or who wrote it, nor when (docs/privacy.md)."""
+    added = store.add(notes_db, 1, dt.date(2026, 11, 20), "Call with Jane Doe", "jane@example.org", NOW)
+    store.edit(notes_db, 1, added.id, dt.date(2026, 11, 20), "Call with Jane Doe, again", LATER)
+    store.delete(notes_db, 1, added.id, LATER)
+    notes_db.command("OPTIMIZE TABLE annotations FINAL")
+    rows = notes_db.query("SELECT site_id, id, day, note, author, toUnixTimestamp(created), deleted "
+                          "FROM annotations")
+    assert [tuple(r) for r in rows] == [(1, added.id, dt.date(2026, 11, 20), "", "", 0, 1)]
+    assert store.list_annotations(notes_db, 1) == []
 
 
 def test_the_latest_edit_wins_even_when_its_clock_is_behind(notes_db: Database) -> None:

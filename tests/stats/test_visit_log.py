@@ -157,3 +157,26 @@ def test_goals_and_content_are_listed_as_hits_that_are_no_actions_and_pings_only
     assert (content["category"], content["event_action"], content["name"]) == ("banner", "click", "sale")
     assert (goal["goal_id"], goal["revenue"]) == (3, 12.5)
     assert visit["action_details"][0]["title"] == "Shoes"
+
+
+def test_a_hit_stored_twice_with_new_visit_starts_two_visits_each_listed_once(db: Database) -> None:
+    # A spool replayed after a crash stores a hit twice (at least once): with new_visit, the figures
+    # count two visits at that instant, each with one copy (engine.in_visit); so does the log.
+    yesterday = TODAY - dt.timedelta(days=1)
+    twice = [hit(9, at(yesterday, 14), path="/a", new_visit=1) for _ in range(2)]
+    load(db, [*twice, hit(9, at(yesterday, 14, 1), path="/b")])
+    q = parse_query({"period": "yesterday"}, 1, ZONE, TODAY, kept_from=KEPT)
+    counted = {key: figure["value"] for key, figure in figures(db, q).items()}
+    visits = every_visit(db, q, limit=1)  # a page each: the two visits starting together are both listed
+    assert len(visits) == counted["visits"] == 2 and len({v["id"] for v in visits}) == 2
+    assert sum(sum(d["is_action"] for d in v["action_details"]) for v in visits) == counted["actions"] == 3
+    assert sorted(len(v["action_details"]) for v in visits) == [1, 2]
+
+
+def test_the_log_ends_at_its_deepest_offset(shop: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past MAX_OFFSET the log says there is no more, rather than answering its last page again.
+    monkeypatch.setattr("gateway.stats.visit_log.MAX_OFFSET", 2)
+    q = parse_query({"period": "7d"}, 1, ZONE, TODAY, kept_from=KEPT)
+    assert visit_log(shop, q, KEY, limit=2, offset=0)["has_more"]
+    deepest = visit_log(shop, q, KEY, limit=2, offset=4)
+    assert deepest["offset"] == 2 and not deepest["has_more"]
