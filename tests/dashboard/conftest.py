@@ -12,8 +12,10 @@ Data: ~60,000 events by ~6,000 visitors over the 60 days before "now" on site 1
 plus hand-made rows where a test needs an exact number: two visitors in the last minutes on site 1
 (realtime), three visitors today on site 2 (what the viewer sees).
 
-Only the browser tests request these fixtures; their names are distinct from those the other
-dashboard tests define in their own modules.
+Only the browser tests request those fixtures. The HTTP tests (``test_views``, ``test_visits_views``,
+``test_annotations_views``) share ``settings``, ``store`` and ``app`` below: the two configured sites,
+an admin (anna) and a viewer of site 2 (victor), ``seed``'s three visitors, the clock pinned to
+``NOW``, through Starlette's TestClient. A module with other needs defines its own.
 """
 
 from __future__ import annotations
@@ -30,16 +32,18 @@ from typing import Any
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page
+from starlette.testclient import TestClient
 
 from benchmarks.seed_events import seed as seed_events
 from gateway.app import create_app
-from gateway.config.settings import load_settings
+from gateway.config.settings import Settings, load_settings
 from gateway.dashboard.users import UserStore, users_path
 from gateway.storage.clickhouse import Database, connect
 from gateway.storage.schema import EVENTS_TABLE
+from tests.conftest import SettingsFactory
 from tests.e2e.gateway_process import free_port
 from tests.support.clock import MOMENT
-from tests.support.dashboard import PASSWORD, SITES_TOML, event
+from tests.support.dashboard import NOW, PASSWORD, SITES_TOML, event, seed
 
 ADMIN, VIEWER, LEAVER = "anna", "victor", "lena"  # lena logs out: that ends all her sessions
 SEEDED_EVENTS, SEEDED_VISITORS, SEEDED_DAYS = 60_000, 6_000, 60
@@ -160,3 +164,26 @@ def open_page(browser: Browser, admin_state: dict[str, Any]) -> Iterator[PageFac
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def settings(make_settings: SettingsFactory, clickhouse_url: str, city_db: Path) -> Settings:
+    return make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city_db)},
+                         SITES_TOML)
+
+
+@pytest.fixture
+def store(settings: Settings) -> UserStore:
+    users = UserStore(users_path(settings))
+    users.add("anna", PASSWORD, "admin", [])
+    users.add("victor", PASSWORD, "viewer", [2])
+    return users
+
+
+@pytest.fixture
+def app(settings: Settings, store: UserStore, db: Database) -> Iterator[TestClient]:
+    seed(db)
+    application = create_app(settings)
+    application.state.clock = lambda: NOW
+    with TestClient(application, base_url="http://127.0.0.1") as client:
+        yield client

@@ -6,44 +6,19 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.app import create_app
-from gateway.config.settings import Settings
-from gateway.dashboard.users import UserStore, users_path
+from gateway.dashboard.users import UserStore
 from gateway.storage.clickhouse import Database
-from tests.conftest import SettingsFactory
-from tests.support.dashboard import DAY, NOW, PASSWORD, RANGE, SITES_TOML, TOKEN_1, TOKEN_2, seed
+from tests.support.dashboard import DAY, NOW, PASSWORD, RANGE, TOKEN_1, TOKEN_2
 
 JSON = {"Accept": "application/json"}
 
 
-@pytest.fixture
-def settings(make_settings: SettingsFactory, clickhouse_url: str, city_db: Path) -> Settings:
-    return make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city_db)},
-                         SITES_TOML)
 
-
-@pytest.fixture
-def users(settings: Settings) -> UserStore:
-    store = UserStore(users_path(settings))
-    store.add("anna", PASSWORD, "admin", [])
-    store.add("victor", PASSWORD, "viewer", [2])
-    return store
-
-
-@pytest.fixture
-def app(settings: Settings, users: UserStore, db: Database) -> Iterator[TestClient]:
-    seed(db)
-    application = create_app(settings)
-    application.state.clock = lambda: NOW
-    with TestClient(application, base_url="http://127.0.0.1") as client:
-        yield client
 
 
 def csrf_of(client: TestClient, path: str = "/dashboard/login") -> str:
@@ -106,7 +81,7 @@ def test_a_form_without_its_csrf_token_changes_nothing(app: TestClient) -> None:
         "Spring newsletter sent"]
 
 
-def test_users_write_share_links_and_tokens_only_read(app: TestClient, users: UserStore) -> None:
+def test_users_write_share_links_and_tokens_only_read(app: TestClient, store: UserStore) -> None:
     assert add(app, csrf_of(app)).status_code == 401  # nobody logged in
     assert app.get("/dashboard/1/annotations.json").status_code == 401
     csrf = log_in(app)
@@ -123,7 +98,7 @@ def test_users_write_share_links_and_tokens_only_read(app: TestClient, users: Us
     assert refused.status_code == 403 and "share link or a site token" in refused.json()["error"]
     app.post("/dashboard/logout", data={"csrf": csrf})
     # A share link's reader sees the notes on the page, with no form to change them.
-    _, key = users.create_share(1, "agency")
+    _, key = store.create_share(1, "agency")
     app.cookies.clear()
     assert app.get(f"/dashboard/shared?key={key}", follow_redirects=False).status_code == 303
     page = app.get(f"/dashboard/1?{RANGE}").text
@@ -203,10 +178,10 @@ def test_a_form_returns_only_to_this_sites_pages(app: TestClient) -> None:
     assert (html.status_code, html.headers["location"]) == (303, f"/dashboard/1?{RANGE}#annotations")
 
 
-def test_only_its_author_or_an_admin_changes_a_note(app: TestClient, users: UserStore) -> None:
+def test_only_its_author_or_an_admin_changes_a_note(app: TestClient, store: UserStore) -> None:
     """As in Matomo: another viewer of the site reads a note but may not put words under its author's
     name, nor delete it; the page offers them no form to try."""
-    users.add("wendy", PASSWORD, "viewer", [2])
+    store.add("wendy", PASSWORD, "viewer", [2])
     annas = add_json(app, log_in(app), site=2, note="Launch")
     app.cookies.clear()
     csrf = log_in(app, "victor")

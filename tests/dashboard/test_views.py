@@ -6,48 +6,23 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.app import create_app
-from gateway.config.settings import Settings
 from gateway.dashboard.sessions import CSRF_COOKIE, SESSION_COOKIE
-from gateway.dashboard.users import UserStore, users_path
+from gateway.dashboard.users import UserStore
 from gateway.storage.clickhouse import Database
-from tests.conftest import SettingsFactory
 from tests.support.clock import bucket_of, hours_of, local_time
-from tests.support.dashboard import DAY, NOW, PASSWORD, RANGE, SITE_1_ZONE, SITES_TOML, TOKEN_1, TOKEN_2, seed
+from tests.support.dashboard import DAY, NOW, PASSWORD, RANGE, SITE_1_ZONE, TOKEN_1, TOKEN_2
 
 HEADLESS = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
             "HeadlessChrome/131.0.0.0 Safari/537.36")  # Playwright's and Puppeteer's default
 
 
-@pytest.fixture
-def settings(make_settings: SettingsFactory, clickhouse_url: str, city_db: Path) -> Settings:
-    return make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city_db)},
-                         SITES_TOML)
 
-
-@pytest.fixture
-def store(settings: Settings) -> UserStore:
-    users = UserStore(users_path(settings))
-    users.add("anna", PASSWORD, "admin", [])
-    users.add("victor", PASSWORD, "viewer", [2])
-    return users
-
-
-@pytest.fixture
-def app(settings: Settings, store: UserStore, db: Database) -> Iterator[TestClient]:
-    seed(db)
-    application = create_app(settings)
-    application.state.clock = lambda: NOW
-    with TestClient(application, base_url="http://127.0.0.1") as client:
-        yield client
 
 
 def log_in(client: TestClient, name: str = "anna", password: str = PASSWORD, next_url: str = "") -> int:

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.app import create_app
 from gateway.config.settings import Settings
 from gateway.dashboard.users import UserStore, users_path
 from gateway.storage.clickhouse import Database
-from tests.conftest import SettingsFactory
 from tests.support.clock import local_time
-from tests.support.dashboard import DAY, NOW, PASSWORD, RANGE, SITE_1_ZONE, SITES_TOML, TOKEN_1, TOKEN_2, seed
-
-
-@pytest.fixture
-def settings(make_settings: SettingsFactory, clickhouse_url: str, city_db: Path) -> Settings:
-    return make_settings({"GATEWAY_CLICKHOUSE_URL": clickhouse_url, "GATEWAY_GEOIP_CITY_DB": str(city_db)},
-                         SITES_TOML)
-
-
-@pytest.fixture
-def app(settings: Settings, db: Database) -> Iterator[TestClient]:
-    users = UserStore(users_path(settings))
-    users.add("anna", PASSWORD, "admin", [])
-    users.add("victor", PASSWORD, "viewer", [2])
-    seed(db)
-    application = create_app(settings)
-    application.state.clock = lambda: NOW
-    with TestClient(application, base_url="http://127.0.0.1") as client:
-        yield client
+from tests.support.dashboard import DAY, PASSWORD, RANGE, SITE_1_ZONE, TOKEN_1, TOKEN_2
 
 
 def log_in(client: TestClient, name: str = "anna") -> None:
