@@ -61,6 +61,9 @@ def custom_dimensions_from_table(raw: object, where: str) -> tuple[CustomDimensi
         if not isinstance(name, str) or not 0 < len(name.strip()) <= MAX_NAME:
             problems.add(f"{at}.name: required, a string of 1..{MAX_NAME} characters, got {name!r}")
             name = None
+        elif not name.isprintable():  # a name is one line on a chip, a column head, a CSV header
+            problems.add(f"{at}.name: line breaks and control characters are not allowed, got {name!r}")
+            name = None
         elif name.strip().casefold() in names:
             problems.add(f"{at}.name: {name!r} already names dimension {names[name.strip().casefold()]}")
         else:

@@ -41,6 +41,7 @@ from gateway.dashboard.sessions import CSRF_COOKIE, Sessions
 from gateway.dashboard.users import User
 from gateway.rights.retention import oldest_kept
 from gateway.stats import annotations as store
+from gateway.stats import custom_dims
 from gateway.stats.query import MONTHS, QueryError, parse_query
 from gateway.web.unavailable import OUTAGE
 
@@ -114,8 +115,10 @@ async def annotations_page(request: Request) -> Response:
     if any(key in params for key in RANGE_KEYS):
         now: dt.datetime = request.app.state.clock()
         try:
+            # Only the range matters; a dashboard URL's filters (custom dimensions too) are read and left.
             q = parse_query(params.multi_items(), site.id, site.timezone,
-                            now.astimezone(ZoneInfo(site.timezone)).date(), kept_from=oldest_kept(site, now))
+                            now.astimezone(ZoneInfo(site.timezone)).date(), kept_from=oldest_kept(site, now),
+                            custom=custom_dims.dims_of(site))
         except QueryError as exc:
             return error_page(request, 400, str(exc), as_json=True, viewer_=who)
         start, end = q.range.start, q.range.end

@@ -91,7 +91,9 @@ def _range_json(r: DateRange) -> dict[str, str]:
 
 def _head(call: Call) -> dict[str, Any]:
     """What every JSON answer about a site starts with."""
-    return {"site": {"id": call.site.id, "name": call.site.name, "timezone": call.site.timezone},
+    return {"site": {"id": call.site.id, "name": call.site.name, "timezone": call.site.timezone,
+                     "custom_dimensions": [{"dimension": d.index, "name": d.name, "scope": d.scope}
+                                           for d in call.site.custom_dimensions]},
             "range": _range_json(call.query.range),
             "previous_range": _range_json(call.query.range.previous()),
             "filters": {f.key: f.value for f in call.query.filters}}
@@ -257,6 +259,9 @@ async def report(request: Request) -> Response:
     except QueryError as exc:
         return error_page(request, 400, str(exc), as_json=call.fmt != "html", viewer_=call.who)
     search = request.query_params.get("search", "")[:200]
+    if len(request.query_params.getlist("dimension")) > 1:  # as any parameter given twice
+        return error_page(request, 400, "dimension: given more than once", as_json=call.fmt != "html",
+                          viewer_=call.who)
     try:
         result = await stats(breakdown, request.app.state.resources.db, await summarised(request, call), name,
                              limit=limit, offset=offset, search=search,
@@ -271,7 +276,8 @@ async def report(request: Request) -> Response:
                               "offset": offset, "search": search})
     r = call.query.range
     if call.fmt == "csv":
-        filename = f"site-{call.site.id}-{name}-{r.start}-{r.end}.csv"
+        which = f"{name}-dimension{result['dimension']}" if "dimension" in result else name
+        filename = f"site-{call.site.id}-{which}-{r.start}-{r.end}.csv"
         return csv_response(ctx.csv_columns(result), ctx.json_rows(result), filename,
                             truncated=result["has_more"])
     links, path = call.links, f"/reports/{name}"

@@ -46,6 +46,8 @@ def test_a_site_without_them_has_none(make_settings: SettingsFactory) -> None:
     ('1 = { name = "x", scope = "visit", colour = "red" }', ["sites[0].custom_dimensions.1.colour: unknown"]),
     ('1 = { name = "Car", scope = "visit" }\n2 = { name = "car", scope = "action" }',
      ["sites[0].custom_dimensions.2.name: 'car' already names dimension 1"]),
+    ('1 = { name = "Car\\nmodel", scope = "visit" }',
+     ["sites[0].custom_dimensions.1.name: line breaks and control characters are not allowed"]),
     # Every problem at once.
     ('1 = { name = "x" }\n2 = { scope = "y" }', ["custom_dimensions.1.scope", "custom_dimensions.2.name",
                                                   "custom_dimensions.2.scope"]),

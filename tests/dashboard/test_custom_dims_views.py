@@ -71,6 +71,9 @@ def test_the_json_twin_names_the_dimension_and_labels_unset_values(app: TestClie
     body = answer.json()
     assert (body["report"], body["title"], body["dimension"], body["scope"]) == (
         "custom_dimensions", "Car model", 1, "action")
+    assert body["site"]["custom_dimensions"] == [  # every JSON answer says which the site has
+        {"dimension": 1, "name": "Car model", "scope": "action"},
+        {"dimension": 2, "name": "Customer type", "scope": "visit"}]
     assert [c["label"] for c in body["columns"]] == ["Car model", "Actions", "Visitors"]
     assert body["rows"] == [{"dimension1": "", "actions": 2, "visitors": 2, "label": "(not set)"},
                             {"dimension1": "Golf", "actions": 2, "visitors": 1, "label": "Golf"}]
@@ -84,7 +87,7 @@ def test_the_csv_twin_has_the_values_and_their_labels(app: TestClient) -> None:
     answer = app.get(REPORT.replace("custom_dimensions", "custom_dimensions.csv") + "&dimension=1",
                      headers=bearer())
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
-    assert "custom_dimensions" in answer.headers["content-disposition"]
+    assert "custom_dimensions-dimension1-" in answer.headers["content-disposition"]  # one file a dimension
     assert list(csv.reader(io.StringIO(answer.text))) == [
         ["dimension1", "actions", "visitors", "label"], ["", "2", "2", "(not set)"],
         ["Golf", "2", "1", "Golf"]]
@@ -94,6 +97,7 @@ def test_the_csv_twin_has_the_values_and_their_labels(app: TestClient) -> None:
     ("", "dimension: required, the number of a custom dimension: 1 (Car model), 2 (Customer type)"),
     ("&dimension=7", "dimension: '7' is not a custom dimension of this site"),
     ("&dimension=1&dimension7=x", "dimension7: no custom dimension 7 is configured for this site"),
+    ("&dimension=1&dimension=2", "dimension: given more than once"),
 ])
 def test_a_missing_or_unknown_dimension_is_a_400_that_says_which_exist(app: TestClient, query: str,
                                                                         message: str) -> None:
@@ -144,3 +148,9 @@ def test_a_filter_chip_is_named_after_the_dimension(app: TestClient) -> None:
 
 def _hrefs(html: str) -> list[str]:
     return [part.split('"', 1)[0].replace("&amp;", "&") for part in html.split('href="')[1:]]
+
+
+def test_the_annotations_json_takes_a_dashboard_url_with_a_custom_filter(app: TestClient) -> None:
+    # Only its range matters: a filter on a configured dimension is read and left, not refused.
+    answer = app.get(f"/dashboard/1/annotations.json?{RANGE}&dimension2=pro", headers=bearer())
+    assert answer.status_code == 200 and answer.json()["annotations"] == []
