@@ -96,12 +96,12 @@ def test_the_data_folder_counts_the_demo_files_as_the_gateways_own(tmp_path: Pat
 def test_migrate_twice_is_a_no_op_the_second_time(env: dict[str, str]) -> None:
     first = run(["migrate"], env)
     assert first.returncode == 0, first.stderr
-    assert ("Applied 6 migration(s): 0001 events and consent log, 0002 consent configs and sources, "
+    assert ("Applied 7 migration(s): 0001 events and consent log, 0002 consent configs and sources, "
             "0003 visits at query time and hashed user id, 0004 visitors rights, 0005 undelivered grants, "
-            "0006 visit summary." in first.stdout)
+            "0006 visit summary, 0007 chart annotations." in first.stdout)
     second = run(["migrate"], env)
     assert second.returncode == 0, second.stderr
-    assert "Schema is up to date (6 migrations applied earlier); nothing to do." in second.stdout
+    assert "Schema is up to date (7 migrations applied earlier); nothing to do." in second.stdout
 
 
 def test_migrate_against_an_unreachable_server_says_so_in_one_line(env: dict[str, str]) -> None:
@@ -126,7 +126,7 @@ def test_migrate_emit_sql_writes_the_deploy_files(env: dict[str, str], tmp_path:
     assert sorted(p.name for p in (tmp_path / "sql").iterdir()) == [
         "0001_events_and_consent_log.sql", "0002_consent_configs_and_sources.sql",
         "0003_visits_at_query_time_and_hashed_user_id.sql", "0004_visitors_rights.sql",
-        "0005_undelivered_grants.sql", "0006_visit_summary.sql"]
+        "0005_undelivered_grants.sql", "0006_visit_summary.sql", "0007_chart_annotations.sql"]
 
 
 def test_migrate_emit_sql_for_a_cluster(env: dict[str, str], tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def test_json_logs_for_a_log_shipper_are_json_from_the_first_line_to_the_last(tm
                          headers={"X-Forwarded-For": "81.2.69.160"}, timeout=5).status_code == 200
     lines = [line for line in gateway.log.splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # the migration report and uvicorn's lines too
-    assert {"Applied 6 migration(s)" in r["message"] for r in records} == {True, False}
+    assert {"Applied 7 migration(s)" in r["message"] for r in records} == {True, False}
     assert any(r["logger"] == "gateway.access" and r["message"].startswith("GET /-/health 200")
                for r in records)
     assert "81.2.69.160" not in gateway.log and "jane.doe@example.com" not in gateway.log

@@ -97,6 +97,7 @@ def down(tmp_path_factory: pytest.TempPathFactory, city_db: Path) -> Iterator[Ou
             standin.stop()
 
 
+NOTE = "6f1c2d3e-4b5a-4978-8a9b-0c1d2e3f4a5b"  # an annotation id (a UUID); none exists
 # (method, path, options, "json" or "html"): each needs ClickHouse, so each answers 503.
 NEEDS_CLICKHOUSE: list[tuple[str, str, dict[str, Any], str]] = [
     ("GET", "/dashboard/3", {}, "html"),
@@ -112,6 +113,12 @@ NEEDS_CLICKHOUSE: list[tuple[str, str, dict[str, Any], str]] = [
     ("GET", "/dashboard/3/realtime.json", {}, "json"),
     ("GET", "/dashboard/3/consent", {}, "html"),
     ("GET", "/dashboard/3/consent.json", {}, "json"),
+    ("GET", "/dashboard/3/visits", {}, "html"),
+    ("GET", "/dashboard/3/visits.json", {}, "json"),
+    ("GET", "/dashboard/3/annotations.json", {}, "json"),
+    ("POST", "/dashboard/3/annotations", {"data": {"date": "2026-12-01", "note": "Launch"}}, "html"),
+    ("POST", f"/dashboard/3/annotations/{NOTE}", {"data": {"date": "2026-12-01", "note": "Launch"}}, "html"),
+    ("POST", f"/dashboard/3/annotations/{NOTE}/delete", {"data": {}}, "html"),
     ("GET", "/dashboard/3/requests", {}, "html"),
     ("GET", "/dashboard/3/requests.json", {}, "json"),
     ("GET", f"/dashboard/3/requests?consent={ID}", {}, "html"),
@@ -157,6 +164,7 @@ SERVED: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/dashboard/login", {"data": {"username": "anna", "password": "wrong"}, "no_cookies": True}),
     ("POST", "/dashboard/logout", {"data": {}, "no_cookies": True}),
     ("GET", "/dashboard/shared?key=not-a-key", {}),
+    ("GET", "/dashboard/3/annotations", {}),  # a redirect to the overview's list
     ("GET", "/dashboard/static/dashboard.0123456789ab.css", {}),
 ]
 REPORTS_OUTAGE = {"/-/health", "/-/ready"}  # say "degraded" / "not-ready" with 503: that is their job
