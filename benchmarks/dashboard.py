@@ -1,18 +1,19 @@
 """Benchmark: every dashboard JSON endpoint on a seeded site, against the target p95 < 300 ms.
 
 Seeds ``--events`` realistic events (default 10,000,000 by ~1,000,000 visitors over 90 days, see
-``benchmarks.seed_events``) into an embedded ClickHouse folder under /tmp, in a subprocess (chDB runs
-one engine path per process, and the app opens its own), or reuses it with ``--reuse``. Then times
-the overview (``/dashboard/1.json``), every report of ``gateway.stats.reports.REPORTS``, realtime and
-consent, for the last 7, 30 and 90 days, each without a filter, with a city filter (hit level) and
-with a source filter (visit level), through the real app (``create_app``, lifespan, the site token
-as ``Authorization: Bearer``) in-process with Starlette's TestClient. ``--direct`` times the stats
-functions the views call instead, without HTTP: the difference is the web layer's share. The
-dashboard's clock (``app.state.clock``) is pinned to the end of the seeded data, so a reused folder
-gives the same ranges and a realtime window with visitors, whenever it runs. Before timing, the
-visit summary of the closed days is built as the gateway would at that moment (its time printed; a
-reused folder only rebuilds the days whose hits changed), so the gateway's own builder, started
-with the app, finds nothing left to do. ``--no-summary`` times cutting every visit at query time.
+``benchmarks.seed_events``) into an embedded ClickHouse folder under /tmp, in a subprocess (chDB
+runs one engine path per process, and the app opens its own), or reuses it with ``--reuse``. Then
+times the overview (``/dashboard/1.json``), every report of ``gateway.stats.reports.REPORTS``,
+realtime, consent and the visits log's first page, for the last 7, 30 and 90 days, each without a
+filter, with a city filter (hit level) and with a source filter (visit level), through the real app
+(``create_app``, lifespan, the site token as ``Authorization: Bearer``) in-process with Starlette's
+TestClient. ``--direct`` times the stats functions the views call instead, without HTTP: the
+difference is the web layer's share. The dashboard's clock (``app.state.clock``) is pinned to the
+end of the seeded data, so a reused folder gives the same ranges and a realtime window with
+visitors, whenever it runs. Before timing, the visit summary of the closed days is built as the
+gateway would at that moment (its time printed; a reused folder only rebuilds the days whose hits
+changed), so the gateway's own builder, started with the app, finds nothing left to do.
+``--no-summary`` times cutting every visit at query time.
 
 Each case runs ``--runs`` times back to back; the first ``--warmup`` are discarded. Printed: p50,
 p95 (nearest rank: with 6 runs, the slowest) and max in ms, OK or OVER, then a summary. Not a
@@ -47,6 +48,7 @@ from gateway.app import create_app
 from gateway.config.settings import load_settings
 from gateway.config.sites import Site
 from gateway.rights.retention import oldest_kept
+from gateway.stats.annotations import list_annotations
 from gateway.stats.consent import consent_stats
 from gateway.stats.overview import figures
 from gateway.stats.query import parse_query
@@ -55,6 +57,7 @@ from gateway.stats.reports import REPORTS, breakdown
 from gateway.stats.summary import current_builds
 from gateway.stats.summary_build import build_all
 from gateway.stats.timeseries import timeseries
+from gateway.stats.visit_log import visit_log
 from gateway.stats.visits import DEFAULT_TIMEOUT
 from gateway.storage.clickhouse import connect
 from gateway.storage.migrations import migrate
@@ -67,7 +70,7 @@ QUICK_EVENTS = 200_000
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    endpoint: str  # "overview", "reports/<name>", "realtime", "consent"
+    endpoint: str  # "overview", "reports/<name>", "realtime", "consent", "visits"
     period: str
     filter: tuple[str, str] | None
 
@@ -105,7 +108,7 @@ class Timing:
 
 
 def cases(filters: list[tuple[str, str] | None]) -> list[Case]:
-    endpoints = ["overview", *(f"reports/{name}" for name in REPORTS), "realtime", "consent"]
+    endpoints = ["overview", *(f"reports/{name}" for name in REPORTS), "realtime", "consent", "visits"]
     return [Case(endpoint, period, f) for endpoint in endpoints for period in PERIODS for f in filters]
 
 
@@ -209,12 +212,15 @@ def direct(path: Path, now: dt.datetime, use_summary: bool) -> Iterator[Callable
         def call(case: Case) -> None:
             today = now.astimezone(ZoneInfo(SITE_TIMEZONE)).date()
             q = parse_query(case.params, SITE_ID, SITE_TIMEZONE, today, kept_from=oldest_kept(site, now))
-            if use_summary and case.endpoint not in ("realtime", "consent"):  # as the views do
+            if use_summary and case.endpoint not in ("realtime", "consent", "visits"):  # as the views do
                 q = replace(q, summary=current_builds(db, SITE_ID, SITE_TIMEZONE, q.visit_timeout))
             if case.endpoint == "overview":  # what the overview view gathers (its cards load apart)
                 figures(db, q)
                 timeseries(db, q)
                 realtime(db, SITE_ID, now, kept_from=q.kept_from)
+                list_annotations(db, SITE_ID, q.range.start, q.range.end)
+            elif case.endpoint == "visits":  # its first page, as /visits.json answers it
+                visit_log(db, q, b"benchmark key", limit=20)
             elif case.endpoint == "realtime":
                 realtime(db, SITE_ID, now, kept_from=q.kept_from)
             elif case.endpoint == "consent":
