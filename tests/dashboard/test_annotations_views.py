@@ -3,6 +3,7 @@ input, and where a note shows on the overview (its JSON, the chart's data and ta
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -65,7 +66,8 @@ def test_a_form_adds_a_note_that_the_overview_shows(app: TestClient) -> None:
     assert f'id="note-{note["id"]}"' in page and "(anna)" in page
     assert f'action="/dashboard/1/annotations/{note["id"]}/delete"' in page
     # Another range does not list it.
-    elsewhere = app.get("/dashboard/1.json?period=custom&from=2026-01-01&to=2026-01-02").json()
+    before = DAY - dt.timedelta(days=40)
+    elsewhere = app.get(f"/dashboard/1.json?period=custom&from={before}&to={before}").json()
     assert elsewhere["annotations"] == []
 
 
@@ -153,13 +155,15 @@ def test_an_unknown_or_another_sites_note_is_a_404(app: TestClient) -> None:
 def test_json_clients_edit_and_delete_and_list_a_range(app: TestClient) -> None:
     csrf = log_in(app)
     note = add_json(app, csrf)
+    moved = DAY - dt.timedelta(days=40)  # a day of its own, a while before the seeded one
     edited = app.post(f"/dashboard/1/annotations/{note['id']}", headers=JSON,
-                      data={"csrf": csrf, "date": "2026-01-15", "note": "  Moved\nto January "})
+                      data={"csrf": csrf, "date": str(moved), "note": "  Moved\nto that day "})
     assert edited.status_code == 200
-    assert edited.json()["annotation"] == {**note, "date": "2026-01-15", "note": "Moved to January"}
-    listed = app.get("/dashboard/1/annotations.json?period=custom&from=2026-01-01&to=2026-01-31").json()
-    assert listed["range"] == {"start": "2026-01-01", "end": "2026-01-31"}
-    assert [n["note"] for n in listed["annotations"]] == ["Moved to January"]
+    assert edited.json()["annotation"] == {**note, "date": str(moved), "note": "Moved to that day"}
+    start, end = moved - dt.timedelta(days=14), moved + dt.timedelta(days=16)
+    listed = app.get(f"/dashboard/1/annotations.json?period=custom&from={start}&to={end}").json()
+    assert listed["range"] == {"start": str(start), "end": str(end)}
+    assert [n["note"] for n in listed["annotations"]] == ["Moved to that day"]
     assert app.get(f"/dashboard/1/annotations.json?{RANGE}").json()["annotations"] == []
     assert app.get("/dashboard/1/annotations.json?period=someday").status_code == 400
     deleted = app.post(f"/dashboard/1/annotations/{note['id']}/delete", data={"csrf": csrf}, headers=JSON)
