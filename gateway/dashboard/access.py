@@ -56,11 +56,11 @@ def token_sites(token: str, sites: Iterable[Site]) -> frozenset[int]:
                      if site.token and hmac.compare_digest(presented, site.token.encode()))
 
 
-def viewer(request: Request, site: Site | None, *, api: bool) -> Viewer | None:
+def viewer(request: Request, *, api: bool) -> Viewer | None:
     """The caller, or None when nobody is authenticated. ``api``: JSON or CSV was asked for, where a
     site token counts; a page never takes a token (it would end up in browser history and caches).
 
-    Any site's token authenticates, whichever ``site`` is asked for: the caller then gets the 403 of
+    Any site's token authenticates, whichever site is asked for: the caller then gets the 403 of
     someone without access to that site, not a 401 that would say the token is wrong. A token no site
     has is nobody (401); a token never falls back to the cookies."""
     state = request.app.state

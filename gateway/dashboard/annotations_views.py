@@ -84,7 +84,7 @@ async def _open(request: Request, fmt: str, *, write: bool) -> tuple[Site, Viewe
     """The site and who asks about it, or the answer that refuses (a writer must be a user)."""
     site: Site | None = request.app.state.sites_by_id.get(request.path_params["site"])
     as_json = fmt != "html"
-    who = viewer(request, site, api=as_json or write)  # a token that writes is told 403, not 401
+    who = viewer(request, api=as_json or write)  # a token that writes is told 403, not 401
     if who is None:
         if as_json or write:
             return error_page(request, 401, "authentication required: log in", as_json=as_json)

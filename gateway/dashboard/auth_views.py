@@ -72,7 +72,7 @@ async def login(request: Request) -> Response:
     state = request.app.state
     store: UserStore = state.users
     if request.method in ("GET", "HEAD"):  # HEAD reads the page: it never signs anyone in
-        current = viewer(request, None, api=False)
+        current = viewer(request, api=False)
         if current is not None and current.user is not None:
             return redirect(safe_next(request.query_params.get("next")))
         if undeclared_proxy(request.scope, state.trusted_proxies):  # said before a password is typed
@@ -140,7 +140,7 @@ async def logout(request: Request) -> Response:
         return error_page(request, exc.status, "The logout form could not be read.")
     if not _csrf_ok(request, form):
         return error_page(request, 403, "The form expired. Reload the page and try again.")
-    current = viewer(request, None, api=False)
+    current = viewer(request, api=False)
     if current is not None and current.user is not None:
         store: UserStore = request.app.state.users
         try:

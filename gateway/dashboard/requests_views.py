@@ -74,7 +74,7 @@ async def _admin(request: Request, fmt: str) -> Admin | Response:
     """The logged-in admin asking about this site, or the response that refuses."""
     state = request.app.state
     site: Site | None = state.sites_by_id.get(request.path_params["site"])
-    who = viewer(request, site, api=fmt == "json")
+    who = viewer(request, api=fmt == "json")
     as_json = fmt == "json"
     if who is None:
         if as_json or request.method == "POST":

@@ -119,7 +119,7 @@ async def open_site(request: Request, suffix: str | None) -> Call | Response:
     state = request.app.state
     fmt = wanted(request, suffix)
     site: Site | None = state.sites_by_id.get(request.path_params["site"])
-    who = viewer(request, site, api=fmt != "html")
+    who = viewer(request, api=fmt != "html")
     if who is None:
         # A card's tab fetches its body with JavaScript: a redirect there would put the login page
         # inside the card, so it is told 401 and the script opens the (redirecting) report page.
@@ -168,7 +168,7 @@ def _failed(request: Request, call: Call, exc: Exception) -> Response:
 
 async def sites_index(request: Request) -> Response:
     fmt = wanted(request, json_suffix(request))
-    who = viewer(request, None, api=False)
+    who = viewer(request, api=False)
     if who is None:
         if fmt == "json":
             return error_page(request, 401, "authentication required", as_json=True)
