@@ -295,8 +295,9 @@ ORDER BY (site_id, day, build)
 
 # Chart annotations (gateway/stats/annotations.py): a dated note on a site's chart, by a dashboard user.
 # An edit or a delete is a new row of the same id with a higher ``version`` (a delete: ``deleted`` = 1),
-# and readers take each id's latest row (argMax), so every worker and instance sees a change once its
-# insert returns, merged or not; the engine folds old versions away in its own time. ``day`` is the
+# and readers take each id's latest row (argMax), so every worker sees a change once its insert returns,
+# merged or not (on a cluster, other replicas a moment later); the engine folds old versions away in its
+# own time. ``day`` is the
 # site's local date. No TTL: a note is the site owner's, and names no one but its author.
 ANNOTATIONS = """
 CREATE TABLE IF NOT EXISTS annotations
